@@ -1,0 +1,50 @@
+# `make` alone lists the targets. The same targets serve people, hooks and CI.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+
+.PHONY: help install run test unit lint format bench lock clean
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[local,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
+
+run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain every service (Ctrl-C stops)
+	$(VENV)/bin/mlseam local-stack
+
+test: install ## Run the whole suite: unit tests and integration tests on the real local stack
+	$(PY) -m pytest
+
+unit: install ## Run the unit tests only (no servers)
+	$(PY) -m pytest -m "not integration"
+
+lint: install ## Check: ruff lint + format check, mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## Fix what ruff can fix and reformat
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install ## Benchmarks: read 1M tabular examples from PostgreSQL vs a naive fetchall
+	$(PY) bench/read_examples.py
+
+lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^mlseam' > constraints.txt
+	rm -rf .lock-venv
+
+clean: ## Remove the virtualenv and the local stack's data (.local/)
+	rm -rf $(VENV) .local

@@ -1,0 +1,179 @@
+"""The ``mlseam`` command: retrain, status, promote, rollback, seed, migrate and the local stack."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+import typer
+from rich.console import Console
+
+from mlseam.errors import ConfigError, MlseamError
+from mlseam.examples import migrate
+from mlseam.manifest import Service, load_service
+from mlseam.settings import REPO_ROOT, Settings, get_settings
+from mlseam.status import champion_moves_table, history_table, overview_table
+from mlseam.stores import Stores, build_stores
+from mlseam.training import Retrainer, promote, rollback, seed_service
+
+app = typer.Typer(
+    help="mlseam: retrain, promote and inspect the platform's ML services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ServiceArg = Annotated[str, typer.Argument(help="service name: a folder of services/")]
+
+
+def user_errors(command: F) -> F:
+    """Turn mlseam errors into one line on stderr and an exit code, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except MlseamError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            err.print(f"error: setting MLSEAM_{str(first['loc'][0]).upper()}: {first['msg']}", markup=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _context(service: str | None = None) -> tuple[Settings, Stores, Service | None]:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    loaded = load_service(service, settings.services_dir) if service is not None else None
+    return settings, build_stores(settings), loaded
+
+
+def code_version(settings: Settings) -> str | None:
+    """The git SHA of the code being run: baked into the image, else asked of git."""
+    if settings.code_version:
+        return settings.code_version
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, dev only
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+@app.command("migrate")
+@user_errors
+def migrate_command() -> None:
+    """Bring the examples database schema up to date."""
+    settings = get_settings()
+    migrate(settings.dsn)
+    out.print("examples schema is up to date")
+
+
+@app.command("seed")
+@user_errors
+def seed_command(service: ServiceArg) -> None:
+    """Load the service's bundled demo data as labelled examples (re-running adds nothing)."""
+    _, stores, loaded = _context(service)
+    assert loaded is not None  # noqa: S101 - a service was named
+    total, added = seed_service(loaded, stores)
+    out.print(f"{loaded.name}: {total} demo examples, {added} new")
+
+
+@app.command("retrain")
+@user_errors
+def retrain_command(service: ServiceArg) -> None:
+    """Fit a candidate, compare it with the champion on the same holdout, promote if better.
+
+    Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed.
+    """
+    settings, stores, loaded = _context(service)
+    assert loaded is not None  # noqa: S101 - a service was named
+    outcome = Retrainer(
+        loaded,
+        examples=stores.examples,
+        registry=stores.registry,
+        artifacts=stores.artifacts,
+        artifacts_prefix=settings.artifacts_prefix,
+        code_version=code_version(settings),
+    ).run()
+    out.print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("promote")
+@user_errors
+def promote_command(
+    service: ServiceArg,
+    version: Annotated[str, typer.Argument(help="version to make champion, e.g. v3")],
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual promotion",
+) -> None:
+    """Make a stored version the champion (its artifact digest is checked first)."""
+    settings, stores, _ = _context()
+    load_service(service, settings.services_dir)
+    champion = promote(stores.registry, stores.artifacts, service, version, reason=reason)
+    out.print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
+
+
+@app.command("rollback")
+@user_errors
+def rollback_command(
+    service: ServiceArg,
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual rollback",
+) -> None:
+    """Return the champion to the previous one; the version left is never rolled back to again."""
+    settings, stores, _ = _context()
+    load_service(service, settings.services_dir)
+    champion = rollback(stores.registry, stores.artifacts, service, reason=reason)
+    out.print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
+
+
+@app.command("status")
+@user_errors
+def status_command(
+    service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
+) -> None:
+    """Every service with its champion; with a service name, its version and champion history."""
+    settings, stores, _ = _context()
+    if service is None:
+        out.print(overview_table(settings, stores))
+        return
+    loaded = load_service(service, settings.services_dir)
+    out.print(history_table(loaded, stores))
+    out.print(champion_moves_table(loaded, stores))
+
+
+@app.command("local-stack")
+@user_errors
+def local_stack_command(
+    serve: Annotated[bool, typer.Option(help="stay in the foreground until Ctrl-C")] = True,
+) -> None:
+    """Start PostgreSQL and the AWS emulator on 127.0.0.1, migrate, seed, retrain every service."""
+    from mlseam.local.stack import run_local_stack
+
+    run_local_stack(get_settings(), stay=serve, console=out)
+
+
+def main() -> None:
+    """Entry point of the ``mlseam`` console script."""
+    app()

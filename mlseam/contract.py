@@ -1,0 +1,101 @@
+"""The ML side's contract: one ``Model`` subclass per service, and the rule that compares two."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from mlseam.errors import ContractError
+from mlseam.tasks import TASK_KINDS, Examples
+
+Metrics = Mapping[str, float]
+"""Metric name to value, as returned by ``Model.evaluate``."""
+
+
+class Model(ABC):
+    """Subclass once per service; the platform does storage, versioning, serving and promotion.
+
+    Declare on the class:
+
+    - ``task``: the task kind name (``"image_classification"``, ``"tabular_regression"``), the
+      same as ``task`` in the service's ``service.yaml``;
+    - ``primary_metric``: the key of ``evaluate``'s result that decides promotion;
+    - ``higher_is_better``: the primary metric's direction (default ``True``);
+    - ``min_improvement``: how much better a candidate must be to replace the champion;
+    - ``params``: hyper-parameters, recorded with every version for lineage.
+
+    Implement ``fit``, a batch-first ``predict`` and ``evaluate``; override ``is_better`` only
+    when the primary metric alone cannot decide. Models are pickled by the platform, so keep
+    fitted state in attributes.
+    """
+
+    task: ClassVar[str]
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+    min_improvement: ClassVar[float] = 0.0
+    params: ClassVar[Mapping[str, Any]] = {}
+
+    @abstractmethod
+    def fit(self, examples: Examples[Any]) -> None:
+        """Train on ``examples`` (inputs in the task kind's batch type, labels as an array)."""
+
+    @abstractmethod
+    def predict(self, inputs: Any) -> Sequence[Any]:
+        """One output per input, in input order, for a whole batch (possibly empty)."""
+
+    @abstractmethod
+    def evaluate(self, examples: Examples[Any]) -> dict[str, float]:
+        """Metrics on ``examples``; must contain ``primary_metric`` as a finite number."""
+
+    def is_better(self, candidate: Metrics, champion: Metrics) -> bool:
+        """Whether ``candidate`` should replace ``champion``; both measured on the same holdout.
+
+        The default compares ``primary_metric`` in its declared direction and requires at
+        least ``min_improvement``; a champion without a finite primary metric always loses.
+        """
+        new = candidate[self.primary_metric]
+        old = champion.get(self.primary_metric, math.nan)
+        if not math.isfinite(old):
+            return math.isfinite(new)
+        if self.higher_is_better:
+            return new > old + self.min_improvement
+        return new < old - self.min_improvement
+
+
+_REQUIRED_METHODS = {
+    "fit": "fit(self, examples) -> None",
+    "predict": "predict(self, inputs) -> list of outputs",
+    "evaluate": "evaluate(self, examples) -> dict[str, float]",
+}
+
+
+def validate_model_class(cls: object, *, where: str, task: str | None = None) -> type[Model]:
+    """``cls`` if it honours the contract, else ContractError naming ``where`` and the rule."""
+    if not (inspect.isclass(cls) and issubclass(cls, Model)):
+        raise ContractError(f"{where}: is not a subclass of mlseam.Model; declare `class X(mlseam.Model)`")
+    for method, signature in _REQUIRED_METHODS.items():
+        if getattr(getattr(cls, method, None), "__isabstractmethod__", False):
+            raise ContractError(f"{where}: missing method {method}; define `{signature}`")
+    declared_task = getattr(cls, "task", None)
+    if declared_task not in TASK_KINDS:
+        raise ContractError(
+            f"{where}: task = {declared_task!r} is not a task kind; use one of {', '.join(sorted(TASK_KINDS))}"
+        )
+    if task is not None and declared_task != task:
+        raise ContractError(f"{where}: task = {declared_task!r} but service.yaml says task: {task}; make them agree")
+    primary = getattr(cls, "primary_metric", None)
+    if not isinstance(primary, str) or not primary:
+        raise ContractError(f"{where}: primary_metric must be the name of a metric evaluate returns")
+    if not isinstance(cls.higher_is_better, bool):
+        raise ContractError(f"{where}: higher_is_better must be True or False")
+    gap = cls.min_improvement
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not math.isfinite(gap) or gap < 0:
+        raise ContractError(f"{where}: min_improvement must be a finite number >= 0, got {gap!r}")
+    if not isinstance(cls.params, Mapping):
+        raise ContractError(f"{where}: params must be a dict of hyper-parameters")
+    if len(inspect.signature(cls.is_better).parameters) != 3:
+        raise ContractError(f"{where}: is_better must take (self, candidate, champion)")
+    return cls

@@ -1,0 +1,82 @@
+"""Parses PostgreSQL's binary COPY of (id, validity, features..., label) rows into numpy arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_HEADER = len(_SIGNATURE) + 8  # flags (int32) + header extension length (int32)
+_TRAILER = b"\xff\xff"
+_FLUSH_BYTES = 4 << 20
+
+
+class BinaryMatrixReader:
+    """A file-like sink for ``copy_expert`` that fills preallocated arrays as bytes arrive.
+
+    Every column is 8 bytes wide and never NULL (malformed values are NaN), so each row has
+    a fixed size and a whole buffer of rows parses with one ``numpy.frombuffer``. Rows with a
+    NaN or infinite value are dropped at the end and counted as malformed.
+    """
+
+    def __init__(self, *, rows: int, features: int, progress: Callable[[int], None] | None = None) -> None:
+        fields: list[tuple[str, str]] = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
+        for column in range(features + 2):  # validity flag, features, label
+            fields += [(f"len{column}", ">i4"), (f"v{column}", ">f8")]
+        self._dtype = np.dtype(fields)
+        self._features = features
+        self._ids = np.empty(rows, dtype=np.int64)
+        self._flags = np.empty(rows, dtype=np.float64)
+        self._matrix = np.empty((rows, features), dtype=np.float64)
+        self._labels = np.empty(rows, dtype=np.float64)
+        self._filled = 0
+        self._buffer = bytearray()
+        self._header_seen = False
+        self._progress = progress
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Accept a chunk of the COPY stream."""
+        self._buffer += data
+        if len(self._buffer) >= _FLUSH_BYTES:
+            self._parse()
+        return len(data)
+
+    def _parse(self) -> None:
+        if not self._header_seen:
+            if len(self._buffer) < _HEADER:
+                return
+            if not self._buffer.startswith(_SIGNATURE):
+                raise ValueError("not a PostgreSQL binary COPY stream")
+            extension = int.from_bytes(self._buffer[_HEADER - 4 : _HEADER], "big")
+            del self._buffer[: _HEADER + extension]
+            self._header_seen = True
+        complete = len(self._buffer) // self._dtype.itemsize
+        complete = min(complete, self._ids.shape[0] - self._filled)
+        if complete == 0:
+            return
+        parsed = np.frombuffer(self._buffer, dtype=self._dtype, count=complete)
+        end = self._filled + complete
+        self._ids[self._filled : end] = parsed["id"]
+        self._flags[self._filled : end] = parsed["v0"]
+        for column in range(self._features):
+            self._matrix[self._filled : end, column] = parsed[f"v{column + 1}"]
+        self._labels[self._filled : end] = parsed[f"v{self._features + 1}"]
+        self._filled = end
+        del parsed
+        del self._buffer[: complete * self._dtype.itemsize]
+        if self._progress is not None:
+            self._progress(self._filled)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(ids, feature matrix, labels, malformed count) once the COPY has ended."""
+        self._parse()
+        if bytes(self._buffer) not in (b"", _TRAILER):
+            raise ValueError(f"binary COPY ended with {len(self._buffer)} unparsed bytes")
+        if self._filled != self._ids.shape[0]:
+            raise ValueError(f"binary COPY returned {self._filled} rows, expected {self._ids.shape[0]}")
+        valid = np.isfinite(self._flags) & np.isfinite(self._labels) & np.isfinite(self._matrix).all(axis=1)
+        malformed = int(valid.size - np.count_nonzero(valid))
+        if not malformed:
+            return self._ids, self._matrix, self._labels, 0
+        return self._ids[valid], self._matrix[valid], self._labels[valid], malformed

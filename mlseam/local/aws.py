@@ -1,0 +1,89 @@
+"""An AWS emulator (moto) serving HTTP on host:port from a thread of this process."""
+
+import logging
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from types import TracebackType
+from typing import Self
+
+from moto.server import ThreadedMotoServer
+
+logger = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 10.0
+
+
+class LocalAws:
+    """Moto's multi-service server; its state lives in this process and is shared by every LocalAws in it."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.port = port
+        self.host = host
+        self._server: ThreadedMotoServer | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        self._check_port_free()
+        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        # ThreadedMotoServer.start() waits forever if its thread fails to bind, so wait for it from the side.
+        starter = threading.Thread(target=server.start, name="mlseam-moto-start", daemon=True)
+        starter.start()
+        starter.join(_START_TIMEOUT_S)
+        if starter.is_alive():
+            raise RuntimeError(
+                f"moto did not start listening on {self.host}:{self.port} within {_START_TIMEOUT_S:.0f}s"
+            )
+        self._server = server
+        try:
+            self._wait_until_answering()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info("moto ready at %s", self.endpoint_url)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # returns once the listening socket is closed
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _check_port_free(self) -> None:
+        """Fail fast with a clear error instead of the silent hang above when the port is taken."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # Same option werkzeug sets, so a port in TIME_WAIT counts as free for us too.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+            except OSError as err:
+                raise RuntimeError(f"cannot start moto on {self.host}:{self.port}: {err.strerror}") from None
+
+    def _wait_until_answering(self) -> None:
+        # No proxies: an HTTP(S)_PROXY in the environment must not intercept a loopback request.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:
+            try:
+                with opener.open(f"{self.endpoint_url}/moto-api/data.json", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"moto on {self.endpoint_url} did not answer within {_START_TIMEOUT_S:.0f}s")
+            time.sleep(0.05)

@@ -1,0 +1,202 @@
+"""Services found from ``services/<name>/service.yaml``: the manifest, its task kind and model class."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pydantic
+import yaml
+from croniter import croniter
+
+from mlseam.contract import Model, validate_model_class
+from mlseam.errors import ContractError, ManifestError, UnknownServiceError
+from mlseam.tasks import TASK_KINDS, TaskKind
+
+MANIFEST = "service.yaml"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_REFERENCE = re.compile(r"^(?P<file>[A-Za-z_][\w/]*\.py):(?P<attr>[A-Za-z_]\w*)$")
+# Fargate's valid cpu units and, for each, the memory (MiB) range it accepts.
+_FARGATE = {256: (512, 2048), 512: (1024, 4096), 1024: (2048, 8192), 2048: (4096, 16384), 4096: (8192, 30720)}
+
+
+class Resources(pydantic.BaseModel):
+    """Fargate size of one command's task."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    cpu: int = 256
+    memory: int = 512
+
+    @pydantic.model_validator(mode="after")
+    def _fargate_size(self) -> Resources:
+        if self.cpu not in _FARGATE:
+            raise ValueError(f"cpu must be one of {sorted(_FARGATE)} (Fargate cpu units)")
+        low, high = _FARGATE[self.cpu]
+        if not low <= self.memory <= high:
+            raise ValueError(f"memory for cpu {self.cpu} must be {low}..{high} MiB")
+        return self
+
+
+class ServiceResources(pydantic.BaseModel):
+    """Task sizes for the ``serve``, ``worker`` and ``retrain`` commands."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    api: Resources = Resources()
+    worker: Resources = Resources()
+    retrain: Resources = Resources(cpu=1024, memory=4096)
+
+
+class Manifest(pydantic.BaseModel):
+    """The fields of ``service.yaml``; read by mlseam and by Terraform."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    task: str
+    model: str
+    inputs: dict[str, Any] = {}
+    seed: str | None = None
+    schedule: str = "0 3 * * *"
+    holdout_fraction: float = pydantic.Field(default=0.2, gt=0.0, lt=0.5)
+    min_examples: int = pydantic.Field(default=100, ge=10)
+    resources: ServiceResources = ServiceResources()
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _dns_safe(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError("must be 3-32 characters of a-z, 0-9 and '-', starting with a letter")
+        return name
+
+    @pydantic.field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        if task not in TASK_KINDS:
+            raise ValueError(f"unknown task kind {task!r}; use one of {', '.join(sorted(TASK_KINDS))}")
+        return task
+
+    @pydantic.field_validator("model", "seed")
+    @classmethod
+    def _reference(cls, ref: str | None) -> str | None:
+        if ref is not None and not _REFERENCE.match(ref):
+            raise ValueError(f"{ref!r} must look like 'model.py:ClassName'")
+        return ref
+
+    @pydantic.field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str) -> str:
+        if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+            raise ValueError(f"{schedule!r} must be a 5-field cron expression, e.g. '0 3 * * *'")
+        return schedule
+
+
+@dataclass(frozen=True)
+class Service:
+    """A loaded service: its folder, manifest, configured task kind and validated model class."""
+
+    directory: Path
+    manifest: Manifest
+    task: TaskKind[Any, Any]
+    model_class: type[Model]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def new_model(self) -> Model:
+        """A fresh, unfitted instance of the service's model class."""
+        return self.model_class()
+
+    def load_seed(self) -> Any:
+        """The callable named by the manifest's ``seed`` (demo examples), or ManifestError."""
+        if self.manifest.seed is None:
+            raise ManifestError(f"{self.directory / MANIFEST}: seed: not set; this service has no demo data")
+        return _load_reference(self.directory, self.manifest.seed, self.name, "seed")
+
+
+def discover_services(services_dir: Path) -> list[str]:
+    """Names of every folder in ``services_dir`` holding a ``service.yaml``, sorted."""
+    return sorted(p.parent.name for p in services_dir.glob(f"*/{MANIFEST}"))
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Parse and validate one ``service.yaml``; ManifestError names the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: is not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{path}: must be a mapping of fields (name, task, model, ...)")
+    try:
+        manifest = Manifest.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        raise ManifestError(f"{path}: field {field}: {message}") from exc
+    if manifest.name != path.parent.name:
+        raise ManifestError(f"{path}: field name: {manifest.name!r} must equal its folder name {path.parent.name!r}")
+    return manifest
+
+
+def load_service(name: str, services_dir: Path) -> Service:
+    """Read, validate and import one service; any problem is one line naming file and field."""
+    path = services_dir / name / MANIFEST
+    if not path.is_file():
+        known = ", ".join(discover_services(services_dir)) or "none"
+        raise UnknownServiceError(f"unknown service {name!r}: no {path}; known services: {known}")
+    manifest = read_manifest(path)
+    try:
+        task = TASK_KINDS[manifest.task].from_manifest(manifest.inputs)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(["inputs", *(str(part) for part in error["loc"])])
+        raise ManifestError(f"{path}: field {field}: {error['msg'].removeprefix('Value error, ')}") from exc
+    cls = _load_reference(path.parent, manifest.model, name, "model")
+    where = f"{path.parent / manifest.model}"
+    model_class = validate_model_class(cls, where=where, task=manifest.task)
+    return Service(directory=path.parent, manifest=manifest, task=task, model_class=model_class)
+
+
+def _load_reference(directory: Path, reference: str, service: str, field: str) -> Any:
+    file_name, attr = reference.split(":")
+    module = _import_file(directory / file_name, _module_name(service, file_name), field)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ContractError(f"{directory / reference}: {file_name} defines no {attr!r}") from None
+
+
+def _module_name(service: str, file_name: str) -> str:
+    # Flat (no dots): pickle imports a model's module by name, and a dotted name would need
+    # its parent packages to exist.
+    stem = Path(file_name).with_suffix("").as_posix().replace("/", "_")
+    return f"mlseam_service_{service.replace('-', '_')}_{stem}"
+
+
+def _import_file(path: Path, module_name: str, field: str) -> ModuleType:
+    # A stable module name lets pickled models be found again when an artifact is loaded.
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    if not path.is_file():
+        raise ManifestError(f"{path.parent / MANIFEST}: field {field}: {path.name} does not exist")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None  # noqa: S101 - a .py file always has one
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ContractError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    return module

@@ -1,0 +1,25 @@
+"""The model registry (DynamoDB): versions, metrics history, lineage and the champion pointer."""
+
+from mlseam.registry.dynamo import DynamoRegistry, Registry, create_registry_table
+from mlseam.registry.memory import InMemoryRegistry
+from mlseam.registry.records import (
+    Champion,
+    ChampionEvent,
+    ModelVersion,
+    Status,
+    version_name,
+    version_number,
+)
+
+__all__ = [
+    "Champion",
+    "ChampionEvent",
+    "DynamoRegistry",
+    "InMemoryRegistry",
+    "ModelVersion",
+    "Registry",
+    "Status",
+    "create_registry_table",
+    "version_name",
+    "version_number",
+]

@@ -1,0 +1,280 @@
+"""The model registry on one DynamoDB table: versions, champion pointer, promotion history.
+
+Items share the partition ``SERVICE#<name>``; the sort key says what an item is:
+``COUNTER`` (last version number), ``VERSION#<0000000007>``, ``CHAMPION`` and
+``EVENT#<revision>`` (one per champion move, never rewritten).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
+from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
+
+
+class Registry(Protocol):
+    """Model versions and the champion pointer of every service."""
+
+    def allocate_version(self, service: str) -> int:
+        """A new version number, never handed out before (atomic)."""
+        ...
+
+    def create_version(self, record: ModelVersion) -> None:
+        """Store a new ``running`` record; refuses to overwrite an existing version."""
+        ...
+
+    def update_version(self, record: ModelVersion) -> None:
+        """Store a new state (progress or outcome) of a record that is still ``running``."""
+        ...
+
+    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
+        """Remember that ``version`` was rolled back, so a later rollback skips it."""
+        ...
+
+    def get_version(self, service: str, version: str) -> ModelVersion:
+        """One version, or VersionNotFoundError."""
+        ...
+
+    def list_versions(self, service: str) -> list[ModelVersion]:
+        """Every version of ``service``, newest first."""
+        ...
+
+    def get_champion(self, service: str) -> Champion | None:
+        """The champion pointer, or None before the first promotion."""
+        ...
+
+    def move_champion(
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+    ) -> Champion:
+        """Point the champion at ``version`` if it is still at ``expected_revision``, with a history event.
+
+        Raises PromotionConflictError when another writer moved it first; nothing is written then.
+        """
+        ...
+
+    def history(self, service: str) -> list[ChampionEvent]:
+        """Every champion move of ``service``, oldest first."""
+        ...
+
+
+def _pk(service: str) -> str:
+    return f"SERVICE#{service}"
+
+
+def _version_sk(number: int) -> str:
+    return f"VERSION#{number:010d}"
+
+
+class DynamoRegistry:
+    """The registry on DynamoDB; conditional writes keep the champion pointer single-valued."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, operation)(TableName=self.table, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise StoreError(
+                    f"registry table {self.table!r} does not exist; create it (locally: make run)"
+                ) from exc
+            raise
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot reach the registry (DynamoDB): {exc}") from exc
+
+    def allocate_version(self, service: str) -> int:
+        result = self._call(
+            "update_item",
+            Key={"pk": {"S": _pk(service)}, "sk": {"S": "COUNTER"}},
+            UpdateExpression="ADD last_version :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(result["Attributes"]["last_version"]["N"])
+
+    def _version_item(self, record: ModelVersion) -> dict[str, Any]:
+        return {
+            "pk": {"S": _pk(record.service)},
+            "sk": {"S": _version_sk(record.number)},
+            "status": {"S": record.status.value},
+            "record": {"S": record.to_json()},
+        }
+
+    def create_version(self, record: ModelVersion) -> None:
+        self._conditional_put(self._version_item(record), "attribute_not_exists(pk)", record, "already exists")
+
+    def update_version(self, record: ModelVersion) -> None:
+        self._conditional_put(
+            self._version_item(record),
+            "#s = :running",
+            record,
+            "is no longer running",
+            names={"#s": "status"},
+            values={":running": {"S": Status.RUNNING.value}},
+        )
+
+    def _conditional_put(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        record: ModelVersion,
+        problem: str,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if names:
+            extra["ExpressionAttributeNames"] = names
+        if values:
+            extra["ExpressionAttributeValues"] = values
+        try:
+            self._call("put_item", Item=item, ConditionExpression=condition, **extra)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StoreError(f"{record.service} {record.version} {problem}; registry left as it was") from exc
+            raise StoreError(f"registry write failed: {exc}") from exc
+
+    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
+        record = self.get_version(service, version)
+        record.rolled_back_at = at
+        self._call("put_item", Item=self._version_item(record))
+
+    def get_version(self, service: str, version: str) -> ModelVersion:
+        number = version_number(version)
+        if number is None:
+            raise VersionNotFoundError(f"{version!r} is not a version name; versions look like v7")
+        result = self._call(
+            "get_item", Key={"pk": {"S": _pk(service)}, "sk": {"S": _version_sk(number)}}, ConsistentRead=True
+        )
+        if "Item" not in result:
+            raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
+        return ModelVersion.from_json(result["Item"]["record"]["S"])
+
+    def _query(self, service: str, prefix: str, *, newest_first: bool) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(service)}, ":prefix": {"S": prefix}},
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("query", **kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def list_versions(self, service: str) -> list[ModelVersion]:
+        return [ModelVersion.from_json(i["record"]["S"]) for i in self._query(service, "VERSION#", newest_first=True)]
+
+    def get_champion(self, service: str) -> Champion | None:
+        result = self._call("get_item", Key={"pk": {"S": _pk(service)}, "sk": {"S": "CHAMPION"}}, ConsistentRead=True)
+        item = result.get("Item")
+        if item is None:
+            return None
+        return Champion(
+            service=service,
+            version=item["version"]["S"],
+            revision=int(item["revision"]["N"]),
+            since=item["since"]["S"],
+            reason=item["reason"]["S"],
+        )
+
+    def move_champion(
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+    ) -> Champion:
+        current = self.get_champion(service)
+        at = now_iso()
+        revision = expected_revision + 1
+        if expected_revision == 0:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "revision = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_revision)}},
+            }
+        pointer = {
+            "pk": {"S": _pk(service)},
+            "sk": {"S": "CHAMPION"},
+            "version": {"S": version},
+            "revision": {"N": str(revision)},
+            "since": {"S": at},
+            "reason": {"S": reason},
+        }
+        event = {
+            "pk": {"S": _pk(service)},
+            "sk": {"S": f"EVENT#{revision:010d}"},
+            "action": {"S": action},
+            "to_version": {"S": version},
+            "at": {"S": at},
+            "reason": {"S": reason},
+            "revision": {"N": str(revision)},
+        }
+        if current is not None:
+            event["from_version"] = {"S": current.version}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": pointer, **condition}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": event,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise PromotionConflictError(
+                    f"{service}: the champion changed while {version} was being promoted; re-read and retry"
+                ) from exc
+            raise StoreError(f"registry write failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot reach the registry (DynamoDB): {exc}") from exc
+        return Champion(service=service, version=version, revision=revision, since=at, reason=reason)
+
+    def history(self, service: str) -> list[ChampionEvent]:
+        return [
+            ChampionEvent(
+                service=service,
+                revision=int(i["revision"]["N"]),
+                action=i["action"]["S"],
+                from_version=i["from_version"]["S"] if "from_version" in i else None,
+                to_version=i["to_version"]["S"],
+                at=i["at"]["S"],
+                reason=i["reason"]["S"],
+            )
+            for i in self._query(service, "EVENT#", newest_first=False)
+        ]
+
+
+def create_registry_table(client: Any, table: str) -> None:
+    """Create the registry table as Terraform does in AWS (local stack and tests only)."""
+    try:
+        client.create_table(
+            TableName=table,
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(TableName=table)
+    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        client.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )

@@ -1,0 +1,85 @@
+"""An in-memory registry with the DynamoDB registry's semantics, for unit tests."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
+from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
+
+
+class InMemoryRegistry:
+    """Registry fake: same conditional rules, kept in dicts behind a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, int] = {}
+        self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._champions: dict[str, Champion] = {}
+        self._events: dict[str, list[ChampionEvent]] = {}
+
+    def allocate_version(self, service: str) -> int:
+        with self._lock:
+            self._counters[service] = self._counters.get(service, 0) + 1
+            return self._counters[service]
+
+    def create_version(self, record: ModelVersion) -> None:
+        with self._lock:
+            key = (record.service, record.number)
+            if key in self._versions:
+                raise StoreError(f"{record.service} {record.version} already exists; registry left as it was")
+            self._versions[key] = copy.deepcopy(record)
+
+    def update_version(self, record: ModelVersion) -> None:
+        with self._lock:
+            key = (record.service, record.number)
+            if key not in self._versions or self._versions[key].status != Status.RUNNING:
+                raise StoreError(f"{record.service} {record.version} is no longer running; registry left as it was")
+            self._versions[key] = copy.deepcopy(record)
+
+    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
+        record = self.get_version(service, version)
+        record.rolled_back_at = at
+        with self._lock:
+            self._versions[(service, record.number)] = record
+
+    def get_version(self, service: str, version: str) -> ModelVersion:
+        number = version_number(version)
+        with self._lock:
+            found = self._versions.get((service, number)) if number is not None else None
+            if found is None:
+                raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
+            return copy.deepcopy(found)
+
+    def list_versions(self, service: str) -> list[ModelVersion]:
+        with self._lock:
+            found = [copy.deepcopy(v) for (s, _), v in self._versions.items() if s == service]
+        return sorted(found, key=lambda v: v.number, reverse=True)
+
+    def get_champion(self, service: str) -> Champion | None:
+        with self._lock:
+            return self._champions.get(service)
+
+    def move_champion(
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+    ) -> Champion:
+        with self._lock:
+            current = self._champions.get(service)
+            if (current.revision if current else 0) != expected_revision:
+                raise PromotionConflictError(
+                    f"{service}: the champion changed while {version} was being promoted; re-read and retry"
+                )
+            at = now_iso()
+            champion = Champion(service, version, expected_revision + 1, at, reason)
+            self._champions[service] = champion
+            self._events.setdefault(service, []).append(
+                ChampionEvent(
+                    service, champion.revision, action, current.version if current else None, version, at, reason
+                )
+            )
+            return champion
+
+    def history(self, service: str) -> list[ChampionEvent]:
+        with self._lock:
+            return list(self._events.get(service, []))

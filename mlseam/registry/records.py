@@ -1,0 +1,117 @@
+"""What the registry keeps: model versions, the champion pointer and its history."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Outcome of one retrain attempt."""
+
+    RUNNING = "running"  # started; a record left here means the job died before finishing
+    PROMOTED = "promoted"  # became champion
+    KEPT = "kept"  # valid, but the champion stayed (not better, or nothing new to learn)
+    REFUSED = "refused"  # a quality gate refused the data or the candidate
+    FAILED = "failed"  # an error stopped the attempt
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO-8601 string with seconds precision."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def version_name(number: int) -> str:
+    """The user-facing name of version ``number`` (``v7``)."""
+    return f"v{number}"
+
+
+def version_number(name: str) -> int | None:
+    """``7`` for ``"v7"`` or ``"7"``; None when ``name`` is not a version name."""
+    digits = name[1:] if name[:1] in ("v", "V") else name
+    return int(digits) if digits.isdigit() else None
+
+
+@dataclass
+class ModelVersion:
+    """One retrain attempt and, when it produced one, the model version it stored."""
+
+    service: str
+    number: int
+    status: Status = Status.RUNNING
+    reason: str = ""
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None
+    primary_metric: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    champion_version: str | None = None
+    champion_metrics: dict[str, float] | None = None
+    watermark: int = 0
+    train_count: int = 0
+    holdout_count: int = 0
+    holdout_digest: str = ""
+    malformed_rows: int = 0
+    code_version: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    library_versions: dict[str, str] = field(default_factory=dict)
+    artifact_key: str | None = None
+    artifact_sha256: str | None = None
+    artifact_size: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    rolled_back_at: str | None = None
+
+    @property
+    def version(self) -> str:
+        return version_name(self.number)
+
+    @property
+    def has_artifact(self) -> bool:
+        return self.artifact_key is not None and self.artifact_sha256 is not None
+
+    def to_json(self) -> str:
+        """The record as JSON; non-finite floats are written as strings so JSON stays valid."""
+        data = dataclasses.asdict(self)
+        for key in ("metrics", "champion_metrics"):
+            if data[key] is not None:
+                data[key] = {k: v if math.isfinite(v) else str(v) for k, v in data[key].items()}
+        return json.dumps(data, default=str, allow_nan=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelVersion:
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        data["status"] = Status(data["status"])
+        for key in ("metrics", "champion_metrics"):
+            if data.get(key) is not None:
+                data[key] = {k: float(v) for k, v in data[key].items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The pointer to the version that serves; only a conditional write moves it."""
+
+    service: str
+    version: str
+    revision: int
+    since: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChampionEvent:
+    """One move of the champion pointer, kept forever: what, when, why."""
+
+    service: str
+    revision: int
+    action: str  # "promote" or "rollback"
+    from_version: str | None
+    to_version: str
+    at: str
+    reason: str

@@ -1,0 +1,62 @@
+"""Platform configuration from ``MLSEAM_*`` environment variables, built once by ``get_settings()``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The local stack listens on these ports, so a CLI in a second terminal finds it with no setup.
+LOCAL_POSTGRES_PORT = 54329
+LOCAL_AWS_PORT = 45660
+LOCAL_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/mlseam"
+LOCAL_AWS_ENDPOINT_URL = f"http://127.0.0.1:{LOCAL_AWS_PORT}"
+
+
+class Settings(BaseSettings):
+    """Everything the platform reads from its environment; tests build their own instance."""
+
+    model_config = SettingsConfigDict(env_prefix="MLSEAM_", extra="ignore")
+
+    environment: Literal["local", "dev", "prod"] = "local"
+    services_dir: Path = REPO_ROOT / "services"
+    local_dir: Path = REPO_ROOT / ".local"
+
+    database_url: str | None = None
+    aws_endpoint_url: str | None = Field(default=None, description="unset in AWS: boto3 default")
+    aws_region: str = "eu-west-1"
+    registry_table: str = "mlseam-registry-local"
+    artifacts_bucket: str = "mlseam-artifacts-local"
+    artifacts_prefix: str = "artifacts"
+
+    code_version: str | None = Field(default=None, description="git SHA baked into the image")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _local_defaults(self) -> Settings:
+        """Outside local development nothing secret or environment-specific has a default."""
+        if self.environment == "local":
+            if self.database_url is None:
+                self.database_url = LOCAL_DATABASE_URL
+            if self.aws_endpoint_url is None:
+                self.aws_endpoint_url = LOCAL_AWS_ENDPOINT_URL
+        elif self.database_url is None:
+            raise ValueError(f"MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT={self.environment}")
+        return self
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL connection string (always set once validated)."""
+        assert self.database_url is not None  # set by the validator  # noqa: S101
+        return self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,83 @@
+"""The manager's view: every service with its champion, and each service's quality history."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from mlseam.manifest import Service, discover_services, load_service
+from mlseam.registry import ModelVersion
+from mlseam.settings import Settings
+from mlseam.stores import Stores
+
+
+def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None) -> str:
+    if record is None:
+        return "-"
+    value = (metrics if metrics is not None else record.metrics).get(record.primary_metric)
+    return "-" if value is None else f"{value:.4f}"
+
+
+def overview_table(settings: Settings, stores: Stores) -> Table:
+    """One row per service: champion, its primary metric, when it was trained, example count."""
+    table = Table(title="mlseam services")
+    for column in ("service", "task", "champion", "primary metric", "trained at", "examples", "last retrain"):
+        table.add_column(column)
+    for name in discover_services(settings.services_dir):
+        service = load_service(name, settings.services_dir)
+        champion = stores.registry.get_champion(name)
+        record = stores.registry.get_version(name, champion.version) if champion else None
+        versions = stores.registry.list_versions(name)
+        last = f"{versions[0].version} {versions[0].status.value}" if versions else "never"
+        count = stores.examples.stats(name, service.task).count
+        metric = f"{service.model_class.primary_metric} {_metric(record)}" if record else "-"
+        table.add_row(
+            name,
+            service.manifest.task,
+            champion.version if champion else "none",
+            metric,
+            (record.finished_at or "-")[:19] if record else "-",
+            str(count),
+            last,
+        )
+    return table
+
+
+def history_table(service: Service, stores: Stores) -> Table:
+    """Every retrain of ``service``, newest first, with both metrics on the shared holdout."""
+    primary = service.model_class.primary_metric
+    champion = stores.registry.get_champion(service.name)
+    table = Table(
+        title=f"{service.name}: versions ({primary}, {'higher' if service.model_class.higher_is_better else 'lower'} is better)"
+    )
+    for column in ("version", "status", primary, "champion then", "train/holdout", "watermark", "finished", "reason"):
+        table.add_column(column, overflow="fold")
+    for record in stores.registry.list_versions(service.name):
+        marker = " *" if champion and champion.version == record.version else ""
+        then = (
+            f"{record.champion_version} {_metric(record, record.champion_metrics or {})}"
+            if record.champion_version
+            else "-"
+        )
+        table.add_row(
+            record.version + marker,
+            record.status.value + (" (rolled back)" if record.rolled_back_at else ""),
+            _metric(record),
+            then,
+            f"{record.train_count}/{record.holdout_count}",
+            str(record.watermark),
+            (record.finished_at or "running")[:19],
+            record.reason,
+        )
+    return table
+
+
+def champion_moves_table(service: Service, stores: Stores) -> Table:
+    """Every promotion and rollback of ``service``, oldest first."""
+    table = Table(title=f"{service.name}: champion history")
+    for column in ("#", "action", "from", "to", "at", "reason"):
+        table.add_column(column, overflow="fold")
+    for event in stores.registry.history(service.name):
+        table.add_row(
+            str(event.revision), event.action, event.from_version or "-", event.to_version, event.at[:19], event.reason
+        )
+    return table

@@ -1,0 +1,13 @@
+"""Task kinds: each owns its input and label types, their validation and its PostgreSQL table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlseam.tasks.base import Examples, TaskKind
+from mlseam.tasks.image import ImageClassification
+from mlseam.tasks.tabular import TabularRegression
+
+TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {kind.name: kind for kind in (ImageClassification, TabularRegression)}
+
+__all__ = ["TASK_KINDS", "Examples", "ImageClassification", "TabularRegression", "TaskKind"]

@@ -1,0 +1,19 @@
+"""Jobs that only orchestrate the stores: the retrain job and manual champion moves."""
+
+from mlseam.training.promotion import promote, rollback, rollback_target
+from mlseam.training.retrain import EXIT_CODES, Outcome, Retrainer, artifact_key
+from mlseam.training.seed import seed_service
+from mlseam.training.split import holdout_digest, holdout_mask
+
+__all__ = [
+    "EXIT_CODES",
+    "Outcome",
+    "Retrainer",
+    "artifact_key",
+    "holdout_digest",
+    "holdout_mask",
+    "promote",
+    "rollback",
+    "rollback_target",
+    "seed_service",
+]

@@ -1,0 +1,63 @@
+"""Quality gates of a retrain: each raises QualityGateError with what to do about it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mlseam.errors import QualityGateError
+
+
+def check_enough_examples(count: int, minimum: int) -> None:
+    """Refuse to train on fewer than ``minimum`` valid examples."""
+    if count < minimum:
+        raise QualityGateError(
+            f"too few examples: {count} valid, min_examples is {minimum}; add labelled examples "
+            "(POST /<service>/v1/examples or mlseam seed) or lower min_examples in service.yaml"
+        )
+
+
+def check_both_sides(train: int, holdout: int) -> None:
+    """Refuse a split with an empty train or holdout side."""
+    if train == 0 or holdout == 0:
+        raise QualityGateError(
+            f"the holdout split left {train} train and {holdout} holdout rows; add examples "
+            "or change holdout_fraction in service.yaml"
+        )
+
+
+def check_label_variety(labels: np.ndarray) -> None:
+    """Refuse to fit a classifier on a single label class."""
+    classes = np.unique(labels)
+    if classes.size < 2:
+        only = classes[0] if classes.size else "none"
+        raise QualityGateError(f"a single label class ({only!s}) in the training data; a classifier needs at least two")
+
+
+def check_metrics(raw: object, primary: str, *, who: str) -> dict[str, float]:
+    """``evaluate``'s result as finite floats, with the primary metric present."""
+    if not isinstance(raw, Mapping):
+        raise QualityGateError(f"{who} evaluate returned {type(raw).__name__}; return a dict of metric -> number")
+    metrics: dict[str, float] = {}
+    for name, value in raw.items():
+        try:
+            metrics[str(name)] = float(value)
+        except (TypeError, ValueError):
+            raise QualityGateError(f"{who} metric {name!s} is {value!r}, not a number") from None
+    if primary not in metrics:
+        raise QualityGateError(
+            f"{who} metrics lack the primary metric {primary!r} (got {', '.join(metrics) or 'none'}); "
+            "make evaluate return it"
+        )
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise QualityGateError(f"{who} metric(s) {', '.join(bad)} are NaN or infinite; the candidate is refused")
+    return metrics
+
+
+def format_metrics(metrics: Mapping[str, Any]) -> str:
+    """``macro_f1=0.9721 accuracy=0.9722``."""
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())

@@ -1,0 +1,237 @@
+"""The retrain job: read, split, fit, evaluate candidate and champion on one holdout, store, promote."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from mlseam.artifacts import ArtifactStore, dump_model, load_model
+from mlseam.contract import Model
+from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError
+from mlseam.examples import ExamplesStore
+from mlseam.manifest import Service
+from mlseam.registry import Champion, ModelVersion, Registry, Status
+from mlseam.registry.records import now_iso
+from mlseam.training import gates
+from mlseam.training.split import holdout_digest, holdout_mask
+
+log = logging.getLogger("mlseam.retrain")
+
+EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.REFUSED: 3, Status.FAILED: 4}
+"""Process exit code per outcome: 0 means the service has a sound champion."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a retrain did: the final registry record and a one-line summary."""
+
+    record: ModelVersion
+    summary: str
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.record.status, 4)
+
+
+class _Stop(Exception):  # noqa: N818 - control flow, never leaves this module
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model artifact depends on."""
+    versions = {"python": platform.python_version()}
+    for dist in ("numpy", "scikit-learn", "mlseam"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "unknown"
+    return versions
+
+
+def artifact_key(prefix: str, service: str, version: str) -> str:
+    """The immutable S3 key of a version's artifact."""
+    return f"{prefix}/{service}/{version}/model.pkl"
+
+
+class Retrainer:
+    """Runs one retrain of one service against the three stores (real or fake)."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        examples: ExamplesStore,
+        registry: Registry,
+        artifacts: ArtifactStore,
+        artifacts_prefix: str = "artifacts",
+        code_version: str | None = None,
+    ) -> None:
+        self.service = service
+        self.examples = examples
+        self.registry = registry
+        self.artifacts = artifacts
+        self.artifacts_prefix = artifacts_prefix
+        self.code_version = code_version
+
+    def run(self) -> Outcome:
+        """Retrain once; every outcome, failures included, ends as a finished registry record."""
+        service = self.service
+        record = ModelVersion(
+            service=service.name,
+            number=self.registry.allocate_version(service.name),
+            primary_metric=service.model_class.primary_metric,
+            code_version=self.code_version,
+            params=dict(service.model_class.params),
+            library_versions=library_versions(),
+        )
+        self.registry.create_version(record)
+        log.info("%s %s: retrain started", service.name, record.version)
+        try:
+            self._train(record)
+        except _Stop as stop:
+            record.status, record.reason = stop.status, stop.reason
+        except QualityGateError as exc:
+            record.status, record.reason = Status.REFUSED, str(exc)
+        except MlseamError as exc:
+            record.status, record.reason = Status.FAILED, str(exc)
+        except Exception as exc:
+            log.exception("%s %s: retrain failed", service.name, record.version)
+            record.status, record.reason = Status.FAILED, f"{type(exc).__name__}: {exc}"
+        record.finished_at = record.finished_at or now_iso()
+        self.registry.update_version(record)
+        return Outcome(record=record, summary=f"{service.name} {record.version} {record.status.value}: {record.reason}")
+
+    def _train(self, record: ModelVersion) -> None:
+        service, name = self.service, self.service.name
+        champion = self.registry.get_champion(name)
+        champion_record = self.registry.get_version(name, champion.version) if champion else None
+
+        last_logged = [time.monotonic()]
+
+        def progress(rows: int) -> None:
+            if time.monotonic() - last_logged[0] >= 1.0:
+                last_logged[0] = time.monotonic()
+                log.info("%s: read %d rows so far", name, rows)
+
+        read = self.examples.read(name, service.task, progress=progress)
+        data = read.examples
+        record.watermark, record.malformed_rows = read.watermark, read.malformed
+        record.timings["read_s"] = round(read.seconds, 3)
+        log.info(
+            "%s: read %d valid rows in %.2fs (%d malformed skipped, watermark %d)",
+            name,
+            len(data),
+            read.seconds,
+            read.malformed,
+            read.watermark,
+        )
+        if (
+            champion_record is not None
+            and champion_record.watermark == read.watermark
+            and (champion_record.train_count + champion_record.holdout_count == len(data))
+        ):
+            raise _Stop(
+                Status.KEPT,
+                f"no new examples since champion {champion_record.version} (watermark {read.watermark}); champion kept",
+            )
+        gates.check_enough_examples(len(data), service.manifest.min_examples)
+
+        mask = holdout_mask(data.ids, name, service.manifest.holdout_fraction)
+        train, holdout = data.subset(~mask), data.subset(mask)
+        del data
+        record.train_count, record.holdout_count = len(train), len(holdout)
+        record.holdout_digest = holdout_digest(holdout.ids)
+        gates.check_both_sides(len(train), len(holdout))
+        if service.task.needs_label_variety:
+            gates.check_label_variety(train.labels)
+
+        candidate = service.new_model()
+        started = time.perf_counter()
+        candidate.fit(train)
+        record.timings["fit_s"] = round(time.perf_counter() - started, 3)
+        log.info("%s: fit on %d rows in %.2fs", name, len(train), record.timings["fit_s"])
+        del train
+
+        started = time.perf_counter()
+        record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
+        record.timings["evaluate_s"] = round(time.perf_counter() - started, 3)
+        log.info("%s: candidate on %d holdout rows: %s", name, len(holdout), gates.format_metrics(record.metrics))
+
+        champion_problem = None
+        if champion_record is not None:
+            record.champion_version = champion_record.version
+            try:
+                record.champion_metrics = self._evaluate_champion(champion_record, holdout)
+                log.info(
+                    "%s: champion %s on the same holdout: %s",
+                    name,
+                    champion_record.version,
+                    gates.format_metrics(record.champion_metrics),
+                )
+            except (MlseamError, Exception) as exc:  # noqa: BLE001 - recorded, never promoted over
+                champion_problem = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: champion %s could not be evaluated: %s", name, champion_record.version, exc)
+
+        self._upload(record, candidate)
+        self._decide(record, candidate, champion, champion_problem)
+
+    def _evaluate_champion(self, champion: ModelVersion, holdout: Any) -> dict[str, float]:
+        assert champion.artifact_key and champion.artifact_sha256  # noqa: S101 - champions have artifacts
+        data = self.artifacts.get(champion.artifact_key, champion.artifact_sha256)
+        model = load_model(data, where=f"{self.service.name} {champion.version}")
+        return gates.check_metrics(model.evaluate(holdout), self.service.model_class.primary_metric, who="champion")
+
+    def _upload(self, record: ModelVersion, candidate: Model) -> None:
+        started = time.perf_counter()
+        stored = self.artifacts.put(
+            artifact_key(self.artifacts_prefix, record.service, record.version), dump_model(candidate)
+        )
+        record.artifact_key, record.artifact_sha256, record.artifact_size = stored.key, stored.sha256, stored.size
+        record.timings["upload_s"] = round(time.perf_counter() - started, 3)
+        # Recorded before promotion: a job killed from here on leaves a findable, unpromoted version.
+        self.registry.update_version(record)
+        log.info("%s: stored %s (%d bytes, sha256 %s)", record.service, stored.key, stored.size, stored.sha256[:12])
+
+    def _decide(
+        self, record: ModelVersion, candidate: Model, champion: Champion | None, champion_problem: str | None
+    ) -> None:
+        primary = record.primary_metric
+        score = f"{primary} {record.metrics[primary]:.4f}"
+        rows = f"on {record.holdout_count} holdout rows"
+        if champion is None:
+            reason = f"first model: {score} {rows}"
+        elif champion_problem is not None:
+            raise _Stop(
+                Status.KEPT,
+                f"{score} {rows}, but champion {champion.version} could not be evaluated "
+                f"({champion_problem}); champion kept, promote by hand if intended",
+            )
+        else:
+            assert record.champion_metrics is not None  # noqa: S101 - set when no problem
+            versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}"
+            if not candidate.is_better(record.metrics, record.champion_metrics):
+                raise _Stop(Status.KEPT, f"not better: {versus}; champion kept")
+            reason = f"better: {versus}"
+        try:
+            self.registry.move_champion(
+                record.service,
+                record.version,
+                expected_revision=champion.revision if champion else 0,
+                action="promote",
+                reason=reason,
+            )
+        except PromotionConflictError:
+            raise _Stop(
+                Status.KEPT,
+                f"{score} {rows}, but the champion changed during this retrain; "
+                "champion kept, retrain again to compare with the new champion",
+            ) from None
+        record.status, record.reason, record.finished_at = Status.PROMOTED, reason, now_iso()
+        log.info("%s: promoted %s (%s)", record.service, record.version, reason)
