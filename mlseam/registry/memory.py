@@ -46,8 +46,10 @@ class InMemoryRegistry:
 
     def get_version(self, service: str, version: str) -> ModelVersion:
         number = version_number(version)
+        if number is None:
+            raise VersionNotFoundError(f"{version!r} is not a version name; versions look like v7")
         with self._lock:
-            found = self._versions.get((service, number)) if number is not None else None
+            found = self._versions.get((service, number))
             if found is None:
                 raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
             return copy.deepcopy(found)

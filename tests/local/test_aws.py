@@ -6,6 +6,8 @@ import time
 import boto3
 import pytest
 
+pytestmark = pytest.mark.integration  # starts real servers
+
 from mlseam.local import LocalAws, free_port
 
 

@@ -13,6 +13,8 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 import psycopg2
 import pytest
 
+pytestmark = pytest.mark.integration  # starts real servers
+
 from mlseam.local import LocalPostgres, free_port
 
 

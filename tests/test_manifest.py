@@ -1,0 +1,104 @@
+"""service.yaml discovery and validation: every problem is one line naming file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builders import clone_service, linear_service
+from mlseam.errors import ContractError, ManifestError, UnknownServiceError
+from mlseam.manifest import discover_services, load_service
+from mlseam.settings import REPO_ROOT
+
+
+def test_the_bundled_services_load() -> None:
+    names = discover_services(REPO_ROOT / "services")
+    assert {"digits", "diabetes"} <= set(names)
+    for name in names:
+        service = load_service(name, REPO_ROOT / "services")
+        assert service.manifest.task == service.model_class.task
+
+
+def _break(services_dir: Path, field: str, value: object) -> Path:
+    name = clone_service(services_dir, "diabetes")
+    path = services_dir / name / "service.yaml"
+    data = yaml.safe_load(path.read_text())
+    if value is None:
+        del data[field]
+    else:
+        data[field] = value
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("task", "translation", "field task: unknown task kind 'translation'; use one of"),
+        ("schedule", "every day", "field schedule: 'every day' must be a 5-field cron expression"),
+        ("holdout_fraction", 0.9, "field holdout_fraction: Input should be less than 0.5"),
+        ("min_examples", 1, "field min_examples: Input should be greater than or equal to 10"),
+        ("model", "model.py", "field model: 'model.py' must look like 'model.py:ClassName'"),
+        ("model", None, "field model: Field required"),
+        ("colour", "blue", "field colour: Extra inputs are not permitted"),
+        ("resources", {"api": {"cpu": 300}}, "field resources.api: Value error, cpu must be one of"),
+        ("inputs", {"features": ["age", "age"]}, "field inputs.features: feature names must be unique"),
+        ("inputs", {}, "field inputs.features: Field required"),
+        ("model", "missing.py:X", "field model: missing.py does not exist"),
+        ("model", "model.py:Nope", "model.py defines no 'Nope'"),
+    ],
+)
+def test_a_bad_manifest_names_file_and_field(services_dir: Path, field: str, value: object, expected: str) -> None:
+    # given
+    path = _break(services_dir, field, value)
+    # when
+    with pytest.raises((ManifestError, ContractError)) as caught:
+        load_service(path.parent.name, services_dir)
+    # then
+    message = str(caught.value).replace("Value error, ", "")
+    assert str(path.parent) in message
+    assert expected.replace("Value error, ", "") in message
+    assert "\n" not in message
+
+
+def test_a_manifest_whose_name_differs_from_its_folder_is_refused(services_dir: Path) -> None:
+    path = _break(services_dir, "name", "other-name")
+    with pytest.raises(ManifestError, match="must equal its folder name"):
+        load_service(path.parent.name, services_dir)
+
+
+def test_invalid_yaml_is_one_line(services_dir: Path) -> None:
+    (services_dir / "broken").mkdir()
+    (services_dir / "broken" / "service.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ManifestError, match=r"broken/service.yaml: is not valid YAML"):
+        load_service("broken", services_dir)
+
+
+def test_unknown_service_lists_the_known_ones(services_dir: Path) -> None:
+    clone_service(services_dir, "digits", "digits")
+    with pytest.raises(UnknownServiceError, match="unknown service 'nope'.*known services: digits"):
+        load_service("nope", services_dir)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("NoPredict", "model.py:NoPredict: missing method predict; define `predict(self, inputs) -> list of outputs`"),
+        ("NotAModel", "model.py:NotAModel: is not a subclass of mlseam.Model"),
+    ],
+)
+def test_a_contract_breaking_model_is_refused_at_load(services_dir: Path, model: str, expected: str) -> None:
+    name = linear_service(services_dir, model=model)
+    with pytest.raises(ContractError) as caught:
+        load_service(name, services_dir)
+    assert expected in str(caught.value)
+
+
+def test_a_model_file_that_fails_to_import_is_one_line(services_dir: Path) -> None:
+    name = linear_service(services_dir)
+    (services_dir / name / "model.py").write_text("import not_a_module_anywhere\n")
+    with pytest.raises(ContractError, match="model.py: failed to import: ModuleNotFoundError"):
+        load_service(name, services_dir)
+

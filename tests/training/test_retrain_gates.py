@@ -1,0 +1,109 @@
+"""The retrain job's outcomes and quality gates, on in-memory fakes of the three stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from builders import clone_service, linear_examples, linear_service
+from mlseam.artifacts import InMemoryArtifactStore
+from mlseam.examples import InMemoryExamplesStore, LabelledExample
+from mlseam.manifest import Service, load_service
+from mlseam.registry import InMemoryRegistry, Status
+from mlseam.training import Retrainer
+from mlseam.training.retrain import Outcome
+
+
+class Fakes:
+    def __init__(self) -> None:
+        self.examples = InMemoryExamplesStore()
+        self.registry = InMemoryRegistry()
+        self.artifacts = InMemoryArtifactStore()
+
+    def retrain(self, service: Service) -> Outcome:
+        return Retrainer(service, examples=self.examples, registry=self.registry, artifacts=self.artifacts).run()
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    return Fakes()
+
+
+def _linear(services_dir: Path, fakes: Fakes, model: str = "LinearModel", rows: int = 100) -> Service:
+    service = load_service(linear_service(services_dir, model=model), services_dir)
+    fakes.examples.add(service.name, service.task, linear_examples(rows, seed=1), source="test")
+    return service
+
+
+def test_the_first_model_is_promoted(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes)
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.PROMOTED and outcome.exit_code == 0
+    assert fakes.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    assert outcome.summary.startswith(f"{service.name} v1 promoted: first model: rmse")
+
+
+def test_too_few_examples_are_refused(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes, rows=10)
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.REFUSED and outcome.exit_code == 3
+    assert "too few examples: 10 valid, min_examples is 20" in outcome.summary
+    assert fakes.registry.get_champion(service.name) is None
+
+
+def test_a_single_label_class_is_refused(services_dir: Path, fakes: Fakes) -> None:
+    service = load_service(clone_service(services_dir, "digits"), services_dir)
+    image = [[0.0] * 8 for _ in range(8)]
+    rows = [LabelledExample(input=image, label="7", external_id=str(i)) for i in range(300)]
+    fakes.examples.add(service.name, service.task, rows, source="test")
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.REFUSED
+    assert "a single label class (7)" in outcome.record.reason
+
+
+def test_nan_metrics_are_refused(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes, model="NanModel")
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.REFUSED
+    assert "candidate metric(s) rmse are NaN or infinite" in outcome.record.reason
+    assert not fakes.artifacts.objects
+
+
+def test_a_crash_in_model_code_is_a_failed_record_not_a_crash(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes, model="CrashingModel")
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.FAILED and outcome.exit_code == 4
+    assert outcome.record.reason == "RuntimeError: boom in fit"
+    assert fakes.registry.get_version(service.name, "v1").status == Status.FAILED
+
+
+def test_malformed_rows_are_skipped_and_counted(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes)
+    fakes.examples.add_raw(service.name, {"x1": 1.0}, 2.0)
+    fakes.examples.add_raw(service.name, "not an object", 2.0)
+    fakes.examples.add_raw(service.name, {"x1": 1.0, "x2": 1.0, "x3": 1.0}, "NaN-ish")
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.PROMOTED
+    assert outcome.record.malformed_rows == 3
+    assert outcome.record.train_count + outcome.record.holdout_count == 100
+
+
+def test_a_stubborn_rule_keeps_the_champion(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes, model="StubbornModel")
+    assert fakes.retrain(service).record.status == Status.PROMOTED
+    fakes.examples.add(service.name, service.task, linear_examples(50, seed=2), source="test")
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
+    assert outcome.record.reason.startswith("not better: rmse")
+    assert fakes.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+
+
+def test_lineage_is_recorded(services_dir: Path, fakes: Fakes) -> None:
+    service = _linear(services_dir, fakes)
+    record = fakes.retrain(service).record
+    assert record.library_versions["scikit-learn"] != "unknown"
+    assert set(record.library_versions) >= {"python", "numpy", "scikit-learn"}
+    assert record.watermark == 100 and record.holdout_digest and record.artifact_sha256
+    assert record.artifact_size == len(fakes.artifacts.objects[record.artifact_key])  # type: ignore[index]
+    assert {"read_s", "fit_s", "evaluate_s", "upload_s"} <= set(record.timings)
