@@ -49,7 +49,8 @@ def user_errors(command: F) -> F:
             raise typer.Exit(1) from None
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
-            err.print(f"error: setting MLSEAM_{str(first['loc'][0]).upper()}: {first['msg']}", markup=False)
+            where = f"setting MLSEAM_{str(first['loc'][0]).upper()}: " if first["loc"] else "settings: "
+            err.print(f"error: {where}{first['msg'].removeprefix('Value error, ')}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -177,3 +178,7 @@ def local_stack_command(
 def main() -> None:
     """Entry point of the ``mlseam`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

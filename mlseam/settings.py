@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,11 @@ class Settings(BaseSettings):
 
     code_version: str | None = Field(default=None, description="git SHA baked into the image")
     log_level: str = "INFO"
+
+    @field_validator("database_url", "aws_endpoint_url", "code_version", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _local_defaults(self) -> Settings:

@@ -1,0 +1,117 @@
+"""The `mlseam` command as a user runs it: a real process against the local stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from builders import clone_service, linear_examples, linear_service
+from mlseam.local.ports import free_port
+from mlseam.manifest import load_service
+from mlseam.settings import Settings
+from mlseam.stores import Stores
+
+
+def mlseam(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "MLSEAM_DATABASE_URL": settings.dsn,
+        "MLSEAM_AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
+        "MLSEAM_REGISTRY_TABLE": settings.registry_table,
+        "MLSEAM_ARTIFACTS_BUCKET": settings.artifacts_bucket,
+        "MLSEAM_SERVICES_DIR": str(settings.services_dir),
+        "COLUMNS": "200",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mlseam.cli", *args], env=environment, capture_output=True, text=True, timeout=180
+    )
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_seed_retrain_status_promote_rollback(settings: Settings) -> None:
+    name = clone_service(settings.services_dir, "diabetes")
+
+    seeded = mlseam(settings, "seed", name)
+    assert seeded.returncode == 0 and f"{name}: 442 demo examples, 442 new" in seeded.stdout
+    assert "0 new" in mlseam(settings, "seed", name).stdout
+
+    first = mlseam(settings, "retrain", name)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1].startswith(f"{name} v1 promoted: first model: rmse")
+    assert "read 442 valid rows" in first.stderr and "fit on" in first.stderr  # progress is visible
+
+    status = mlseam(settings, "status")
+    assert status.returncode == 0 and name in status.stdout and "v1" in status.stdout and "442" in status.stdout
+    again = mlseam(settings, "retrain", name)
+    assert again.returncode == 0 and f"{name} v2 kept: no new examples" in again.stdout
+
+    history = mlseam(settings, "status", name)
+    assert "v2" in history.stdout and "kept" in history.stdout and "first model" in history.stdout
+
+    refused = mlseam(settings, "promote", name, "v2")
+    assert refused.returncode == 1 and "v2 has no artifact" in _one_line_error(refused)
+
+
+def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stores) -> None:
+    name = linear_service(settings.services_dir, model="StubbornModel")
+    service = load_service(name, settings.services_dir)
+    stores.examples.add(name, service.task, linear_examples(50, seed=1), source="t")
+    assert mlseam(settings, "retrain", name).returncode == 0
+    stores.examples.add(name, service.task, linear_examples(50, seed=2), source="t")
+    kept = mlseam(settings, "retrain", name)
+    assert kept.returncode == 0 and f"{name} v2 kept: not better" in kept.stdout
+
+    promoted = mlseam(settings, "promote", name, "v2", "--reason", "reviewed by hand")
+    assert promoted.returncode == 0 and "champion is now v2" in promoted.stdout
+    rolled = mlseam(settings, "rollback", name)
+    assert rolled.returncode == 0 and "champion is now v1" in rolled.stdout
+    nothing = mlseam(settings, "rollback", name)
+    assert nothing.returncode == 1 and "no earlier champion" in _one_line_error(nothing)
+    assert [(e.action, e.to_version) for e in stores.registry.history(name)] == [
+        ("promote", "v1"), ("promote", "v2"), ("rollback", "v1"),
+    ]
+    assert stores.registry.history(name)[1].reason == "reviewed by hand"
+
+
+def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:
+    name = linear_service(settings.services_dir)
+    stores.examples.add(name, load_service(name, settings.services_dir).task, linear_examples(5, seed=1), source="t")
+    result = mlseam(settings, "retrain", name)
+    assert result.returncode == 3
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"{name} v1 refused: too few examples: 5 valid, min_examples is 20; add labelled examples "
+        "(POST /<service>/v1/examples or mlseam seed) or lower min_examples in service.yaml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (("retrain", "nope"), {}, 2, "error: unknown service 'nope'"),
+        (("promote", "digits", "v99"), {}, 1, "error: digits has no version v99"),
+        (("promote", "digits", "latest"), {}, 1, "error: 'latest' is not a version name"),
+        (("status",), {"MLSEAM_ENVIRONMENT": "prod", "MLSEAM_DATABASE_URL": ""}, 2,
+         "error: settings: MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT=prod"),
+        (("seed", "digits"), {"MLSEAM_DATABASE_URL": "postgresql://postgres@127.0.0.1:{port}/x"}, 1,
+         "error: cannot reach PostgreSQL at 127.0.0.1:{port}"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_an_exit_code(
+    settings: Settings, args: tuple[str, ...], env: dict[str, str], code: int, message: str
+) -> None:
+    clone_service(settings.services_dir, "digits", "digits")
+    port = str(free_port())
+    env = {k: v.replace("{port}", port) for k, v in env.items()}
+    result = mlseam(settings, *args, **env)
+    assert result.returncode == code, result.stderr
+    assert _one_line_error(result).startswith(message.replace("{port}", port))

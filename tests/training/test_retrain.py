@@ -1,0 +1,130 @@
+"""The retrain job on the real local stack: PostgreSQL, DynamoDB and S3 through the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from builders import clone_service, linear_examples, linear_service
+from mlseam.artifacts import S3ArtifactStore
+from mlseam.manifest import Service, load_service
+from mlseam.registry import Status
+from mlseam.settings import Settings
+from mlseam.stores import Stores
+from mlseam.training import Retrainer, seed_service
+from mlseam.training.retrain import Outcome
+
+
+def _retrain(service: Service, stores: Stores) -> Outcome:
+    return Retrainer(service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts).run()
+
+
+def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Settings, stores: Stores) -> None:
+    # given: a champion trained on rows whose targets are noise
+    service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(60, seed=1, garbage=True), source="t")
+    assert _retrain(service, stores).record.status == Status.PROMOTED
+
+    # when: clean examples arrive and the job runs again
+    stores.examples.add(service.name, service.task, linear_examples(400, seed=2), source="t")
+    outcome = _retrain(service, stores)
+
+    # then: the better candidate is promoted, both scored on the very same holdout rows
+    record = outcome.record
+    assert record.status == Status.PROMOTED, record.reason
+    assert record.champion_version == "v1" and record.champion_metrics is not None
+    assert record.metrics["rmse"] < record.champion_metrics["rmse"]
+    assert record.metrics["rows"] == record.champion_metrics["rows"] == record.holdout_count
+    assert record.metrics["id_sum"] == record.champion_metrics["id_sum"]
+    assert stores.registry.get_champion(service.name).version == "v2"  # type: ignore[union-attr]
+
+    # and when noise arrives again, the worse candidate is kept out
+    stores.examples.add(service.name, service.task, linear_examples(2000, seed=3, garbage=True), source="t")
+    worse = _retrain(service, stores).record
+    assert worse.status == Status.KEPT, worse.reason
+    assert worse.metrics["rmse"] > worse.champion_metrics["rmse"]  # type: ignore[index]
+    assert worse.reason.startswith("not better: rmse")
+    assert stores.registry.get_champion(service.name).version == "v2"  # type: ignore[union-attr]
+
+
+def test_no_new_data_keeps_the_champion_and_records_the_attempt(settings: Settings, stores: Stores) -> None:
+    service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
+    seed_service(service, stores)
+    assert _retrain(service, stores).record.status == Status.PROMOTED
+    outcome = _retrain(service, stores)
+    assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
+    assert "no new examples since champion v1 (watermark" in outcome.record.reason
+    assert [v.status for v in stores.registry.list_versions(service.name)] == [Status.KEPT, Status.PROMOTED]
+
+
+def test_a_tampered_champion_is_never_loaded(settings: Settings, stores: Stores) -> None:
+    # given: a champion whose artifact is rewritten behind the registry's back
+    service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(100, seed=4), source="t")
+    champion = _retrain(service, stores).record
+    assert isinstance(stores.artifacts, S3ArtifactStore) and champion.artifact_key
+    stores.artifacts.client.put_object(Bucket=settings.artifacts_bucket, Key=champion.artifact_key, Body=b"evil")
+    # when
+    stores.examples.add(service.name, service.task, linear_examples(100, seed=5), source="t")
+    outcome = _retrain(service, stores)
+    # then: the champion is not evaluated from the tampered bytes and is not replaced blindly
+    assert outcome.record.status == Status.KEPT
+    assert "ArtifactIntegrityError" in outcome.record.reason and "refusing to load it" in outcome.record.reason
+    assert outcome.record.champion_metrics is None
+
+
+KILL_BEFORE_PROMOTION = """
+import os, signal, sys
+from mlseam.cli import main
+from mlseam.registry import DynamoRegistry
+
+def die(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+DynamoRegistry.move_champion = die
+sys.argv = ["mlseam", "retrain", sys.argv[1]]
+main()
+"""
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MLSEAM_DATABASE_URL": settings.dsn,
+        "MLSEAM_AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
+        "MLSEAM_REGISTRY_TABLE": settings.registry_table,
+        "MLSEAM_ARTIFACTS_BUCKET": settings.artifacts_bucket,
+        "MLSEAM_SERVICES_DIR": str(settings.services_dir),
+    }
+
+
+def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_registry(
+    settings: Settings, stores: Stores, tmp_path: Path
+) -> None:
+    # given: a champion, then new data
+    service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(80, seed=6, garbage=True), source="t")
+    assert _retrain(service, stores).record.status == Status.PROMOTED
+    stores.examples.add(service.name, service.task, linear_examples(300, seed=7), source="t")
+    script = tmp_path / "killed_retrain.py"
+    script.write_text(textwrap.dedent(KILL_BEFORE_PROMOTION))
+
+    # when: the process is SIGKILLed at the moment it would move the champion
+    killed = subprocess.run(
+        [sys.executable, str(script), service.name], env=_env(settings), capture_output=True, text=True, timeout=120
+    )
+
+    # then: the champion did not move; the half-done version is findable with its artifact
+    assert killed.returncode == -9, killed.stderr
+    assert stores.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    orphan = stores.registry.get_version(service.name, "v2")
+    assert orphan.status == Status.RUNNING and orphan.has_artifact
+    assert [e.to_version for e in stores.registry.history(service.name)] == ["v1"]
+
+    # and the next retrain succeeds on a fresh version number
+    outcome = _retrain(service, stores)
+    assert outcome.record.number == 3 and outcome.record.status == Status.PROMOTED, outcome.record.reason
+    assert [e.to_version for e in stores.registry.history(service.name)] == ["v1", "v3"]
