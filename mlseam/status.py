@@ -46,9 +46,8 @@ def history_table(service: Service, stores: Stores) -> Table:
     """Every retrain of ``service``, newest first, with both metrics on the shared holdout."""
     primary = service.model_class.primary_metric
     champion = stores.registry.get_champion(service.name)
-    table = Table(
-        title=f"{service.name}: versions ({primary}, {'higher' if service.model_class.higher_is_better else 'lower'} is better)"
-    )
+    direction = "higher" if service.model_class.higher_is_better else "lower"
+    table = Table(title=f"{service.name}: versions ({primary}, {direction} is better)")
     for column in ("version", "status", primary, "champion then", "train/holdout", "watermark", "finished", "reason"):
         table.add_column(column, overflow="fold")
     for record in stores.registry.list_versions(service.name):

@@ -56,7 +56,11 @@ def linear_examples(count: int, *, seed: int, noise: float = 0.1, garbage: bool 
     """Examples of y = 3*x1 - 2*x2 + x3 (+ noise); ``garbage`` gives random targets instead."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(count, len(FEATURES)))
-    y = rng.normal(scale=50, size=count) if garbage else x @ np.array([3.0, -2.0, 1.0]) + rng.normal(scale=noise, size=count)
+    y = (
+        rng.normal(scale=50, size=count)
+        if garbage
+        else x @ np.array([3.0, -2.0, 1.0]) + rng.normal(scale=noise, size=count)
+    )
     return [
         LabelledExample(input=dict(zip(FEATURES, map(float, row), strict=True)), label=float(target))
         for row, target in zip(x, y, strict=True)

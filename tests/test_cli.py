@@ -78,7 +78,9 @@ def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stor
     nothing = mlseam(settings, "rollback", name)
     assert nothing.returncode == 1 and "no earlier champion" in _one_line_error(nothing)
     assert [(e.action, e.to_version) for e in stores.registry.history(name)] == [
-        ("promote", "v1"), ("promote", "v2"), ("rollback", "v1"),
+        ("promote", "v1"),
+        ("promote", "v2"),
+        ("rollback", "v1"),
     ]
     assert stores.registry.history(name)[1].reason == "reviewed by hand"
 
@@ -100,10 +102,18 @@ def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:
         (("retrain", "nope"), {}, 2, "error: unknown service 'nope'"),
         (("promote", "digits", "v99"), {}, 1, "error: digits has no version v99"),
         (("promote", "digits", "latest"), {}, 1, "error: 'latest' is not a version name"),
-        (("status",), {"MLSEAM_ENVIRONMENT": "prod", "MLSEAM_DATABASE_URL": ""}, 2,
-         "error: settings: MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT=prod"),
-        (("seed", "digits"), {"MLSEAM_DATABASE_URL": "postgresql://postgres@127.0.0.1:{port}/x"}, 1,
-         "error: cannot reach PostgreSQL at 127.0.0.1:{port}"),
+        (
+            ("status",),
+            {"MLSEAM_ENVIRONMENT": "prod", "MLSEAM_DATABASE_URL": ""},
+            2,
+            "error: settings: MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT=prod",
+        ),
+        (
+            ("seed", "digits"),
+            {"MLSEAM_DATABASE_URL": "postgresql://postgres@127.0.0.1:{port}/x"},
+            1,
+            "error: cannot reach PostgreSQL at 127.0.0.1:{port}",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_and_an_exit_code(

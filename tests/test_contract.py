@@ -21,8 +21,11 @@ class Higher(mlseam.Model):
     min_improvement = 0.01
 
     def fit(self, examples: Any) -> None: ...
-    def predict(self, inputs: Any) -> list[Any]: return []
-    def evaluate(self, examples: Any) -> dict[str, float]: return {}
+    def predict(self, inputs: Any) -> list[Any]:
+        return []
+
+    def evaluate(self, examples: Any) -> dict[str, float]:
+        return {}
 
 
 class Lower(Higher):
@@ -66,7 +69,8 @@ class NoPredict(mlseam.Model):
     primary_metric = "f1"
 
     def fit(self, examples: Any) -> None: ...
-    def evaluate(self, examples: Any) -> dict[str, float]: return {}
+    def evaluate(self, examples: Any) -> dict[str, float]:
+        return {}
 
 
 @pytest.mark.parametrize(

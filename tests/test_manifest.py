@@ -101,4 +101,3 @@ def test_a_model_file_that_fails_to_import_is_one_line(services_dir: Path) -> No
     (services_dir / name / "model.py").write_text("import not_a_module_anywhere\n")
     with pytest.raises(ContractError, match="model.py: failed to import: ModuleNotFoundError"):
         load_service(name, services_dir)
-

@@ -31,9 +31,7 @@ class InMemoryExamplesStore:
             self.rows.setdefault(service, []).append((row_id, f"raw:{row_id}", input_json, label))
             return row_id
 
-    def add(
-        self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str
-    ) -> int:
+    def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
         validated = []
         for index, example in enumerate(examples):
             stored = task.input_to_json(task.validate_input(example.input, index=index))

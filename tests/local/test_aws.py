@@ -6,9 +6,9 @@ import time
 import boto3
 import pytest
 
-pytestmark = pytest.mark.integration  # starts real servers
-
 from mlseam.local import LocalAws, free_port
+
+pytestmark = pytest.mark.integration  # starts real servers
 
 
 def _s3(endpoint_url: str):  # type: ignore[no-untyped-def]

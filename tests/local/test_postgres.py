@@ -13,9 +13,9 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 import psycopg2
 import pytest
 
-pytestmark = pytest.mark.integration  # starts real servers
-
 from mlseam.local import LocalPostgres, free_port
+
+pytestmark = pytest.mark.integration  # starts real servers
 
 
 @pytest.fixture

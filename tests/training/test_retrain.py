@@ -41,9 +41,12 @@ def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Set
     assert record.metrics["id_sum"] == record.champion_metrics["id_sum"]
     assert stores.registry.get_champion(service.name).version == "v2"  # type: ignore[union-attr]
 
-    # and when noise arrives again, the worse candidate is kept out
-    stores.examples.add(service.name, service.task, linear_examples(2000, seed=3, garbage=True), source="t")
-    worse = _retrain(service, stores).record
+    # and when the author ships a worse model, the champion is kept
+    path = settings.services_dir / service.name / "service.yaml"
+    path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:ZeroModel"))
+    worse_service = load_service(service.name, settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(50, seed=3), source="t")
+    worse = _retrain(worse_service, stores).record
     assert worse.status == Status.KEPT, worse.reason
     assert worse.metrics["rmse"] > worse.champion_metrics["rmse"]  # type: ignore[index]
     assert worse.reason.startswith("not better: rmse")
