@@ -56,11 +56,16 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _context(service: str | None = None) -> tuple[Settings, Stores, Service | None]:
-    settings = get_settings()
+def configure_logging(settings: Settings) -> None:
+    """Log lines on stderr (progress of long jobs), stdout stays for results."""
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+
+
+def _context(service: str | None = None) -> tuple[Settings, Stores, Service | None]:
+    settings = get_settings()
+    configure_logging(settings)
     loaded = load_service(service, settings.services_dir) if service is not None else None
     return settings, build_stores(settings), loaded
 
@@ -172,7 +177,9 @@ def local_stack_command(
     """Start PostgreSQL and the AWS emulator on 127.0.0.1, migrate, seed, retrain every service."""
     from mlseam.local.stack import run_local_stack
 
-    run_local_stack(get_settings(), stay=serve, console=out)
+    settings = get_settings()
+    configure_logging(settings)
+    run_local_stack(settings, stay=serve, console=out)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ class LocalAws:
         if self._server is not None:
             return
         self._check_port_free()
+        # werkzeug logs every emulated AWS call at INFO; that drowns the stack's own output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         # ThreadedMotoServer.start() waits forever if its thread fails to bind, so wait for it from the side.
         starter = threading.Thread(target=server.start, name="mlseam-moto-start", daemon=True)
