@@ -162,17 +162,26 @@ class Retrainer:
         started = time.perf_counter()
         record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
         record.timings["evaluate_s"] = round(time.perf_counter() - started, 3)
-        log.info("%s: candidate on %d holdout rows: %s", name, len(holdout), gates.format_metrics(record.metrics))
+        log.info(
+            "%s: evaluated candidate on %d holdout rows in %.2fs: %s",
+            name,
+            len(holdout),
+            record.timings["evaluate_s"],
+            gates.format_metrics(record.metrics),
+        )
 
         champion_problem = None
         if champion_record is not None:
             record.champion_version = champion_record.version
+            started = time.perf_counter()
             try:
                 record.champion_metrics = self._evaluate_champion(champion_record, holdout)
+                record.timings["evaluate_champion_s"] = round(time.perf_counter() - started, 3)
                 log.info(
-                    "%s: champion %s on the same holdout: %s",
+                    "%s: evaluated champion %s on the same holdout in %.2fs: %s",
                     name,
                     champion_record.version,
+                    record.timings["evaluate_champion_s"],
                     gates.format_metrics(record.champion_metrics),
                 )
             except (MlseamError, Exception) as exc:  # noqa: BLE001 - recorded, never promoted over
