@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -16,7 +15,7 @@ from rich.console import Console
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.examples import migrate
 from mlseam.manifest import Service, load_service
-from mlseam.settings import REPO_ROOT, Settings, get_settings
+from mlseam.settings import Settings, get_settings
 from mlseam.status import champion_moves_table, history_table, overview_table
 from mlseam.stores import Stores, build_stores
 from mlseam.training import Retrainer, promote, rollback, seed_service
@@ -70,23 +69,6 @@ def _context(service: str | None = None) -> tuple[Settings, Stores, Service | No
     return settings, build_stores(settings), loaded
 
 
-def code_version(settings: Settings) -> str | None:
-    """The git SHA of the code being run: baked into the image, else asked of git."""
-    if settings.code_version:
-        return settings.code_version
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, dev only
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
-
-
 @app.command("migrate")
 @user_errors
 def migrate_command() -> None:
@@ -115,14 +97,7 @@ def retrain_command(service: ServiceArg) -> None:
     """
     settings, stores, loaded = _context(service)
     assert loaded is not None  # noqa: S101 - a service was named
-    outcome = Retrainer(
-        loaded,
-        examples=stores.examples,
-        registry=stores.registry,
-        artifacts=stores.artifacts,
-        artifacts_prefix=settings.artifacts_prefix,
-        code_version=code_version(settings),
-    ).run()
+    outcome = Retrainer.for_settings(loaded, stores, settings).run()
     out.print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(outcome.exit_code)
 

@@ -6,17 +6,41 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from types import TracebackType
-from typing import Self
+from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+from mlseam.local.server import Server
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 10.0
 
 
-class LocalAws:
+class _SerialMotoServer(ThreadedMotoServer):
+    """Moto's threaded server, with each request applied to the emulated state under one lock.
+
+    Moto's backends hold no locks, so two concurrent conditional writes (DynamoDB's
+    ConditionExpression, an atomic ADD, S3's If-None-Match) could both pass their check.
+    AWS makes those atomic; the emulator must too, or race tests would prove nothing.
+    """
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serial(environ: Any, start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(self._ip_address, self._port, serial, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class LocalAws(Server):
     """Moto's multi-service server; its state lives in this process and is shared by every LocalAws in it."""
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
@@ -34,7 +58,7 @@ class LocalAws:
         self._check_port_free()
         # werkzeug logs every emulated AWS call at INFO; that drowns the stack's own output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        server = _SerialMotoServer(ip_address=self.host, port=self.port, verbose=False)
         # ThreadedMotoServer.start() waits forever if its thread fails to bind, so wait for it from the side.
         starter = threading.Thread(target=server.start, name="mlseam-moto-start", daemon=True)
         starter.start()
@@ -55,15 +79,6 @@ class LocalAws:
         server, self._server = self._server, None
         if server is not None:
             server.stop()  # returns once the listening socket is closed
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _check_port_free(self) -> None:
         """Fail fast with a clear error instead of the silent hang above when the port is taken."""

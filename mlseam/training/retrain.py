@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import subprocess
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -16,6 +17,8 @@ from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
+from mlseam.settings import REPO_ROOT, Settings
+from mlseam.stores import Stores
 from mlseam.training import gates
 from mlseam.training.split import holdout_digest, holdout_mask
 
@@ -55,6 +58,23 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def detect_code_version(configured: str | None) -> str | None:
+    """The git SHA of the code being run: baked into the image, else asked of git, else None."""
+    if configured:
+        return configured
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, dev only
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
 def artifact_key(prefix: str, service: str, version: str) -> str:
     """The immutable S3 key of a version's artifact."""
     return f"{prefix}/{service}/{version}/model.pkl"
@@ -79,6 +99,18 @@ class Retrainer:
         self.artifacts = artifacts
         self.artifacts_prefix = artifacts_prefix
         self.code_version = code_version
+
+    @classmethod
+    def for_settings(cls, service: Service, stores: Stores, settings: Settings) -> Retrainer:
+        """A retrainer on ``stores`` with the artifacts prefix and code version of ``settings``."""
+        return cls(
+            service,
+            examples=stores.examples,
+            registry=stores.registry,
+            artifacts=stores.artifacts,
+            artifacts_prefix=settings.artifacts_prefix,
+            code_version=detect_code_version(settings.code_version),
+        )
 
     def run(self) -> Outcome:
         """Retrain once; every outcome, failures included, ends as a finished registry record."""
