@@ -53,7 +53,7 @@ CHECKSUM_RTOL = 1e-6
 def _memory_kib() -> dict[str, int]:
     """Peak RSS so far, two ways (KiB).
 
-    ``ru_maxrss`` is what the brief asks for, but on Linux a child started with vfork (what ``subprocess``
+    ``ru_maxrss`` is the usual measure, but on Linux a child started with vfork (what ``subprocess``
     does) inherits the parent's RSS high-water mark through exec, so it can report the parent's peak rather
     than ours. ``VmHWM`` in /proc/self/status is the high-water mark of this process's own address space,
     reset by exec; it is used when available and ``ru_maxrss`` is reported beside it.
@@ -150,9 +150,14 @@ class Run:
 
 
 def _row_format() -> str:
-    """One text-format COPY line: service, external_id, input (JSON), label, source."""
-    pairs = ", ".join(f'"{feature}": %r' for feature in FEATURES)
-    return f"{SERVICE}\tbench-%d\t{{{pairs}}}\t%r\tbench\n"
+    """One text-format COPY line as the store writes it: service, external_id, input (JSON),
+    label, source, and the validated feature vector with the key of its feature list."""
+    pairs = ", ".join(f'"{feature}": %(v{i})r' for i, feature in enumerate(FEATURES))
+    from mlseam.tasks import TabularRegression
+
+    vector = ",".join(f"%(v{i})r" for i in range(len(FEATURES)))
+    key = TabularRegression.from_manifest({"features": FEATURES}).features_key
+    return f"{SERVICE}\tbench-%(id)d\t{{{pairs}}}\t%(label)r\tbench\t{{{vector}}}\t{key}\n"
 
 
 def load(dsn: str, rows: int) -> str:
@@ -170,13 +175,13 @@ def load(dsn: str, rows: int) -> str:
             rng = np.random.default_rng(20261127)
             weights = rng.normal(0.0, 400.0, len(FEATURES))
             line = _row_format()
-            copy = f"COPY {TABLE} (service, external_id, input, label, source) FROM STDIN"
+            copy = f"COPY {TABLE} (service, external_id, input, label, source, features, features_key) FROM STDIN"
             for start in range(0, rows, CHUNK_ROWS):
                 n = min(CHUNK_ROWS, rows - start)
                 x = rng.normal(0.0, 0.0476, (n, len(FEATURES)))
                 y = 152.0 + x @ weights + rng.normal(0.0, 50.0, n)
                 text = "".join(
-                    line % (i, *features, label)
+                    line % {"id": i, "label": label, **{f"v{j}": v for j, v in enumerate(features)}}
                     for i, features, label in zip(range(start, start + n), x.tolist(), y.tolist(), strict=True)
                 )
                 cur.copy_expert(copy, io.StringIO(text))

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from mlseam.errors import ConfigError, MlseamError
-from mlseam.examples import migrate
+from mlseam.examples.migrate import migrate
 from mlseam.manifest import Service, load_service
 from mlseam.settings import Settings, get_settings
 from mlseam.status import champion_moves_table, history_table, overview_table

@@ -1,7 +1,9 @@
-"""Labelled examples in PostgreSQL: the store, its schema migrations and a fake for unit tests."""
+"""Labelled examples in PostgreSQL: the store and a fake for unit tests.
+
+Schema migrations live in ``mlseam.examples.migrate`` (imported on demand: Alembic is heavy).
+"""
 
 from mlseam.examples.memory import InMemoryExamplesStore
-from mlseam.examples.migrate import migrate
 from mlseam.examples.store import (
     ExamplesStore,
     ExampleStats,
@@ -19,5 +21,4 @@ __all__ = [
     "PostgresExamplesStore",
     "ReadResult",
     "content_id",
-    "migrate",
 ]

@@ -1,4 +1,4 @@
-"""Parses PostgreSQL's binary COPY of (id, validity, features..., label) rows into numpy arrays."""
+"""Parses PostgreSQL's binary COPY of (id, float8[] features, label) rows into numpy arrays."""
 
 from __future__ import annotations
 
@@ -15,19 +15,24 @@ _FLUSH_BYTES = 4 << 20
 class BinaryMatrixReader:
     """A file-like sink for ``copy_expert`` that fills preallocated arrays as bytes arrive.
 
-    Every column is 8 bytes wide and never NULL (malformed values are NaN), so each row has
-    a fixed size and a whole buffer of rows parses with one ``numpy.frombuffer``. Rows with a
-    NaN or infinite value are dropped at the end and counted as malformed.
+    No value is NULL (malformed values are NaN) and every features array has the same
+    length, so each row has a fixed size and a whole buffer of rows parses with one
+    ``numpy.frombuffer``. Rows with a NaN or infinite value are dropped at the end and
+    counted as malformed.
     """
 
     def __init__(self, *, rows: int, features: int, progress: Callable[[int], None] | None = None) -> None:
         fields: list[tuple[str, str]] = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
-        for column in range(features + 2):  # validity flag, features, label
+        # A one-dimensional array: its byte length, then ndim, has-nulls flag, element type,
+        # length and lower bound, then each element as (length, value).
+        fields += [("array_len", ">i4"), ("ndim", ">i4"), ("has_nulls", ">i4"), ("element", ">i4")]
+        fields += [("dim", ">i4"), ("lower", ">i4")]
+        for column in range(features):
             fields += [(f"len{column}", ">i4"), (f"v{column}", ">f8")]
+        fields += [("label_len", ">i4"), ("label", ">f8")]
         self._dtype = np.dtype(fields)
         self._features = features
         self._ids = np.empty(rows, dtype=np.int64)
-        self._flags = np.empty(rows, dtype=np.float64)
         self._matrix = np.empty((rows, features), dtype=np.float64)
         self._labels = np.empty(rows, dtype=np.float64)
         self._filled = 0
@@ -56,12 +61,13 @@ class BinaryMatrixReader:
         if complete == 0:
             return
         parsed = np.frombuffer(self._buffer, dtype=self._dtype, count=complete)
+        if not (np.all(parsed["ndim"] == 1) and np.all(parsed["dim"] == self._features)):
+            raise ValueError(f"binary COPY rows are not {self._features}-element feature arrays")
         end = self._filled + complete
         self._ids[self._filled : end] = parsed["id"]
-        self._flags[self._filled : end] = parsed["v0"]
         for column in range(self._features):
-            self._matrix[self._filled : end, column] = parsed[f"v{column + 1}"]
-        self._labels[self._filled : end] = parsed[f"v{self._features + 1}"]
+            self._matrix[self._filled : end, column] = parsed[f"v{column}"]
+        self._labels[self._filled : end] = parsed["label"]
         self._filled = end
         del parsed
         del self._buffer[: complete * self._dtype.itemsize]
@@ -75,7 +81,7 @@ class BinaryMatrixReader:
             raise ValueError(f"binary COPY ended with {len(self._buffer)} unparsed bytes")
         if self._filled != self._ids.shape[0]:
             raise ValueError(f"binary COPY returned {self._filled} rows, expected {self._ids.shape[0]}")
-        valid = np.isfinite(self._flags) & np.isfinite(self._labels) & np.isfinite(self._matrix).all(axis=1)
+        valid = np.isfinite(self._labels) & np.isfinite(self._matrix).all(axis=1)
         malformed = int(valid.size - np.count_nonzero(valid))
         if not malformed:
             return self._ids, self._matrix, self._labels, 0

@@ -153,7 +153,7 @@ class PostgresExamplesStore:
     ) -> tuple[Examples[Any], int]:
         # Binary COPY of float8 columns parsed by numpy straight into a preallocated matrix:
         # no per-row Python objects, no second copy of the data.
-        columns = ", ".join(["id", *task.feature_sql(), "label::float8"])
+        columns = ", ".join(["id", task.matrix_sql(), "label::float8"])
         with conn.cursor() as cur:
             query = cur.mogrify(
                 f"COPY (SELECT {columns} FROM {task.table} WHERE service = %s AND id <= %s ORDER BY id) "

@@ -14,7 +14,7 @@ from rich.console import Console
 from mlseam.artifacts import create_bucket
 from mlseam.aws import aws_client
 from mlseam.errors import ConfigError
-from mlseam.examples import migrate
+from mlseam.examples.migrate import migrate
 from mlseam.local.aws import LocalAws
 from mlseam.local.postgres import LocalPostgres
 from mlseam.local.server import Server

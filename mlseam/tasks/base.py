@@ -93,6 +93,10 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     def input_to_json(self, value: InputT) -> Any:
         """A validated input as the JSON stored in the table's ``input`` column."""
 
+    def stored_columns(self, value: InputT) -> dict[str, Any]:
+        """Extra table columns written with a validated input (none unless a kind needs them)."""
+        return {}
+
     def validate_outputs(self, outputs: object, expected: int) -> list[Any]:
         """A model's ``predict`` result checked for length and element type."""
         try:

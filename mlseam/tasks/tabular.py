@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -88,25 +90,34 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
             return float(value)
         raise InvalidInputError(f"predict output {index}: expected a finite number, got {value!r}")
 
-    def feature_sql(self) -> list[str]:
-        """One float8 SQL expression per feature over the ``input`` column; NaN when malformed.
+    @property
+    def features_key(self) -> str:
+        """Names the feature list (and its order) that a stored ``features`` vector follows."""
+        return hashlib.sha256(json.dumps(self.features).encode()).hexdigest()[:16]
 
-        Lets the examples store stream a numeric matrix with binary COPY and no per-row
-        Python work; a malformed row shows as NaN and is skipped and counted.
+    def stored_columns(self, value: list[float]) -> dict[str, Any]:
+        return {"features": value, "features_key": self.features_key}
+
+    def matrix_sql(self) -> str:
+        """A float8[] SQL expression of one row's features, NaN where the row is malformed.
+
+        Rows written through the store carry a ``features`` vector for the current feature
+        list and are read as they are; any other row is rebuilt from its JSON ``input``.
         """
         keys = ", ".join(_sql_literal(f) for f in self.features)
-        exprs = [
-            "CASE WHEN jsonb_typeof(input) = 'object' "
-            f"AND (input - ARRAY[{keys}]::text[]) = '{{}}'::jsonb THEN 0.0 ELSE 'NaN' END::float8"
-        ]
-        for feature in self.features:
-            key = _sql_literal(feature)
-            exprs.append(
-                f"CASE WHEN jsonb_typeof(input -> {key}) = 'number' THEN (input ->> {key})::float8 ELSE 'NaN' END"
-            )
-        return exprs
+        well_formed = f"jsonb_typeof(input) = 'object' AND (input - ARRAY[{keys}]::text[]) = '{{}}'::jsonb"
+        from_json = ", ".join(
+            f"CASE WHEN {well_formed} AND jsonb_typeof(input -> {_sql_literal(f)}) = 'number' "
+            f"THEN (input ->> {_sql_literal(f)})::float8 ELSE 'NaN' END"
+            for f in self.features
+        )
+        return (
+            f"CASE WHEN features_key = {_sql_literal(self.features_key)} AND array_ndims(features) = 1 "
+            f"AND cardinality(features) = {len(self.features)} AND array_position(features, NULL) IS NULL "
+            f"THEN features ELSE ARRAY[{from_json}]::float8[] END"
+        )
 
 
 def _sql_literal(identifier: str) -> str:
-    # Feature names are validated identifiers, so quoting cannot be escaped out of.
+    # Feature names are validated identifiers and keys are hex, so quoting cannot be escaped out of.
     return "'" + identifier.replace("'", "''") + "'"

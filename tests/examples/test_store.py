@@ -27,11 +27,14 @@ def service() -> str:
     return f"store-{uuid.uuid4().hex[:8]}"
 
 
-def _raw_insert(settings: Settings, task_table: str, service: str, input_json: Any, label: Any) -> None:
+def _raw_insert(settings: Settings, task_table: str, service: str, input_json: Any, label: Any, **columns: Any) -> None:
+    """Insert a row as a writer other than the store could, bypassing validation."""
+    names = ", ".join(["service", "external_id", "input", "label", "source", *columns])
+    marks = ", ".join(["%s"] * (5 + len(columns)))
     with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {task_table} (service, external_id, input, label, source) VALUES (%s, %s, %s, %s, 'raw')",
-            (service, uuid.uuid4().hex, psycopg2.extras.Json(input_json), label),
+            f"INSERT INTO {task_table} ({names}) VALUES ({marks})",
+            (service, uuid.uuid4().hex, psycopg2.extras.Json(input_json), label, "raw", *columns.values()),
         )
     conn.close()
 
@@ -90,6 +93,26 @@ def test_malformed_tabular_rows_are_skipped_and_counted(settings: Settings, stor
     # then
     assert len(read.examples) == 10 and read.malformed == 6
     assert np.isfinite(read.examples.inputs).all()
+
+
+def test_rows_without_a_current_feature_vector_are_read_from_their_json(
+    settings: Settings, stores: Stores, service: str
+) -> None:
+    # given: rows written by other writers or under an older feature list
+    good = {"x1": 1.0, "x2": 2.0, "x3": 3.0}
+    _raw_insert(settings, table.table, service, good, 1.0)  # no vector at all
+    _raw_insert(settings, table.table, service, good, 2.0, features=[9.0, 9.0], features_key="old-list")
+    _raw_insert(settings, table.table, service, good, 3.0, features=[9.0, 9.0], features_key=table.features_key)
+    _raw_insert(settings, table.table, service, good, 4.0, features=[9.0, None, 9.0], features_key=table.features_key)
+    _raw_insert(
+        settings, table.table, service, good, 5.0, features=[7.0, math.nan, 7.0], features_key=table.features_key
+    )
+    # when
+    read = stores.examples.read(service, table)
+    # then: the JSON is the truth wherever the vector cannot be trusted; NaN stays malformed
+    assert read.examples.labels.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert read.examples.inputs.tolist() == [[1.0, 2.0, 3.0]] * 4
+    assert read.malformed == 1
 
 
 def test_malformed_image_rows_are_skipped_and_counted(settings: Settings, stores: Stores, service: str) -> None:
