@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from mlseam.errors import MlseamError
 from mlseam.manifest import Service, discover_services, load_service
 from mlseam.registry import ModelVersion
 from mlseam.settings import Settings
@@ -17,25 +18,39 @@ def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None
     return "-" if value is None else f"{value:.4f}"
 
 
+def _when(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
 def overview_table(settings: Settings, stores: Stores) -> Table:
-    """One row per service: champion, its primary metric, when it was trained, example count."""
-    table = Table(title="mlseam services")
-    for column in ("service", "task", "champion", "primary metric", "trained at", "examples", "last retrain"):
-        table.add_column(column)
+    """One row per service: champion, its primary metric, when it was trained, example count.
+
+    A service that fails to load still gets its row, with the reason, so one broken folder
+    never hides the others.
+    """
+    table = Table(title="mlseam services (times UTC)")
+    table.add_column("service", no_wrap=True)
+    table.add_column("champion", no_wrap=True)
+    table.add_column("primary metric")
+    table.add_column("trained", no_wrap=True)
+    table.add_column("examples", justify="right")
+    table.add_column("last retrain")
     for name in discover_services(settings.services_dir):
-        service = load_service(name, settings.services_dir)
+        try:
+            service = load_service(name, settings.services_dir)
+        except MlseamError as exc:
+            table.add_row(name, "-", "-", "-", "-", f"cannot load: {exc}")
+            continue
         champion = stores.registry.get_champion(name)
         record = stores.registry.get_version(name, champion.version) if champion else None
         versions = stores.registry.list_versions(name)
         last = f"{versions[0].version} {versions[0].status.value}" if versions else "never"
         count = stores.examples.stats(name, service.task).count
-        metric = f"{service.model_class.primary_metric} {_metric(record)}" if record else "-"
         table.add_row(
             name,
-            service.manifest.task,
             champion.version if champion else "none",
-            metric,
-            (record.finished_at or "-")[:19] if record else "-",
+            f"{service.model_class.primary_metric} {_metric(record)}" if record else "-",
+            _when(record.finished_at) if record else "-",
             str(count),
             last,
         )
@@ -64,7 +79,7 @@ def history_table(service: Service, stores: Stores) -> Table:
             then,
             f"{record.train_count}/{record.holdout_count}",
             str(record.watermark),
-            (record.finished_at or "running")[:19],
+            _when(record.finished_at) if record.finished_at else "running",
             record.reason,
         )
     return table
@@ -77,6 +92,11 @@ def champion_moves_table(service: Service, stores: Stores) -> Table:
         table.add_column(column, overflow="fold")
     for event in stores.registry.history(service.name):
         table.add_row(
-            str(event.revision), event.action, event.from_version or "-", event.to_version, event.at[:19], event.reason
+            str(event.revision),
+            event.action,
+            event.from_version or "-",
+            event.to_version,
+            _when(event.at),
+            event.reason,
         )
     return table

@@ -125,3 +125,12 @@ def test_user_mistakes_are_one_line_and_an_exit_code(
     result = mlseam(settings, *args, **env)
     assert result.returncode == code, result.stderr
     assert _one_line_error(result).startswith(message.replace("{port}", port))
+
+
+def test_status_shows_a_broken_service_instead_of_failing(settings: Settings) -> None:
+    clone_service(settings.services_dir, "diabetes", "diabetes")
+    (settings.services_dir / "broken").mkdir()
+    (settings.services_dir / "broken" / "service.yaml").write_text("name: broken\ntask: nope\n")
+    result = mlseam(settings, "status")
+    assert result.returncode == 0, result.stderr
+    assert "diabetes" in result.stdout and "cannot load" in result.stdout

@@ -66,23 +66,25 @@ class LocalStack(Server):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    # ECS, systemd and `kill` send SIGTERM: treat it like Ctrl-C so everything stops cleanly.
+def _stop_signals_interrupt() -> Iterator[None]:
+    # Ctrl-C and SIGTERM (ECS, systemd, `kill`) both stop the stack cleanly. SIGINT is set
+    # explicitly because a shell starts background jobs with it ignored.
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_local_stack(settings: Settings, *, stay: bool, console: Console) -> None:
     """Start the stack, seed and retrain every service, show status, then wait for Ctrl-C."""
     from mlseam.local.demo import prepare_services, print_status
 
-    with _sigterm_as_interrupt():
+    with _stop_signals_interrupt():
         stack = LocalStack(settings)
         console.print(f"starting PostgreSQL on {stack.postgres.url} and the AWS emulator on {stack.aws.endpoint_url}")
         try:

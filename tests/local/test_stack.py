@@ -21,6 +21,8 @@ pytestmark = pytest.mark.integration  # starts real servers
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "mlseam.cli", "local-stack"],
+        # As a shell's background job: SIGINT ignored on entry, the stack must still honour it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -40,8 +42,8 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     pytest.fail("the local stack never came up:\n" + "".join(lines))
 
 
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
+def _stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT) -> str:
+    process.send_signal(sig)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     return rest
@@ -84,4 +86,4 @@ def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Pat
         assert "diabetes: 442 demo examples, 0 new" in output
         assert "diabetes v1 promoted" in output  # the emulated AWS state started empty
     finally:
-        _stop(again)
+        assert "stopping the local stack" in _stop(again, signal.SIGTERM)  # as ECS or `kill` stops it
