@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pydantic
+from pydantic import AllowInfNan, Strict, TypeAdapter
 
 from mlseam.errors import InvalidInputError
 
@@ -41,14 +41,23 @@ class Examples(Generic[BatchT]):
         return Examples(ids=self.ids[mask], inputs=inputs, labels=self.labels[mask])
 
 
-def require_finite(value: object, *, index: int | None, field: str) -> float:
-    """``value`` as a float, or InvalidInputError naming where it was found."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(f"{field}: expected a number, got {type(value).__name__}", index=index, field=field)
-    number = float(value)
-    if not math.isfinite(number):
-        raise InvalidInputError(f"{field}: must be finite, got {value}", index=index, field=field)
-    return number
+FiniteNumber = Annotated[float, Strict(), AllowInfNan(False)]
+"""A JSON number that is finite: no NaN, no infinity, no string or boolean standing in for it."""
+
+
+def field_path(prefix: str, loc: Sequence[int | str]) -> str:
+    """``input[3][2]`` or ``input.bmi`` from a pydantic error location."""
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def invalid_from(exc: pydantic.ValidationError, prefix: str, index: int | None) -> InvalidInputError:
+    """The first pydantic error as an InvalidInputError naming the field."""
+    error = exc.errors(include_url=False)[0]
+    field = field_path(prefix, error["loc"])
+    return InvalidInputError(f"{field}: {error['msg']}", index=index, field=field)
 
 
 class TaskKind(ABC, Generic[InputT, BatchT]):
@@ -65,8 +74,12 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     options_model: ClassVar[type[pydantic.BaseModel]]
     needs_label_variety: ClassVar[bool] = False
 
+    output_field: ClassVar[str]
+
     def __init__(self, options: pydantic.BaseModel) -> None:
         self.options = options
+        self.input_adapter: TypeAdapter[Any] = TypeAdapter(self.input_type())
+        self.label_adapter: TypeAdapter[Any] = TypeAdapter(self.label_type())
 
     @classmethod
     def from_manifest(cls, raw: dict[str, Any] | None) -> TaskKind[Any, Any]:
@@ -74,12 +87,31 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
         return cls(cls.options_model.model_validate(raw or {}))
 
     @abstractmethod
-    def validate_input(self, value: object, *, index: int | None = None) -> InputT:
-        """One input as the model sees it, or InvalidInputError naming index and field."""
+    def input_type(self) -> Any:
+        """The type of one input as JSON (pydantic); it is also the OpenAPI schema."""
 
     @abstractmethod
+    def label_type(self) -> Any:
+        """The type of one label as JSON (pydantic)."""
+
+    @abstractmethod
+    def coerce_input(self, value: Any, *, index: int | None = None) -> InputT:
+        """A value that passed ``input_type`` as the model sees it; checks what types cannot."""
+
+    def validate_input(self, value: object, *, index: int | None = None) -> InputT:
+        """One input as the model sees it, or InvalidInputError naming index and field."""
+        try:
+            parsed = self.input_adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise invalid_from(exc, "input", index) from None
+        return self.coerce_input(parsed, index=index)
+
     def validate_label(self, value: object, *, index: int | None = None) -> Any:
         """One label as stored and scored, or InvalidInputError."""
+        try:
+            return self.label_adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise invalid_from(exc, "label", index) from None
 
     @abstractmethod
     def to_batch(self, inputs: Sequence[InputT]) -> BatchT:

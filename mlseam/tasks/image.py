@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pydantic
+from annotated_types import Len
+from pydantic import Strict, StringConstraints
 
 from mlseam.errors import InvalidInputError
-from mlseam.tasks.base import TaskKind, require_finite
+from mlseam.tasks.base import FiniteNumber, TaskKind
 
 
 class ImageOptions(pydantic.BaseModel):
@@ -34,52 +36,37 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
     label_sql_type: ClassVar[str] = "text"
     options_model: ClassVar[type[pydantic.BaseModel]] = ImageOptions
     needs_label_variety: ClassVar[bool] = True
+    output_field: ClassVar[str] = "label"
 
     @property
     def image_options(self) -> ImageOptions:
         assert isinstance(self.options, ImageOptions)  # noqa: S101 - set by from_manifest
         return self.options
 
-    def validate_input(self, value: object, *, index: int | None = None) -> np.ndarray:
+    def input_type(self) -> Any:
         opts = self.image_options
-        if not isinstance(value, list) or not value:
-            raise InvalidInputError("input: expected a non-empty list of pixel rows", index=index, field="input")
-        width = None
+        row = Annotated[list[FiniteNumber], Len(opts.width or 1, opts.width)]
+        return Annotated[list[row], Len(opts.height or 1, opts.height)]
+
+    def label_type(self) -> Any:
+        return Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+    def coerce_input(self, value: Any, *, index: int | None = None) -> np.ndarray:
+        width = len(value[0])
         for r, row in enumerate(value):
-            if not isinstance(row, list) or not row:
-                raise InvalidInputError(
-                    f"input[{r}]: expected a non-empty list of numbers", index=index, field=f"input[{r}]"
-                )
-            if width is None:
-                width = len(row)
-            elif len(row) != width:
+            if len(row) != width:
                 raise InvalidInputError(
                     f"input[{r}]: has {len(row)} pixels, row 0 has {width}; rows must be equal length",
                     index=index,
                     field=f"input[{r}]",
                 )
-            for c, pixel in enumerate(row):
-                require_finite(pixel, index=index, field=f"input[{r}][{c}]")
-        array = np.asarray(value, dtype=np.float64)
-        height, width = array.shape
-        if (opts.height is not None and height != opts.height) or (opts.width is not None and width != opts.width):
+        if len(value) * width > self.image_options.max_pixels:
             raise InvalidInputError(
-                f"input: image is {height}x{width}, this service expects {opts.height}x{opts.width} (height x width)",
+                f"input: {len(value) * width} pixels exceeds the limit of {self.image_options.max_pixels}",
                 index=index,
                 field="input",
             )
-        if array.size > opts.max_pixels:
-            raise InvalidInputError(
-                f"input: {array.size} pixels exceeds the limit of {opts.max_pixels}",
-                index=index,
-                field="input",
-            )
-        return array
-
-    def validate_label(self, value: object, *, index: int | None = None) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInputError("label: expected a non-empty string", index=index, field="label")
-        return value
+        return np.asarray(value, dtype=np.float64)
 
     def to_batch(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return list(inputs)

@@ -10,9 +10,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pydantic
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from mlseam.errors import InvalidInputError
-from mlseam.tasks.base import TaskKind, require_finite
+from mlseam.tasks.base import FiniteNumber, TaskKind
 
 
 class TabularOptions(pydantic.BaseModel):
@@ -45,6 +47,7 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     label_column: ClassVar[str] = "label"
     label_sql_type: ClassVar[str] = "double precision"
     options_model: ClassVar[type[pydantic.BaseModel]] = TabularOptions
+    output_field: ClassVar[str] = "value"
 
     @property
     def features(self) -> list[str]:
@@ -52,27 +55,16 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
         assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
         return self.options.features
 
-    def validate_input(self, value: object, *, index: int | None = None) -> list[float]:
-        if not isinstance(value, dict):
-            raise InvalidInputError(
-                f"input: expected an object of {len(self.features)} named numbers",
-                index=index,
-                field="input",
-            )
-        missing = [f for f in self.features if f not in value]
-        if missing:
-            raise InvalidInputError(f"input: missing feature(s) {', '.join(missing)}", index=index, field="input")
-        extra = sorted(set(value) - set(self.features))
-        if extra:
-            raise InvalidInputError(
-                f"input: unknown feature(s) {', '.join(map(str, extra))}; expected {', '.join(self.features)}",
-                index=index,
-                field="input",
-            )
-        return [require_finite(value[f], index=index, field=f"input.{f}") for f in self.features]
+    def input_type(self) -> Any:
+        fields = dict.fromkeys(self.features, FiniteNumber)
+        row = TypedDict("FeaturesInput", fields)  # type: ignore[misc]
+        return with_config(ConfigDict(extra="forbid"))(row)
 
-    def validate_label(self, value: object, *, index: int | None = None) -> float:
-        return require_finite(value, index=index, field="label")
+    def label_type(self) -> Any:
+        return FiniteNumber
+
+    def coerce_input(self, value: Any, *, index: int | None = None) -> list[float]:
+        return [value[f] for f in self.features]
 
     def to_batch(self, inputs: Sequence[list[float]]) -> np.ndarray:
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), len(self.features))
