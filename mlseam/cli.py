@@ -14,7 +14,7 @@ from rich.console import Console
 
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.examples.migrate import migrate
-from mlseam.manifest import Service, load_service
+from mlseam.manifest import Service, discover_services, load_service
 from mlseam.settings import Settings, get_settings
 from mlseam.status import champion_moves_table, history_table, overview_table
 from mlseam.stores import Stores, build_stores
@@ -142,6 +142,23 @@ def status_command(
     loaded = load_service(service, settings.services_dir)
     out.print(history_table(loaded, stores))
     out.print(champion_moves_table(loaded, stores))
+
+
+@app.command("serve")
+@user_errors
+def serve_command(
+    services: Annotated[list[str] | None, typer.Argument(help="services to serve (default: every service)")] = None,
+) -> None:
+    """Serve the inference APIs under /<service>/ on MLSEAM_SERVE_HOST:MLSEAM_SERVE_PORT."""
+    from mlseam.serving import serve
+    from mlseam.serving.server import configure_json_logs
+
+    settings = get_settings()
+    configure_json_logs(settings.log_level)
+    names = services or discover_services(settings.services_dir)
+    for name in names:
+        load_service(name, settings.services_dir)  # a bad service is one line before anything starts
+    serve(settings, names)
 
 
 @app.command("local-stack")

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,23 @@ class Settings(BaseSettings):
     code_version: str | None = Field(default=None, description="git SHA baked into the image")
     log_level: str = "INFO"
 
-    @field_validator("database_url", "aws_endpoint_url", "code_version", mode="before")
+    # Serving (`mlseam serve`, and `make run` for every service on one port).
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(default=8000, ge=1, le=65535)
+    max_items: int = Field(default=1000, ge=1, description="most inputs or examples in one request")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    poll_interval_s: float = Field(default=5.0, gt=0, description="how often APIs look for a new champion")
+    reload_max_backoff_s: float = Field(default=60.0, gt=0)
+    batching: bool = True
+    batch_max_rows: int = Field(default=256, ge=1)
+    batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
+    auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
+    api_token: SecretStr | None = None
+    api_token_secret_id: str | None = Field(default=None, description="Secrets Manager id holding the token")
+
+    @field_validator(
+        "database_url", "aws_endpoint_url", "code_version", "api_token", "api_token_secret_id", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -52,6 +68,8 @@ class Settings(BaseSettings):
                 self.aws_endpoint_url = LOCAL_AWS_ENDPOINT_URL
         elif self.database_url is None:
             raise ValueError(f"MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT={self.environment}")
+        if self.auth_required is None:
+            self.auth_required = self.environment != "local"
         return self
 
     @property

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
-import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
 
 from mlseam.artifacts import create_bucket
 from mlseam.aws import aws_client
-from mlseam.errors import ConfigError
+from mlseam.errors import ConfigError, MlseamError
 from mlseam.examples.migrate import migrate
 from mlseam.local.aws import LocalAws
 from mlseam.local.postgres import LocalPostgres
 from mlseam.local.server import Server
+from mlseam.manifest import Service, discover_services, load_service
 from mlseam.registry import create_registry_table
 from mlseam.settings import Settings
 
@@ -80,6 +82,39 @@ def _stop_signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def serve_local(settings: Settings, console: Console) -> None:
+    """Serve every loadable service on one port, under the same paths as the load balancer."""
+    from mlseam.serving import serve
+
+    base = f"http://{settings.serve_host}:{settings.serve_port}"
+    names, curls = [], []
+    for name in discover_services(settings.services_dir):
+        try:
+            service = load_service(name, settings.services_dir)
+        except MlseamError as exc:
+            console.print(f"{name}: not served: {exc}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        names.append(name)
+        body = json.dumps({"inputs": [demo_input(service)]}, separators=(",", ":"))
+        curls.append(f"curl -s {base}/{name}/v1/predict -H 'content-type: application/json' -d '{body}'")
+
+    def ready() -> None:
+        console.print(f"APIs on {base}/<service>/ (docs at {base}/<service>/docs). Try:")
+        for curl in curls:
+            console.print(curl, markup=False, highlight=False, soft_wrap=True)
+        console.print("local stack is up; `.venv/bin/mlseam status` works from another terminal. Ctrl-C stops it.")
+
+    serve(settings, names, on_ready=ready)
+
+
+def demo_input(service: Service) -> Any:
+    """A real input from the service's demo data when it has some, else a neutral one."""
+    if service.manifest.seed is not None:
+        for value, _label in service.load_seed()():
+            return value
+    return service.task.input_to_json(service.task.sample_input())
+
+
 def run_local_stack(settings: Settings, *, stay: bool, console: Console) -> None:
     """Start the stack, seed and retrain every service, show status, then wait for Ctrl-C."""
     from mlseam.local.demo import prepare_services, print_status
@@ -92,11 +127,9 @@ def run_local_stack(settings: Settings, *, stay: bool, console: Console) -> None
             prepare_services(settings, console)
             print_status(settings, console)
             if stay:
-                console.print(
-                    "local stack is up; `.venv/bin/mlseam status` works from another terminal. Ctrl-C stops it."
-                )
-                threading.Event().wait()
+                serve_local(settings, console)
         except KeyboardInterrupt:
-            console.print("stopping the local stack")
+            pass
         finally:
+            console.print("stopping the local stack")
             stack.stop()

@@ -98,6 +98,10 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     def coerce_input(self, value: Any, *, index: int | None = None) -> InputT:
         """A value that passed ``input_type`` as the model sees it; checks what types cannot."""
 
+    @abstractmethod
+    def sample_input(self) -> InputT:
+        """A neutral valid input, used to warm a freshly loaded model up."""
+
     def validate_input(self, value: object, *, index: int | None = None) -> InputT:
         """One input as the model sees it, or InvalidInputError naming index and field."""
         try:

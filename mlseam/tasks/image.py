@@ -68,6 +68,10 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
             )
         return np.asarray(value, dtype=np.float64)
 
+    def sample_input(self) -> np.ndarray:
+        opts = self.image_options
+        return np.zeros((opts.height or 8, opts.width or 8), dtype=np.float64)
+
     def to_batch(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return list(inputs)
 

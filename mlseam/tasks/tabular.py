@@ -66,6 +66,9 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     def coerce_input(self, value: Any, *, index: int | None = None) -> list[float]:
         return [value[f] for f in self.features]
 
+    def sample_input(self) -> list[float]:
+        return [0.0] * len(self.features)
+
     def to_batch(self, inputs: Sequence[list[float]]) -> np.ndarray:
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), len(self.features))
 

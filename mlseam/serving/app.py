@@ -1,0 +1,286 @@
+"""The FastAPI apps: one per service under ``/<service>``, mounted together on one root app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pydantic
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreError
+from mlseam.examples import LabelledExample
+from mlseam.manifest import load_service
+from mlseam.serving.middleware import REQUEST_ID, BodyTooLargeError, RequestContext, error_body
+from mlseam.serving.runtime import NoModelError, ServiceRuntime
+from mlseam.serving.schemas import ErrorResponse, ExamplesStored, ModelInfo, Readiness
+from mlseam.serving.state import Readiness as ReadyState
+from mlseam.serving.state import model_summary
+from mlseam.settings import Settings
+from mlseam.stores import Stores, build_stores
+
+
+class ApiError(Exception):
+    """An error answered as JSON with ``status``; raised by handlers, rendered in one place."""
+
+    def __init__(self, status: int, code: str, message: str, *, index: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.index, self.field = status, code, message, index, field
+
+
+def _json(status: int, body: bytes) -> Response:
+    return Response(content=body, status_code=status, media_type="application/json")
+
+
+def _from_validation(exc: pydantic.ValidationError | RequestValidationError, list_field: str) -> ApiError:
+    """422 naming the item index and the field of the first problem."""
+    error = exc.errors()[0]
+    loc = [part for part in error["loc"] if part != "body"]
+    index = loc[1] if len(loc) > 1 and loc[0] == list_field and isinstance(loc[1], int) else None
+    field = loc[0] if loc else "body"
+    path = str(field)
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    message = error["msg"]
+    if error["type"] == "json_invalid":
+        path, message = "body", f"is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+    elif error["type"] == "too_long" and loc == [list_field]:
+        return ApiError(413, "too_many_items", f"{path}: {message}; split the request")
+    return ApiError(422, "invalid_input", f"{path}: {message}", index=index, field=path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as JSON with a message and the request id; never a stack trace."""
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)  # noqa: S101 - registered for ApiError only
+        return _json(exc.status, error_body(exc.status, exc.code, exc.message, index=exc.index, field=exc.field))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101
+        return await api_error(request, _from_validation(exc, ""))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}; see /<service>/docs for the API"
+            return _json(404, error_body(404, "not_found", message))
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+            return _json(405, error_body(405, "method_not_allowed", message))
+        return _json(exc.status_code, error_body(exc.status_code, "http_error", str(exc.detail)))
+
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return _json(413, error_body(413, "too_large", str(exc)))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        message = f"internal error; quote request id {REQUEST_ID.get()} when reporting it"
+        return _json(500, error_body(500, "internal", message))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(BodyTooLargeError, too_large)
+    app.add_exception_handler(Exception, unexpected)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        401: "missing or wrong bearer token",
+        413: "too many items or too large a body",
+        422: "an input is invalid: the message names the item index and the field",
+        500: "the model failed on this batch",
+        503: "no model loaded yet, or a store is unreachable",
+    }.items()
+}
+
+
+def _body_ref(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+
+def _item_error(list_field: str, exc: InvalidInputError) -> ApiError:
+    field = f"{list_field}[{exc.index}].{exc.field}"
+    message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+    return ApiError(422, "invalid_input", f"{field}: {message}", index=exc.index, field=field)
+
+
+def _auth_dependency(token: str | None) -> Any:
+    async def require_token(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
+            raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` with the service's API token")
+
+    return require_token
+
+
+def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI:
+    """The API of one service; mounted at ``/<service>`` (its docs live there too)."""
+    service, schemas, slot = runtime.service, runtime.schemas, runtime.slot
+    app = FastAPI(
+        title=f"mlseam {service.name}",
+        description=service.manifest.description,
+        version=service.manifest.task,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    # Health, readiness, metrics and docs stay open for the load balancer and scrapers.
+    authorised = [Depends(_auth_dependency(token))]
+    json_body = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{schemas.predict_request_model.__name__}"}}
+    }
+    examples_body = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{schemas.examples_request_model.__name__}"}}
+    }
+
+    @app.post(
+        "/v1/predict",
+        dependencies=authorised,
+        response_model=schemas.predict_response_model,
+        responses=ERRORS,
+        openapi_extra={"requestBody": {"required": True, "content": json_body}},
+        summary=f"Predict with the {service.name} champion, outputs in input order",
+    )
+    async def predict(request: Request) -> Response:
+        try:
+            parsed = schemas.predict_request.validate_json(await request.body())
+        except pydantic.ValidationError as exc:
+            raise _from_validation(exc, "inputs") from None
+        try:
+            inputs = [service.task.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
+        except InvalidInputError as exc:
+            raise ApiError(
+                422, "invalid_input", f"inputs[{exc.index}].{exc}", index=exc.index, field=exc.field
+            ) from None
+        try:
+            outputs, version = await runtime.batcher.submit(inputs)
+        except NoModelError as exc:
+            raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
+        return _json(200, orjson.dumps({"outputs": outputs, "model_version": version}))
+
+    @app.post(
+        "/v1/examples",
+        dependencies=authorised,
+        status_code=201,
+        response_model=ExamplesStored,
+        responses=ERRORS,
+        openapi_extra={"requestBody": {"required": True, "content": examples_body}},
+        summary="Store labelled examples for the next retrain (external_id makes re-sending harmless)",
+    )
+    async def add_examples(request: Request) -> Response:
+        try:
+            parsed = schemas.examples_request.validate_json(await request.body())
+        except pydantic.ValidationError as exc:
+            raise _from_validation(exc, "examples") from None
+        rows = [LabelledExample(input=e.input, label=e.label, external_id=e.external_id) for e in parsed.examples]
+        try:
+            stored = await asyncio.to_thread(runtime.examples.add, service.name, service.task, rows, source="api")
+        except InvalidInputError as exc:
+            raise ApiError(
+                422, "invalid_input", f"examples[{exc.index}].{exc}", index=exc.index, field=exc.field
+            ) from None
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", f"examples could not be stored, retry later: {exc}") from None
+        return _json(201, orjson.dumps({"received": len(rows), "stored": stored}))
+
+    @app.get(
+        "/v1/model",
+        dependencies=authorised,
+        response_model=ModelInfo,
+        responses=ERRORS,
+        summary="The champion being served",
+    )
+    async def model() -> Response:
+        loaded = slot.current
+        if loaded is None:
+            raise ApiError(503, "no_model", f"{service.name} has no model loaded: {slot.reason or slot.readiness}")
+        return _json(200, orjson.dumps(model_summary(loaded)))
+
+    @app.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="A model is loaded")
+    async def readyz() -> Response:
+        loaded = slot.current
+        body = {"status": slot.readiness.value, "model_version": loaded.version if loaded else None}
+        if slot.readiness is not ReadyState.READY:
+            body["reason"] = slot.reason or None
+        return _json(200 if loaded is not None else 503, orjson.dumps(body))
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _document_bodies(app, schemas.predict_request_model, schemas.examples_request_model)
+    return app
+
+
+def _document_bodies(app: FastAPI, *models: type[pydantic.BaseModel]) -> None:
+    """Put the raw-body request models into the OpenAPI components the routes refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def resolve_token(settings: Settings) -> str | None:
+    """The bearer token APIs require, from the environment or Secrets Manager; None when off."""
+    if not settings.auth_required:
+        return None
+    if settings.api_token is not None:
+        return settings.api_token.get_secret_value()
+    if settings.api_token_secret_id:
+        from mlseam.aws import aws_client
+
+        secret = aws_client(settings, "secretsmanager").get_secret_value(SecretId=settings.api_token_secret_id)
+        return str(secret["SecretString"]).strip()
+    raise ConfigError(
+        "API auth is on: set MLSEAM_API_TOKEN or MLSEAM_API_TOKEN_SECRET_ID (or MLSEAM_AUTH_REQUIRED=false)"
+    )
+
+
+def create_app(settings: Settings, names: list[str], *, stores: Stores | None = None) -> FastAPI:
+    """The root app serving ``names`` under ``/<service>``: what uvicorn runs."""
+    stores = stores or build_stores(settings)
+    token = resolve_token(settings)
+    runtimes = [ServiceRuntime(load_service(name, settings.services_dir), stores, settings) for name in names]
+    if not runtimes:
+        raise MlseamError(f"no services to serve in {settings.services_dir}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.gather(*(runtime.start() for runtime in runtimes))
+        yield
+        await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+
+    root = FastAPI(title="mlseam", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    install_error_handlers(root)
+    for runtime in runtimes:
+        root.mount(f"/{runtime.service.name}", create_service_app(runtime, token=token))
+    root.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    root.state.runtimes = {runtime.service.name: runtime for runtime in runtimes}
+    return root

@@ -1,0 +1,132 @@
+"""Micro-batching: concurrent predict requests coalesced into one ``model.predict`` call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from mlseam.serving.metrics import BATCH_REQUESTS, BATCH_ROWS
+
+PredictFn = Callable[[list[Any]], tuple[list[Any], str]]
+"""Validated inputs in, (one JSON output per input, model version used) out."""
+
+
+@dataclass
+class _Pending:
+    inputs: list[Any]
+    future: asyncio.Future[tuple[list[Any], str]]
+
+
+class MicroBatcher:
+    """Queues validated inputs and runs them through ``predict`` in batches on one thread.
+
+    A batch takes every request queued when the model becomes free (and, with
+    ``max_wait_s``, waits that long for more), up to ``max_rows`` rows. A request whose
+    client went away is dropped before the batch runs; an exception fails only that batch.
+    With ``enabled=False`` each request is predicted on its own.
+    """
+
+    def __init__(
+        self, predict: PredictFn, *, service: str, max_rows: int, max_wait_s: float, enabled: bool = True
+    ) -> None:
+        self.predict = predict
+        self.service = service
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self.enabled = enabled
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # One thread: batches run one after another, which is what lets the next one grow.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{service}")
+
+    def start(self) -> None:
+        """Start the batching loop on the running event loop."""
+        if self.enabled and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"batcher-{self.service}")
+
+    async def stop(self) -> None:
+        """Stop after the batch in progress; queued requests are failed, not lost silently."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while self._queue:
+            pending = self._queue.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("the API is shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, inputs: list[Any]) -> tuple[list[Any], str]:
+        """Outputs for ``inputs`` (already validated) and the model version that made them."""
+        loop = asyncio.get_running_loop()
+        if not self.enabled:
+            BATCH_ROWS.labels(self.service).observe(len(inputs))
+            BATCH_REQUESTS.labels(self.service).observe(1)
+            return await loop.run_in_executor(self._executor, self.predict, inputs)
+        future: asyncio.Future[tuple[list[Any], str]] = loop.create_future()
+        self._queue.append(_Pending(inputs, future))
+        self._queued_rows += len(inputs)
+        self._wakeup.set()
+        return await future
+
+    def _take_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        rows = 0
+        while self._queue:
+            head = self._queue[0]
+            if head.future.done():  # the client disconnected and its handler was cancelled
+                self._queue.popleft()
+                self._queued_rows -= len(head.inputs)
+                continue
+            if batch and rows + len(head.inputs) > self.max_rows:
+                break
+            self._queue.popleft()
+            self._queued_rows -= len(head.inputs)
+            batch.append(head)
+            rows += len(head.inputs)
+        return batch
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            if self.max_wait_s > 0 and self._queued_rows < self.max_rows:
+                deadline = time.monotonic() + self.max_wait_s
+                while self._queued_rows < self.max_rows and (left := deadline - time.monotonic()) > 0:
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), left)
+            batch = self._take_batch()
+            if not batch:
+                continue
+            flat = [item for pending in batch for item in pending.inputs]
+            BATCH_ROWS.labels(self.service).observe(len(flat))
+            BATCH_REQUESTS.labels(self.service).observe(len(batch))
+            try:
+                outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
+            except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests of this batch
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            _deliver(batch, outputs, version)
+
+
+def _deliver(batch: Sequence[_Pending], outputs: list[Any], version: str) -> None:
+    start = 0
+    for pending in batch:
+        end = start + len(pending.inputs)
+        if not pending.future.done():
+            pending.future.set_result((outputs[start:end], version))
+        start = end

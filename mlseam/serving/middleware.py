@@ -1,0 +1,125 @@
+"""Pure-ASGI middleware: request ids, JSON access logs, metrics, and the request body limit."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlseam.serving.metrics import LATENCY, REQUESTS
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+log = logging.getLogger("mlseam.access")
+
+_KNOWN_ROUTES = (
+    "/v1/predict",
+    "/v1/examples",
+    "/v1/model",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/openapi.json",
+)
+
+
+def route_of(path: str) -> tuple[str, str]:
+    """(service, route) for a path: bounded label values, whatever clients send."""
+    service, _, rest = path.lstrip("/").partition("/")
+    rest = "/" + rest
+    if rest in _KNOWN_ROUTES:
+        return service, rest
+    return "-", "unmatched"
+
+
+def error_body(status: int, code: str, message: str, **extra: Any) -> bytes:
+    """The JSON every error answers with."""
+    detail = {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    return json.dumps({"error": detail, "request_id": REQUEST_ID.get()}).encode()
+
+
+class RequestContext:
+    """Gives each request an id (``X-Request-ID`` or a new one), echoes it, times and counts it,
+    and answers 413 before reading a body larger than ``max_body_bytes``."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        status = 500
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await self._too_large(send_with_id)
+                return
+            await self.app(scope, self._limited(receive), send_with_id)
+        except BodyTooLargeError:
+            await self._too_large(send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            service, route = route_of(scope["path"])
+            REQUESTS.labels(service, route, str(status)).inc()
+            LATENCY.labels(service, route).observe(elapsed)
+            if route not in ("/healthz", "/readyz", "/metrics"):
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                        "service": service,
+                    },
+                )
+            REQUEST_ID.reset(token)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise BodyTooLargeError(f"request body exceeds {self.max_body_bytes} bytes; send fewer items")
+            return message
+
+        return limited
+
+    async def _too_large(self, send: Send) -> None:
+        body = error_body(413, "too_large", f"request body exceeds {self.max_body_bytes} bytes; send fewer items")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLargeError(Exception):
+    """A streamed request body went past the limit (the app answers 413)."""

@@ -1,0 +1,75 @@
+"""Everything one service's API needs at run time: its model slot, watcher, batcher and stores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from mlseam.examples import ExamplesStore
+from mlseam.manifest import Service
+from mlseam.serving.batcher import MicroBatcher
+from mlseam.serving.schemas import ServiceSchemas, build_schemas
+from mlseam.serving.state import ChampionWatcher, ModelSlot
+from mlseam.settings import Settings
+from mlseam.stores import Stores
+
+
+class NoModelError(Exception):
+    """Raised inside a batch when no model is loaded yet."""
+
+
+class ServiceRuntime:
+    """One service being served: started and stopped by the app's lifespan."""
+
+    def __init__(self, service: Service, stores: Stores, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+        self.examples: ExamplesStore = stores.examples
+        self.slot = ModelSlot()
+        self.schemas: ServiceSchemas = build_schemas(service, settings.max_items)
+        self.watcher = ChampionWatcher(
+            service,
+            self.slot,
+            registry=stores.registry,
+            artifacts=stores.artifacts,
+            interval_s=settings.poll_interval_s,
+            max_backoff_s=settings.reload_max_backoff_s,
+        )
+        self.batcher = MicroBatcher(
+            self.predict,
+            service=service.name,
+            max_rows=settings.batch_max_rows,
+            max_wait_s=settings.batch_max_wait_ms / 1000.0,
+            enabled=settings.batching,
+        )
+        self._watch: asyncio.Task[None] | None = None
+        self._field = service.task.output_field
+
+    def predict(self, inputs: list[Any]) -> tuple[list[Any], str]:
+        """Run the current model on validated inputs (one batch, one model version)."""
+        loaded = self.slot.current
+        if loaded is None:
+            raise NoModelError(self.slot.reason or "no model loaded yet")
+        task = self.service.task
+        raw = loaded.model.predict(task.to_batch(inputs))
+        field = self._field
+        return [{field: value} for value in task.validate_outputs(raw, len(inputs))], loaded.version
+
+    async def start(self) -> None:
+        """Load the champion once (so a ready API serves at once), then keep watching."""
+        await asyncio.to_thread(self.watcher.check_and_count)
+        self.batcher.start()
+        self._watch = asyncio.get_running_loop().create_task(self._watch_forever(), name=f"watch-{self.service.name}")
+
+    async def _watch_forever(self) -> None:
+        await asyncio.sleep(self.watcher.next_delay())
+        await self.watcher.run()
+
+    async def stop(self) -> None:
+        """Stop watching and batching (requests in flight have been drained by then)."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.batcher.stop()

@@ -1,0 +1,120 @@
+"""Request and response types of one service's API, built from its task kind (real OpenAPI types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pydantic
+from annotated_types import Len
+from pydantic import ConfigDict, TypeAdapter, create_model
+
+from mlseam.manifest import Service
+from mlseam.tasks import TaskKind
+
+
+class ErrorDetail(pydantic.BaseModel):
+    """What went wrong and where."""
+
+    code: str
+    message: str
+    index: int | None = None
+    field: str | None = None
+
+
+class ErrorResponse(pydantic.BaseModel):
+    """Every error the API answers with."""
+
+    error: ErrorDetail
+    request_id: str
+
+
+class ExamplesStored(pydantic.BaseModel):
+    """Answer to ``POST /v1/examples``."""
+
+    received: int
+    stored: int
+
+
+class ModelInfo(pydantic.BaseModel):
+    """Answer to ``GET /v1/model``."""
+
+    version: str
+    primary_metric: str
+    metrics: dict[str, float]
+    champion_metrics_at_promotion: dict[str, float] | None
+    trained_at: str | None
+    data_watermark: int
+    train_count: int
+    holdout_count: int
+    code_version: str | None
+    library_versions: dict[str, str]
+    artifact_sha256: str | None
+
+
+class Readiness(pydantic.BaseModel):
+    """Answer to ``GET /readyz``."""
+
+    status: str
+    model_version: str | None = None
+    reason: str | None = None
+
+
+def _title(service: Service) -> str:
+    return "".join(part.capitalize() for part in service.name.split("-"))
+
+
+def _output_model(service: Service) -> type[pydantic.BaseModel]:
+    title = _title(service)
+    if service.task.output_field == "label":
+        return create_model(
+            f"{title}Output",
+            label=(str, ...),
+            probabilities=(dict[str, float] | None, None),
+        )
+    return create_model(f"{title}Output", value=(float, ...))
+
+
+@dataclass(frozen=True)
+class ServiceSchemas:
+    """The adapters that validate raw request bodies and the models that document them."""
+
+    predict_request: TypeAdapter[Any]
+    examples_request: TypeAdapter[Any]
+    predict_request_model: type[pydantic.BaseModel]
+    examples_request_model: type[pydantic.BaseModel]
+    predict_response_model: type[pydantic.BaseModel]
+
+
+def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
+    """Types for ``service``: inputs and labels exactly as its task kind declares them."""
+    task: TaskKind[Any, Any] = service.task
+    title = _title(service)
+    strict = ConfigDict(extra="forbid")
+    input_type = task.input_type()
+    items = Len(1, max_items)
+    example = create_model(
+        f"{title}Example",
+        __config__=strict,
+        input=(input_type, ...),
+        label=(task.label_type(), ...),
+        external_id=(Annotated[str, pydantic.StringConstraints(min_length=1, max_length=200)] | None, None),
+    )
+    # Types built at run time from the manifest: pydantic checks them, mypy cannot.
+    list_of: Any = list
+    predict = create_model(
+        f"{title}PredictRequest", __config__=strict, inputs=(Annotated[list_of[input_type], items], ...)
+    )
+    examples = create_model(
+        f"{title}ExamplesRequest", __config__=strict, examples=(Annotated[list_of[example], items], ...)
+    )
+    response = create_model(
+        f"{title}PredictResponse", outputs=(list_of[_output_model(service)], ...), model_version=(str, ...)
+    )
+    return ServiceSchemas(
+        predict_request=TypeAdapter(predict),
+        examples_request=TypeAdapter(examples),
+        predict_request_model=predict,
+        examples_request_model=examples,
+        predict_response_model=response,
+    )

@@ -1,0 +1,67 @@
+"""Runs the APIs under uvicorn (uvloop, httptools): SIGTERM drains in-flight requests, exits 0."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from pythonjsonlogger.json import JsonFormatter
+
+from mlseam.serving.app import create_app
+from mlseam.serving.middleware import REQUEST_ID
+from mlseam.settings import Settings
+from mlseam.stores import Stores
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def configure_json_logs(level: str) -> None:
+    """One JSON object per log line on stderr, each with the request id when there is one."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the caller once its socket is bound and models are loaded."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.on_ready is not None and not self.should_exit:
+            self.on_ready()
+
+
+def serve(
+    settings: Settings,
+    names: list[str],
+    *,
+    stores: Stores | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``names`` on ``settings.serve_host:serve_port`` until SIGINT or SIGTERM."""
+    app = create_app(settings, names, stores=stores)
+    config = uvicorn.Config(
+        app,
+        host=settings.serve_host,
+        port=settings.serve_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+    )
+    _Server(config, on_ready).run()
