@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import yaml
 
 from mlseam.examples import LabelledExample
-from mlseam.settings import REPO_ROOT
+from mlseam.settings import REPO_ROOT, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FEATURES = ["x1", "x2", "x3"]
@@ -65,3 +66,17 @@ def linear_examples(count: int, *, seed: int, noise: float = 0.1, garbage: bool 
         LabelledExample(input=dict(zip(FEATURES, map(float, row), strict=True)), label=float(target))
         for row, target in zip(x, y, strict=True)
     ]
+
+
+def stack_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment a process needs to reach the test stack as ``settings`` do."""
+    return {
+        **os.environ,
+        "MLSEAM_DATABASE_URL": settings.dsn,
+        "MLSEAM_AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
+        "MLSEAM_REGISTRY_TABLE": settings.registry_table,
+        "MLSEAM_ARTIFACTS_BUCKET": settings.artifacts_bucket,
+        "MLSEAM_SERVICES_DIR": str(settings.services_dir),
+        "COLUMNS": "200",
+        **overrides,
+    }

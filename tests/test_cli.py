@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from builders import clone_service, linear_examples, linear_service
+from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.local.ports import free_port
 from mlseam.manifest import load_service
 from mlseam.settings import Settings
@@ -16,18 +15,12 @@ from mlseam.stores import Stores
 
 
 def mlseam(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "MLSEAM_DATABASE_URL": settings.dsn,
-        "MLSEAM_AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
-        "MLSEAM_REGISTRY_TABLE": settings.registry_table,
-        "MLSEAM_ARTIFACTS_BUCKET": settings.artifacts_bucket,
-        "MLSEAM_SERVICES_DIR": str(settings.services_dir),
-        "COLUMNS": "200",
-        **env,
-    }
     return subprocess.run(
-        [sys.executable, "-m", "mlseam.cli", *args], env=environment, capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "mlseam.cli", *args],
+        env=stack_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 

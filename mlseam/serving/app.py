@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +28,8 @@ from mlseam.serving.state import Readiness as ReadyState
 from mlseam.serving.state import model_summary
 from mlseam.settings import Settings
 from mlseam.stores import Stores, build_stores
+
+log = logging.getLogger("mlseam.serving")
 
 
 class ApiError(Exception):
@@ -170,6 +173,10 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
             outputs, version = await runtime.batcher.submit(inputs)
         except NoModelError as exc:
             raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
+        except Exception:
+            log.exception("model failed on a batch", extra={"service": service.name})
+            message = f"the model failed on this request's batch; quote request id {REQUEST_ID.get()} when reporting it"
+            raise ApiError(500, "model_error", message) from None
         return _json(200, orjson.dumps({"outputs": outputs, "model_version": version}))
 
     @app.post(

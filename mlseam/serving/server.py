@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from pythonjsonlogger.json import JsonFormatter
@@ -64,4 +67,17 @@ def serve(
         timeout_graceful_shutdown=30,
         lifespan="on",
     )
-    _Server(config, on_ready).run()
+    server = _Server(config, on_ready)
+    # uvicorn re-raises the stop signal once it has drained; by then the work is done, so the
+    # re-raised signal must not kill the process: SIGTERM after a clean drain exits 0.
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _drained) for sig in (signal.SIGINT, signal.SIGTERM)} if on_main else {}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _drained(signum: int, frame: FrameType | None) -> None:
+    """The stop signal uvicorn re-raises after a graceful shutdown: nothing left to do."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from builders import clone_service, linear_examples, linear_service
+from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.artifacts import S3ArtifactStore
 from mlseam.manifest import Service, load_service
 from mlseam.registry import Status
@@ -93,17 +92,6 @@ main()
 """
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MLSEAM_DATABASE_URL": settings.dsn,
-        "MLSEAM_AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
-        "MLSEAM_REGISTRY_TABLE": settings.registry_table,
-        "MLSEAM_ARTIFACTS_BUCKET": settings.artifacts_bucket,
-        "MLSEAM_SERVICES_DIR": str(settings.services_dir),
-    }
-
-
 def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_registry(
     settings: Settings, stores: Stores, tmp_path: Path
 ) -> None:
@@ -117,7 +105,11 @@ def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_regis
 
     # when: the process is SIGKILLed at the moment it would move the champion
     killed = subprocess.run(
-        [sys.executable, str(script), service.name], env=_env(settings), capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), service.name],
+        env=stack_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     # then: the champion did not move; the half-done version is findable with its artifact

@@ -1,0 +1,216 @@
+"""The inference API as product backends call it: a real `mlseam serve` process on the local stack."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from api_servers import Served
+from sklearn.datasets import load_diabetes, load_digits
+
+from mlseam.artifacts import load_model
+from mlseam.manifest import load_service
+
+DIGITS = load_digits()
+DIABETES = load_diabetes()
+
+
+def _diabetes_input(row: int) -> dict[str, float]:
+    return dict(zip(DIABETES.feature_names, map(float, DIABETES.data[row]), strict=True))
+
+
+def _champion(served: Served, name: str) -> Any:
+    load_service(name, served.settings.services_dir)
+    champion = served.stores.registry.get_champion(name)
+    assert champion is not None
+    record = served.stores.registry.get_version(name, champion.version)
+    assert record.artifact_key and record.artifact_sha256
+    return load_model(served.stores.artifacts.get(record.artifact_key, record.artifact_sha256), where=name)
+
+
+def test_digits_predicts_labels_in_input_order(served: Served) -> None:
+    images = [DIGITS.images[i].tolist() for i in range(10)]
+    response = httpx.post(served.api.url(f"/{served.digits}/v1/predict"), json={"inputs": images})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = _champion(served, served.digits).predict([np.asarray(image) for image in images])
+    assert [output["label"] for output in body["outputs"]] == list(expected)
+    assert body["model_version"] == "v1"
+    assert response.headers["x-request-id"]
+
+
+def test_diabetes_predicts_values(served: Served) -> None:
+    inputs = [_diabetes_input(row) for row in range(5)]
+    response = httpx.post(served.api.url(f"/{served.diabetes}/v1/predict"), json={"inputs": inputs})
+    assert response.status_code == 200, response.text
+    expected = _champion(served, served.diabetes).predict(DIABETES.data[:5])
+    assert np.allclose([output["value"] for output in response.json()["outputs"]], expected)
+
+
+IMAGE = [[0.0] * 8 for _ in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message", "field", "index"),
+    [
+        ('{"inputs": []}', 422, "inputs: List should have at least 1 item", "inputs", None),
+        (
+            json.dumps({"inputs": [IMAGE, IMAGE[:3]]}),
+            422,
+            "inputs[1]: List should have at least 8 items",
+            "inputs[1]",
+            1,
+        ),
+        (
+            json.dumps({"inputs": [IMAGE, [[*r[:7], "x"] for r in IMAGE]]}),
+            422,
+            "Input should be a valid number",
+            "inputs[1][0][7]",
+            1,
+        ),
+        (
+            '{"inputs": [' + json.dumps(IMAGE).replace("0.0", "NaN", 1) + "]}",
+            422,
+            "finite number",
+            "inputs[0][0][0]",
+            0,
+        ),
+        (
+            '{"inputs": [' + json.dumps(IMAGE).replace("0.0", "Infinity", 1) + "]}",
+            422,
+            "finite number",
+            "inputs[0][0][0]",
+            0,
+        ),
+        (
+            '{"inputs": [' + json.dumps(IMAGE).replace("0.0", "1e999", 1) + "]}",
+            422,
+            "finite number",
+            "inputs[0][0][0]",
+            0,
+        ),
+        ('{"inputs": "all of them"}', 422, "inputs: Input should be a valid array", "inputs", None),
+        ('{"images": []}', 422, "inputs: Field required", "inputs", None),
+        ('{"inputs": [[[1, 2', 422, "body: is not valid JSON", "body", None),
+        (json.dumps({"inputs": [IMAGE] * 51}), 413, "inputs: List should have at most 50 items", None, None),
+    ],
+)
+def test_bad_predict_bodies_name_what_to_fix(
+    served: Served, body: str, status: int, message: str, field: str | None, index: int | None
+) -> None:
+    response = httpx.post(
+        served.api.url(f"/{served.digits}/v1/predict"), content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert message in error["message"]
+    assert error.get("field") == field and error.get("index") == index
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_a_missing_feature_is_named(served: Served) -> None:
+    bad = _diabetes_input(0)
+    del bad["bmi"]
+    response = httpx.post(served.api.url(f"/{served.diabetes}/v1/predict"), json={"inputs": [_diabetes_input(1), bad]})
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid_input",
+        "message": "inputs[1].bmi: Field required",
+        "index": 1,
+        "field": "inputs[1].bmi",
+    }
+
+
+def test_too_large_a_body_is_413(served: Served) -> None:
+    body = b'{"inputs": [' + b" " * 300_000 + b"]}"
+    response = httpx.post(served.api.url(f"/{served.digits}/v1/predict"), content=body)
+    assert response.status_code == 413 and "exceeds 200000 bytes" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/v1/predict", 405)])
+def test_unknown_routes_are_json(served: Served, method: str, path: str, status: int) -> None:
+    response = httpx.request(method, served.api.url(f"/{served.digits}{path}"))
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+def test_a_request_id_is_echoed(served: Served) -> None:
+    response = httpx.get(served.api.url(f"/{served.digits}/v1/model"), headers={"X-Request-ID": "trace-42"})
+    assert response.headers["x-request-id"] == "trace-42"
+    model = response.json()
+    assert model["version"] == "v1" and model["primary_metric"] == "macro_f1" and model["data_watermark"] > 0
+    assert model["metrics"]["macro_f1"] > 0.9 and model["trained_at"]
+
+
+def test_health_readiness_docs_and_metrics(served: Served) -> None:
+    base = served.api.url(f"/{served.digits}")
+    assert httpx.get(base + "/healthz").json() == {"status": "alive"}
+    assert httpx.get(base + "/readyz").json() == {"status": "ready", "model_version": "v1"}
+    assert httpx.get(base + "/docs").status_code == 200
+    schema = httpx.get(base + "/openapi.json").json()
+    request = schema["components"]["schemas"][
+        schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].split(
+            "/"
+        )[-1]
+    ]
+    assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number"}
+    metrics = httpx.get(base + "/metrics").text
+    assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
+    assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_batch_rows_bucket" in metrics
+
+
+def test_examples_are_stored_once(served: Served) -> None:
+    url = served.api.url(f"/{served.diabetes}/v1/examples")
+    examples = [{"input": _diabetes_input(i), "label": 100.0 + i, "external_id": f"visit-{i}"} for i in range(3)]
+    first = httpx.post(url, json={"examples": examples})
+    assert first.status_code == 201 and first.json() == {"received": 3, "stored": 3}
+    assert httpx.post(url, json={"examples": examples}).json() == {"received": 3, "stored": 0}
+    bad = [*examples, {"input": _diabetes_input(0), "label": "high"}]
+    response = httpx.post(url, json={"examples": bad})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "examples[3].label"
+
+
+def test_micro_batching_returns_each_caller_its_own_outputs(served: Served) -> None:
+    # given: many callers at once, each with its own distinct image
+    url = served.api.url(f"/{served.digits}/v1/predict")
+    rows = list(range(64))
+    expected = list(_champion(served, served.digits).predict([DIGITS.images[i] for i in rows]))
+
+    def call(row: int) -> str:
+        response = httpx.post(url, json={"inputs": [DIGITS.images[row].tolist()]}, timeout=30)
+        assert response.status_code == 200, response.text
+        return str(response.json()["outputs"][0]["label"])
+
+    before = _batch_counts(served)
+    # when
+    with ThreadPoolExecutor(32) as pool:
+        got = list(pool.map(call, rows))
+    # then: every caller got the answer to its own input, and calls were coalesced
+    assert got == expected
+    calls, requests = (after - earlier for after, earlier in zip(_batch_counts(served), before, strict=True))
+    assert requests == 64 and calls < 64
+
+
+def _batch_counts(served: Served) -> tuple[float, float]:
+    text = httpx.get(served.api.url(f"/{served.digits}/metrics")).text
+    calls = requests = 0.0
+    for line in text.splitlines():
+        if line.startswith(f'mlseam_predict_batch_requests_count{{service="{served.digits}"}}'):
+            calls = float(line.split()[-1])
+        if line.startswith(f'mlseam_predict_batch_requests_sum{{service="{served.digits}"}}'):
+            requests = float(line.split()[-1])
+    return calls, requests
+
+
+def test_a_model_exception_fails_only_its_batch_with_500(served: Served) -> None:
+    url = served.api.url(f"/{served.exploding}/v1/predict")
+    good = {"x1": 1.0, "x2": 2.0, "x3": 3.0}
+    response = httpx.post(url, json={"inputs": [{**good, "x1": 666.0}]})
+    assert response.status_code == 500
+    assert response.json()["request_id"] in response.json()["error"]["message"]
+    assert "Traceback" not in response.text and "666" not in response.text
+    assert httpx.post(url, json={"inputs": [good]}).status_code == 200
