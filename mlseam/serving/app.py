@@ -22,7 +22,7 @@ from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreErro
 from mlseam.examples import LabelledExample
 from mlseam.manifest import load_service
 from mlseam.serving.middleware import REQUEST_ID, BodyTooLargeError, RequestContext, error_body
-from mlseam.serving.runtime import NoModelError, ServiceRuntime
+from mlseam.serving.runtime import NoModelError, ServiceRuntime, UnusableOutput
 from mlseam.serving.schemas import ErrorResponse, ExamplesStored, ModelInfo, Readiness
 from mlseam.serving.state import Readiness as ReadyState
 from mlseam.serving.state import model_summary
@@ -177,6 +177,13 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
             log.exception("model failed on a batch", extra={"service": service.name})
             message = f"the model failed on this request's batch; quote request id {REQUEST_ID.get()} when reporting it"
             raise ApiError(500, "model_error", message) from None
+        for index, output in enumerate(outputs):
+            if isinstance(output, UnusableOutput):
+                message = (
+                    f"inputs[{index}]: the model gave no finite prediction ({output.value}) for this input; "
+                    "its values are probably far outside the range the model was trained on"
+                )
+                raise ApiError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
         return _json(200, orjson.dumps({"outputs": outputs, "model_version": version}))
 
     @app.post(

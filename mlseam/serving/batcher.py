@@ -44,6 +44,8 @@ class MicroBatcher:
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._running: list[_Pending] = []
+        self._closing = False
         # One thread: batches run one after another, which is what lets the next one grow.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{service}")
 
@@ -52,17 +54,22 @@ class MicroBatcher:
         if self.enabled and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"batcher-{self.service}")
 
-    async def stop(self) -> None:
-        """Stop after the batch in progress; queued requests are failed, not lost silently."""
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Let the batch in progress finish, then fail what is still queued (never lose it silently)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wakeup.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
-        while self._queue:
-            pending = self._queue.popleft()
+        for pending in [*self._running, *self._queue]:
             if not pending.future.done():
                 pending.future.set_exception(RuntimeError("the API is shutting down"))
+        self._queue.clear()
         self._executor.shutdown(wait=True)
 
     async def submit(self, inputs: list[Any]) -> tuple[list[Any], str]:
@@ -97,17 +104,19 @@ class MicroBatcher:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
+                if self._closing:
+                    return
             if self.max_wait_s > 0 and self._queued_rows < self.max_rows:
                 deadline = time.monotonic() + self.max_wait_s
                 while self._queued_rows < self.max_rows and (left := deadline - time.monotonic()) > 0:
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), left)
-            batch = self._take_batch()
+            batch = self._running = self._take_batch()
             if not batch:
                 continue
             flat = [item for pending in batch for item in pending.inputs]
@@ -115,12 +124,27 @@ class MicroBatcher:
             BATCH_REQUESTS.labels(self.service).observe(len(batch))
             try:
                 outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
-            except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests of this batch
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests that cause it
+                if len(batch) == 1:
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(exc)
+                else:
+                    await self._isolate(batch)
                 continue
             _deliver(batch, outputs, version)
+
+    async def _isolate(self, batch: Sequence[_Pending]) -> None:
+        """Re-run a failed batch one request at a time, so only the culprit sees the error."""
+        loop = asyncio.get_running_loop()
+        for pending in batch:
+            if pending.future.done():
+                continue
+            try:
+                result = await loop.run_in_executor(self._executor, self.predict, pending.inputs)
+            except Exception as exc:  # noqa: BLE001 - this request's own failure
+                pending.future.set_exception(exc)
+            else:
+                pending.future.set_result(result)
 
 
 def _deliver(batch: Sequence[_Pending], outputs: list[Any], version: str) -> None:

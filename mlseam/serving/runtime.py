@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from typing import Any
+
+import numpy as np
 
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
@@ -17,6 +20,21 @@ from mlseam.stores import Stores
 
 class NoModelError(Exception):
     """Raised inside a batch when no model is loaded yet."""
+
+
+class UnusableOutput:
+    """Stands in a batch's outputs for a prediction that is not a finite number.
+
+    Such an output comes from an input the model cannot handle (values far outside what it
+    was trained on): only the request holding that input is refused, with 422.
+    """
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def _non_finite(value: object) -> bool:
+    return isinstance(value, float | np.floating) and not math.isfinite(value)
 
 
 class ServiceRuntime:
@@ -52,9 +70,14 @@ class ServiceRuntime:
         if loaded is None:
             raise NoModelError(self.slot.reason or "no model loaded yet")
         task = self.service.task
-        raw = loaded.model.predict(task.to_batch(inputs))
+        raw = list(loaded.model.predict(task.to_batch(inputs)))
+        task.validate_outputs([0.0 if _non_finite(v) else v for v in raw], len(inputs))  # type errors are bugs: 500
         field = self._field
-        return [{field: value} for value in task.validate_outputs(raw, len(inputs))], loaded.version
+        outputs: list[Any] = [
+            UnusableOutput(value) if _non_finite(value) else {field: task.validate_output(value, index=i)}
+            for i, value in enumerate(raw)
+        ]
+        return outputs, loaded.version
 
     async def start(self) -> None:
         """Load the champion once (so a ready API serves at once), then keep watching."""

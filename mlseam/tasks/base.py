@@ -44,6 +44,14 @@ class Examples(Generic[BatchT]):
 FiniteNumber = Annotated[float, Strict(), AllowInfNan(False)]
 """A JSON number that is finite: no NaN, no infinity, no string or boolean standing in for it."""
 
+DEFAULT_BOUND = 1e9
+"""Inputs beyond this magnitude make floating-point models overflow; services may narrow it."""
+
+
+def bounded_number(low: float, high: float) -> Any:
+    """A finite JSON number within [low, high] (the bounds show in the OpenAPI schema)."""
+    return Annotated[float, Strict(), AllowInfNan(False), pydantic.Field(ge=low, le=high)]
+
 
 def field_path(prefix: str, loc: Sequence[int | str]) -> str:
     """``input[3][2]`` or ``input.bmi`` from a pydantic error location."""

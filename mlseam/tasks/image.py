@@ -11,7 +11,7 @@ from annotated_types import Len
 from pydantic import Strict, StringConstraints
 
 from mlseam.errors import InvalidInputError
-from mlseam.tasks.base import FiniteNumber, TaskKind
+from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number
 
 
 class ImageOptions(pydantic.BaseModel):
@@ -22,6 +22,8 @@ class ImageOptions(pydantic.BaseModel):
     height: int | None = pydantic.Field(default=None, ge=1, le=4096)
     width: int | None = pydantic.Field(default=None, ge=1, le=4096)
     max_pixels: int = pydantic.Field(default=1_000_000, ge=1)
+    min_value: float = -DEFAULT_BOUND
+    max_value: float = DEFAULT_BOUND
 
 
 class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
@@ -45,7 +47,8 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
 
     def input_type(self) -> Any:
         opts = self.image_options
-        row = Annotated[list[FiniteNumber], Len(opts.width or 1, opts.width)]
+        pixel = bounded_number(opts.min_value, opts.max_value)
+        row = Annotated[list[pixel], Len(opts.width or 1, opts.width)]  # type: ignore[valid-type]
         return Annotated[list[row], Len(opts.height or 1, opts.height)]
 
     def label_type(self) -> Any:

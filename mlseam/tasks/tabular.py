@@ -14,7 +14,7 @@ from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from mlseam.errors import InvalidInputError
-from mlseam.tasks.base import FiniteNumber, TaskKind
+from mlseam.tasks.base import DEFAULT_BOUND, FiniteNumber, TaskKind, bounded_number
 
 
 class TabularOptions(pydantic.BaseModel):
@@ -23,6 +23,7 @@ class TabularOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     features: list[str] = pydantic.Field(min_length=1)
+    max_abs: float = pydantic.Field(default=DEFAULT_BOUND, gt=0, description="largest magnitude of a feature")
 
     @pydantic.field_validator("features")
     @classmethod
@@ -56,7 +57,9 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
         return self.options.features
 
     def input_type(self) -> Any:
-        fields = dict.fromkeys(self.features, FiniteNumber)
+        assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
+        number = bounded_number(-self.options.max_abs, self.options.max_abs)
+        fields = dict.fromkeys(self.features, number)
         row = TypedDict("FeaturesInput", fields)  # type: ignore[misc]
         return with_config(ConfigDict(extra="forbid"))(row)
 
