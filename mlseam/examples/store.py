@@ -109,8 +109,12 @@ class PostgresExamplesStore:
             label = task.validate_label(example.label, index=index)
             stored = task.input_to_json(value)
             external_id = example.external_id
-            if external_id is not None and (not isinstance(external_id, str) or not external_id):
-                raise InvalidInputError("external_id: must be a non-empty string", index=index, field="external_id")
+            if external_id is not None and (
+                not isinstance(external_id, str) or not external_id or "\x00" in external_id
+            ):
+                raise InvalidInputError(
+                    "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
+                )
             rows.append(
                 (service, external_id or content_id(stored, label), psycopg2.extras.Json(stored), label, source)
             )

@@ -53,7 +53,7 @@ def _from_validation(exc: pydantic.ValidationError | RequestValidationError, lis
     path = str(field)
     for part in loc[1:]:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "json_invalid":
         path, message = "body", f"is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
     elif error["type"] == "too_long" and loc == [list_field]:

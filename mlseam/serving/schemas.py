@@ -11,6 +11,7 @@ from pydantic import ConfigDict, TypeAdapter, create_model
 
 from mlseam.manifest import Service
 from mlseam.tasks import TaskKind
+from mlseam.tasks.base import plain_text
 
 
 class ErrorDetail(pydantic.BaseModel):
@@ -98,7 +99,7 @@ def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
         __config__=strict,
         input=(input_type, ...),
         label=(task.label_type(), ...),
-        external_id=(Annotated[str, pydantic.StringConstraints(min_length=1, max_length=200)] | None, None),
+        external_id=(plain_text() | None, None),
     )
     # Types built at run time from the manifest: pydantic checks them, mypy cannot.
     list_of: Any = list

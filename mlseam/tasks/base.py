@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pydantic
-from pydantic import AllowInfNan, Strict, TypeAdapter
+from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, TypeAdapter
 
 from mlseam.errors import InvalidInputError
 
@@ -44,6 +44,23 @@ class Examples(Generic[BatchT]):
 FiniteNumber = Annotated[float, Strict(), AllowInfNan(False)]
 """A JSON number that is finite: no NaN, no infinity, no string or boolean standing in for it."""
 
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return text
+
+
+def plain_text(max_length: int = 200) -> Any:
+    """A non-blank string without NUL characters (PostgreSQL text cannot hold them)."""
+    return Annotated[
+        str,
+        Strict(),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_no_nul),
+    ]
+
+
 DEFAULT_BOUND = 1e9
 """Inputs beyond this magnitude make floating-point models overflow; services may narrow it."""
 
@@ -65,7 +82,7 @@ def invalid_from(exc: pydantic.ValidationError, prefix: str, index: int | None) 
     """The first pydantic error as an InvalidInputError naming the field."""
     error = exc.errors(include_url=False)[0]
     field = field_path(prefix, error["loc"])
-    return InvalidInputError(f"{field}: {error['msg']}", index=index, field=field)
+    return InvalidInputError(f"{field}: {error['msg'].removeprefix('Value error, ')}", index=index, field=field)
 
 
 class TaskKind(ABC, Generic[InputT, BatchT]):

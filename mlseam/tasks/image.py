@@ -8,10 +8,9 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import pydantic
 from annotated_types import Len
-from pydantic import Strict, StringConstraints
 
 from mlseam.errors import InvalidInputError
-from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number
+from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
 
 
 class ImageOptions(pydantic.BaseModel):
@@ -52,7 +51,7 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
         return Annotated[list[row], Len(opts.height or 1, opts.height)]
 
     def label_type(self) -> Any:
-        return Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        return plain_text()
 
     def coerce_input(self, value: Any, *, index: int | None = None) -> np.ndarray:
         width = len(value[0])

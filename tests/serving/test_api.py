@@ -157,7 +157,7 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
             "/"
         )[-1]
     ]
-    assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number"}
+    assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 16}
     metrics = httpx.get(base + "/metrics").text
     assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
     assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_batch_rows_bucket" in metrics

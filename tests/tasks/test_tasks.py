@@ -94,3 +94,17 @@ def test_outputs_are_checked_for_length_and_type() -> None:
 def test_bad_task_options_are_refused() -> None:
     with pytest.raises(ValueError, match="plain identifier"):
         TabularRegression.from_manifest({"features": ["a b"]})
+
+
+def test_text_that_postgresql_cannot_store_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match=r"label: must not contain NUL"):
+        image.validate_label("a\x00b")
+    assert image.validate_label("  7 ") == "7"
+
+
+def test_numbers_outside_the_declared_range_are_refused() -> None:
+    bounded = ImageClassification.from_manifest({"min_value": 0, "max_value": 16})
+    with pytest.raises(InvalidInputError, match=r"input\[0\]\[1\]: Input should be less than or equal to 16"):
+        bounded.validate_input([[0, 17]])
+    with pytest.raises(InvalidInputError, match=r"input.a: Input should be greater than or equal to -1000000000"):
+        table.validate_input({"a": -1e12, "b": 0})
