@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -51,6 +52,7 @@ def _stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT) -
 
 def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> None:
     # given: a services folder with one service, ports nobody uses
+    port = free_port()
     services = tmp_path / "services"
     services.mkdir()
     clone_service(services, "diabetes", "diabetes")
@@ -60,6 +62,7 @@ def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Pat
         "MLSEAM_SERVICES_DIR": str(services),
         "MLSEAM_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/mlseam",
         "MLSEAM_AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "MLSEAM_SERVE_PORT": str(port),
     }
 
     # when: it starts
@@ -71,6 +74,12 @@ def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Pat
     assert "diabetes v1 promoted: first model" in output
     status = subprocess.run([sys.executable, "-m", "mlseam.cli", "status"], env=env, capture_output=True, text=True)
     assert status.returncode == 0 and "diabetes" in status.stdout and "v1" in status.stdout
+    # and the API answers on one port under the load balancer's paths, as the printed curl says
+    curl = next(line for line in lines if line.startswith("curl "))
+    assert f"http://127.0.0.1:{port}/diabetes/v1/predict" in curl
+    body = curl.split("-d '", 1)[1].rstrip("'\n")
+    answer = httpx.post(f"http://127.0.0.1:{port}/diabetes/v1/predict", content=body)
+    assert answer.status_code == 200 and answer.json()["model_version"] == "v1"
     postmaster = int((tmp_path / "local" / "postgres" / "postmaster.pid").read_text().split()[0])
 
     # when: Ctrl-C
