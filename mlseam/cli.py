@@ -13,13 +13,12 @@ import typer
 from rich.console import Console
 
 from mlseam.errors import ConfigError, MlseamError
-from mlseam.examples.migrate import migrate
 from mlseam.manifest import Service, discover_services, load_service
 from mlseam.settings import Settings, get_settings
-from mlseam.status import champion_moves_table, history_table, overview_table
 from mlseam.stores import Stores, build_stores
-from mlseam.training import Retrainer, promote, rollback, seed_service
 
+# Commands import their jobs inside: `mlseam serve` then stays free of Alembic, SQLAlchemy and
+# the training code, which saves memory and start-up time in every API container.
 app = typer.Typer(
     help="mlseam: retrain, promote and inspect the platform's ML services.",
     no_args_is_help=True,
@@ -73,6 +72,8 @@ def _context(service: str | None = None) -> tuple[Settings, Stores, Service | No
 @user_errors
 def migrate_command() -> None:
     """Bring the examples database schema up to date."""
+    from mlseam.examples.migrate import migrate  # Alembic is heavy: only here
+
     settings = get_settings()
     migrate(settings.dsn)
     out.print("examples schema is up to date")
@@ -82,6 +83,8 @@ def migrate_command() -> None:
 @user_errors
 def seed_command(service: ServiceArg) -> None:
     """Load the service's bundled demo data as labelled examples (re-running adds nothing)."""
+    from mlseam.training import seed_service
+
     _, stores, loaded = _context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     total, added = seed_service(loaded, stores)
@@ -95,6 +98,8 @@ def retrain_command(service: ServiceArg) -> None:
 
     Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed.
     """
+    from mlseam.training import Retrainer
+
     settings, stores, loaded = _context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     outcome = Retrainer.for_settings(loaded, stores, settings).run()
@@ -110,6 +115,8 @@ def promote_command(
     reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual promotion",
 ) -> None:
     """Make a stored version the champion (its artifact digest is checked first)."""
+    from mlseam.training import promote
+
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
     champion = promote(stores.registry, stores.artifacts, service, version, reason=reason)
@@ -123,6 +130,8 @@ def rollback_command(
     reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual rollback",
 ) -> None:
     """Return the champion to the previous one; the version left is never rolled back to again."""
+    from mlseam.training import rollback
+
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
     champion = rollback(stores.registry, stores.artifacts, service, reason=reason)
@@ -135,6 +144,8 @@ def status_command(
     service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
 ) -> None:
     """Every service with its champion; with a service name, its version and champion history."""
+    from mlseam.status import champion_moves_table, history_table, overview_table
+
     settings, stores, _ = _context()
     if service is None:
         out.print(overview_table(settings, stores))

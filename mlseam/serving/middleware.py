@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +38,17 @@ def route_of(path: str) -> tuple[str, str]:
     return "-", "unmatched"
 
 
+@functools.lru_cache(maxsize=1024)
+def _counter(service: str, route: str, status: int) -> Any:
+    # Looking a labelled child up costs more than incrementing it; label values are bounded.
+    return REQUESTS.labels(service, route, str(status))
+
+
+@functools.lru_cache(maxsize=256)
+def _latency(service: str, route: str) -> Any:
+    return LATENCY.labels(service, route)
+
+
 def error_body(status: int, code: str, message: str, **extra: Any) -> bytes:
     """The JSON every error answers with."""
     detail = {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
@@ -57,7 +69,7 @@ class RequestContext:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         status = 500
         id_header = (b"x-request-id", request_id.encode("latin-1"))
@@ -80,8 +92,8 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             service, route = route_of(scope["path"])
-            REQUESTS.labels(service, route, str(status)).inc()
-            LATENCY.labels(service, route).observe(elapsed)
+            _counter(service, route, status).inc()
+            _latency(service, route).observe(elapsed)
             if route not in ("/healthz", "/readyz", "/metrics"):
                 log.info(
                     "request",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class ChampionWatcher:
         if previous is not None:
             MODEL_VERSION.labels(name, previous.version).set(0)
         MODEL_VERSION.labels(name, record.version).set(1)
+        gc.freeze()  # the new model is long-lived: keep it out of full collections too
         log.info(
             "loaded champion",
             extra={"service": name, "version": record.version, "seconds": round(time.perf_counter() - started, 3)},

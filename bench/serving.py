@@ -1,0 +1,1003 @@
+"""Benchmark: the digits inference API (`mlseam serve`) vs a minimal FastAPI app and in-process predict.
+
+Everything is measured in one run on this machine:
+
+* ``in-process``: the champion's ``model.predict`` called directly, 1-row and 100-row calls, in a child
+  process pinned to CPU 0: the ceiling no HTTP server can beat;
+* ``mlseam``: ``mlseam serve digits`` (micro-batching on, its defaults), pinned to CPU 0;
+* ``minimal``: the smallest reasonable FastAPI app around the same pickled model: one sync ``def``
+  endpoint whose body is typed ``list[list[float]]`` (flattened 64-pixel rows), calling ``model.predict``
+  on the rows reshaped to 8x8, under uvicorn with uvloop and httptools and one worker, pinned to CPU 0.
+
+Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir),
+the digits demo data seeded and one retrain, whose champion both servers and the in-process baseline load.
+
+The load generator is a small raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent
+worker, pre-encoded requests, uvloop), run in a child process pinned to CPU 1 for each scenario: 1-row and
+100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured.
+Both servers are started one after the other and stay up; the scenarios alternate between them in ABBA
+order, so that a slow patch of a shared machine weighs on both (the idle one only wakes for mlseam's champion
+poll every few seconds). The load generator reports its own CPU use and the server's (and everything
+else's on the machine), so a saturated client or a busy machine shows. Any non-200 answer or
+transport error is counted and printed. RSS (process and children) is read after a warm-up burst and again
+after all scenarios; time to ready is from process start to the first ``200`` on the readiness probe.
+
+The project's aims are printed with a verdict each (met/missed); the script only measures and prints and
+exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
+
+Usage: ``.venv/bin/python bench/serving.py [--duration S] [--quick] [--only mlseam|minimal]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICE = "digits"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+SCENARIOS: tuple[tuple[int, int], ...] = ((1, 1), (1, 8), (1, 64), (100, 1), (100, 8), (100, 64))
+"""(rows per request, concurrency)."""
+WARMUP_S = 1.0
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+CHILD_SLACK_S = 60.0
+INPROCESS_SECONDS = 2.0
+CHECK_IMAGES = 100
+MIB = 1024 * 1024
+OTHERS_WARN = 0.2
+"""Other processes' CPU use (fraction of one CPU) above which a scenario is flagged as disturbed."""
+
+AIM_C64_SPEEDUP = 5.0
+AIM_C64_P99_MS = 60.0
+AIM_100ROW_SPEEDUP = 2.5
+AIM_RSS_RATIO = 1.2
+AIM_READY_S = 3.0
+
+MINIMAL_APP = '''\
+"""A minimal FastAPI app serving the digits champion (written and started by bench/serving.py)."""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI
+
+from mlseam.manifest import load_service
+
+load_service("digits", Path(os.environ["BENCH_SERVICES_DIR"]))  # makes the model's module importable
+with open(os.environ["BENCH_MODEL_PATH"], "rb") as file:
+    model = pickle.load(file)
+
+app = FastAPI()
+
+
+@app.get("/readyz")
+async def readyz() -> dict[str, str]:
+    return {"status": "ready"}
+
+
+@app.post("/predict")
+def predict(rows: list[list[float]]) -> list[str]:
+    return model.predict([np.asarray(row, dtype=np.float64).reshape(8, 8) for row in rows])
+'''
+MINIMAL_MODULE = "bench_minimal_app"
+
+
+# --- small helpers shared by the parent and the children ------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0..1) of an already sorted sequence; NaN when empty."""
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    """``argv`` run on one CPU with taskset when that is possible here; else ``argv`` unchanged."""
+    if shutil.which("taskset") and cpu in os.sched_getaffinity(0):
+        return ["taskset", "-c", str(cpu), *argv]
+    return argv
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with suppress(psutil.NoSuchProcess):
+            total += child.memory_info().rss
+    return int(total)
+
+
+# --- child: the load generator --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    transport_errors: int = 0
+    first_error: str = ""
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return None
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    body = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return bytes(body)
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+
+
+async def _worker(
+    port: int, requests: list[bytes], offset: int, measure_from: float, end: float, tally: _Tally
+) -> None:
+    """Send requests back to back on one keep-alive connection until ``end``; tally the measured ones."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    index = offset
+    try:
+        while (started := time.perf_counter()) < end:
+            request = requests[index % len(requests)]
+            index += 1
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = _content_length(head)
+                if length is not None:
+                    await reader.readexactly(length)
+                else:
+                    await _read_chunked(reader)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+                tally.transport_errors += 1
+                tally.first_error = tally.first_error or f"{type(exc).__name__}: {exc}"
+                writer.close()
+                await asyncio.sleep(0.01)
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            done = time.perf_counter()
+            if measure_from <= done <= end:  # completions in the window: requests in flight at its edges too
+                status = int(head[9:12])
+                tally.statuses[status] = tally.statuses.get(status, 0) + 1
+                tally.latencies.append(done - started)
+                if status != 200 and not tally.first_error:
+                    tally.first_error = f"HTTP {status}"
+            if b"connection: close" in head.lower():
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+async def _load(args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+
+    requests = [text.encode("latin-1") for text in json.loads(Path(args.requests).read_text())]
+    server = psutil.Process(args.server_pid)
+    me = psutil.Process()
+    tallies = [_Tally() for _ in range(args.concurrency)]
+    start = time.perf_counter()
+    measure_from = start + args.warmup
+    end = measure_from + args.duration
+    samples: dict[str, float] = {}
+
+    def cpu(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    def busy() -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    async def sample() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        samples.update(server0=cpu(server), client0=cpu(me), busy0=busy(), t0=time.perf_counter())
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        samples.update(server1=cpu(server), client1=cpu(me), busy1=busy(), t1=time.perf_counter())
+
+    workers = [_worker(args.port, requests, i * 7, measure_from, end, tally) for i, tally in enumerate(tallies)]
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.gather(sample(), *workers), args.warmup + args.duration + 30.0)
+    except TimeoutError:
+        timed_out = True
+    latencies = sorted(latency for tally in tallies for latency in tally.latencies)
+    statuses: dict[int, int] = {}
+    for tally in tallies:
+        for status, count in tally.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    wall = samples.get("t1", time.perf_counter()) - samples.get("t0", measure_from)
+    return {
+        "completed": len(latencies),
+        "seconds": args.duration,
+        "ok": statuses.get(200, 0),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "transport_errors": sum(t.transport_errors for t in tallies),
+        "timed_out": timed_out,
+        "first_error": next((t.first_error for t in tallies if t.first_error), ""),
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "max_ms": (latencies[-1] * 1000) if latencies else math.nan,
+        "server_cpu": (samples["server1"] - samples["server0"]) / wall if "server1" in samples else math.nan,
+        "client_cpu": (samples["client1"] - samples["client0"]) / wall if "client1" in samples else math.nan,
+        # Every other process on the machine (the other CPU too): interference with the measurement.
+        "other_cpu": max(
+            0.0,
+            (
+                samples["busy1"]
+                - samples["busy0"]
+                - (samples["server1"] - samples["server0"])
+                - (samples["client1"] - samples["client0"])
+            )
+            / wall,
+        )
+        if "busy1" in samples
+        else math.nan,
+    }
+
+
+def loadgen(args: argparse.Namespace) -> int:
+    """Child mode: one scenario against one server; prints one JSON line of figures."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(json.dumps(asyncio.run(_load(args))), flush=True)
+    return 0
+
+
+# --- child: in-process model.predict ------------------------------------------------------------------------------
+
+
+def inprocess(args: argparse.Namespace) -> int:
+    """Child mode: call the champion's predict directly, 1-row then 100-row calls; one JSON line."""
+    from sklearn.datasets import load_digits
+
+    from mlseam.artifacts import load_model
+    from mlseam.manifest import load_service
+
+    load_service(SERVICE, Path(args.services_dir))
+    model = load_model(Path(args.model).read_bytes(), where=SERVICE)
+    images = list(load_digits().images)
+    figures: dict[str, Any] = {}
+    for rows in (1, 100):
+        batches = [images[i * rows % len(images) :][:rows] for i in range(64)]
+        batches = [b if len(b) == rows else images[:rows] for b in batches]
+        warm_end = time.perf_counter() + 0.3
+        while time.perf_counter() < warm_end:
+            model.predict(batches[0])
+        latencies: list[float] = []
+        end = time.perf_counter() + args.seconds
+        i = 0
+        while (started := time.perf_counter()) < end:
+            model.predict(batches[i % len(batches)])
+            latencies.append(time.perf_counter() - started)
+            i += 1
+        total = sum(latencies)
+        latencies.sort()
+        figures[str(rows)] = {
+            "calls_per_s": len(latencies) / total,
+            "rows_per_s": len(latencies) * rows / total,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+        }
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+# --- parent: setup, servers, scenarios, report -----------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """One (rows, concurrency) run against one server."""
+
+    rows: int
+    concurrency: int
+    raw: dict[str, Any]
+    batch_requests: float = math.nan
+    batch_rows: float = math.nan
+
+    @property
+    def req_s(self) -> float:
+        return float(self.raw["ok"]) / float(self.raw["seconds"])
+
+    @property
+    def rows_s(self) -> float:
+        return self.req_s * self.rows
+
+    @property
+    def errors(self) -> int:
+        return int(self.raw["completed"] - self.raw["ok"] + self.raw["transport_errors"] + self.raw["timed_out"])
+
+
+@dataclass
+class ServerRun:
+    """One server's figures."""
+
+    name: str
+    title: str
+    ready_s: float = math.nan
+    rss_warm: int = 0
+    rss_end: int = 0
+    agrees: str = "not checked"
+    scenarios: dict[tuple[int, int], Scenario] = field(default_factory=dict)
+
+
+class Proc:
+    """A server process we started: stopped with SIGTERM, then SIGKILL, whatever happens."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
+        self.log = log
+        with log.open("wb") as sink:
+            self.process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT_S)
+        return self.process.returncode
+
+
+@dataclass
+class Live:
+    """A server being measured: its figures so far, process, port and pre-encoded request files."""
+
+    run: ServerRun
+    proc: Proc
+    port: int
+    files: dict[int, Path]
+
+
+def wait_ready(proc: Proc, url: str, started: float) -> float:
+    """Seconds from ``started`` to the first 200 from ``url``; raises if the process dies or never gets there."""
+    import httpx
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.process.returncode}:\n{proc.tail()}")
+            try:
+                if client.get(url).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+    raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s:\n{proc.tail()}")
+
+
+def http_request(port: int, path: str, body: bytes) -> str:
+    """Pre-encoded HTTP/1.1 keep-alive POST (latin-1 text so it survives JSON)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    return (head.encode("latin-1") + body).decode("latin-1")
+
+
+def _rows_batches(images: list[Any], rows: int, count: int) -> list[list[Any]]:
+    return [[images[(i * rows + j) % len(images)] for j in range(rows)] for i in range(count)]
+
+
+def body_for(server: str, images: list[Any]) -> bytes:
+    """The request body each server expects: mlseam 8x8 nested lists, minimal flattened 64-number rows."""
+    import orjson
+
+    pixels = [[[int(v) for v in row] for row in image.tolist()] for image in images]
+    if server == "mlseam":
+        return orjson.dumps({"inputs": pixels})
+    return orjson.dumps([[v for row in image for v in row] for image in pixels])
+
+
+def labels_from(server: str, answer: Any) -> list[str]:
+    if server == "mlseam":
+        return [str(output["label"]) for output in answer["outputs"]]
+    return [str(label) for label in answer]
+
+
+def scrape_batches(port: int) -> tuple[float, float, float]:
+    """(batches, requests, rows) so far from mlseam's /metrics."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/{SERVICE}/metrics", timeout=5.0).text
+    found = {"requests_count": 0.0, "requests_sum": 0.0, "rows_sum": 0.0}
+    for line in text.splitlines():
+        for key in found:
+            if line.startswith(f"mlseam_predict_batch_{key}{{") and f'service="{SERVICE}"' in line:
+                found[key] = float(line.rsplit(" ", 1)[1])
+    return found["requests_count"], found["requests_sum"], found["rows_sum"]
+
+
+class Bench:
+    """The parent: owns the temp dir, the local stack and every process it starts."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.duration: float = 1.0 if args.quick else float(args.duration)
+        self.warmup = min(WARMUP_S, self.duration)
+        self.tmp = Path(tempfile.mkdtemp(prefix="mlseam-bench-serving-"))
+        self.procs: list[Proc] = []
+        self.stack: Any = None
+        self.settings: Any = None
+        self.services_dir = REPO_ROOT / "services"
+        self.model_path = self.tmp / "champion.pkl"
+        self.images: list[Any] = []
+        self.expected: list[str] = []
+        self.champion = "?"
+
+    # setup ------------------------------------------------------------------------------------------------------
+
+    def setup(self) -> str:
+        from sklearn.datasets import load_digits
+
+        from mlseam.artifacts import load_model
+        from mlseam.local.ports import free_port
+        from mlseam.local.stack import LocalStack
+        from mlseam.manifest import load_service
+        from mlseam.settings import Settings
+        from mlseam.stores import build_stores
+        from mlseam.training import Retrainer, seed_service
+
+        started = time.perf_counter()
+        self.settings = Settings(
+            environment="local",
+            local_dir=self.tmp / "stack",
+            services_dir=self.services_dir,
+            database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/mlseam",
+            aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        )
+        self.stack = LocalStack(self.settings)
+        self.stack.start()
+        service = load_service(SERVICE, self.services_dir)
+        stores = build_stores(self.settings)
+        seed_service(service, stores)
+        outcome = Retrainer(
+            service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts
+        ).run()
+        if outcome.exit_code != 0:
+            raise RuntimeError(f"retraining {SERVICE} failed: {outcome.summary}")
+        champion = stores.registry.get_champion(SERVICE)
+        if champion is None:
+            raise RuntimeError(f"{SERVICE} has no champion after retraining")
+        record = stores.registry.get_version(SERVICE, champion.version)
+        data = stores.artifacts.get(record.artifact_key, record.artifact_sha256)
+        self.model_path.write_bytes(data)
+        self.champion = record.version
+        model = load_model(data, where=SERVICE)
+        self.images = list(load_digits().images)
+        self.expected = [str(label) for label in model.predict(self.images[:CHECK_IMAGES])]
+        return (
+            f"local stack, seed and retrain in {time.perf_counter() - started:.1f} s "
+            f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact)"
+        )
+
+    def served_env(self, port: int) -> dict[str, str]:
+        """The environment of `mlseam serve`: only the stack's location, port and log level; defaults otherwise."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLSEAM_")}
+        env.update(
+            MLSEAM_ENVIRONMENT="local",
+            MLSEAM_DATABASE_URL=self.settings.dsn,
+            MLSEAM_AWS_ENDPOINT_URL=self.settings.aws_endpoint_url or "",
+            MLSEAM_REGISTRY_TABLE=self.settings.registry_table,
+            MLSEAM_ARTIFACTS_BUCKET=self.settings.artifacts_bucket,
+            MLSEAM_SERVICES_DIR=str(self.services_dir),
+            MLSEAM_SERVE_PORT=str(port),
+            MLSEAM_LOG_LEVEL="WARNING",
+        )
+        return env
+
+    # in-process baseline ----------------------------------------------------------------------------------------
+
+    def run_inprocess(self) -> dict[str, Any]:
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--role",
+            "inprocess",
+            "--model",
+            str(self.model_path),
+            "--services-dir",
+            str(self.services_dir),
+            "--seconds",
+            str(min(INPROCESS_SECONDS, self.duration)),
+        ]
+        done = subprocess.run(
+            pinned(SERVER_CPU, argv), capture_output=True, text=True, timeout=CHILD_SLACK_S * 2, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"in-process child exited {done.returncode}:\n{done.stderr.strip()}")
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
+
+    # servers ----------------------------------------------------------------------------------------------------
+
+    def start_server(self, name: str) -> tuple[Proc, int, str, float]:
+        """Start ``name`` pinned to the server CPU; (process, port, predict path, seconds to ready)."""
+        from mlseam.local.ports import free_port
+
+        port = free_port()
+        log = self.tmp / f"{name}-{port}.log"
+        if name == "mlseam":
+            argv = [sys.executable, "-m", "mlseam.cli", "serve", SERVICE]
+            env = self.served_env(port)
+            ready_path, predict_path = f"/{SERVICE}/readyz", f"/{SERVICE}/v1/predict"
+        else:
+            (self.tmp / f"{MINIMAL_MODULE}.py").write_text(MINIMAL_APP)
+            argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{MINIMAL_MODULE}:app",
+                "--app-dir",
+                str(self.tmp),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MLSEAM_")}
+            env.update(BENCH_MODEL_PATH=str(self.model_path), BENCH_SERVICES_DIR=str(self.services_dir))
+            ready_path, predict_path = "/readyz", "/predict"
+        started = time.perf_counter()
+        proc = Proc(pinned(SERVER_CPU, argv), env, log, REPO_ROOT)
+        self.procs.append(proc)
+        ready = wait_ready(proc, f"http://127.0.0.1:{port}{ready_path}", started)
+        return proc, port, predict_path, ready
+
+    def check_answers(self, name: str, port: int, path: str) -> str:
+        """Whether the server's labels for the first images are in-process predict's."""
+        import httpx
+
+        response = httpx.post(
+            f"http://127.0.0.1:{port}{path}",
+            content=body_for(name, self.images[:CHECK_IMAGES]),
+            headers={"content-type": "application/json"},
+            timeout=30.0,
+        )
+        if response.status_code != 200:
+            return f"NO: HTTP {response.status_code}: {response.text[:300]}"
+        got = labels_from(name, response.json())
+        if got != self.expected:
+            wrong = sum(a != b for a, b in zip(got, self.expected, strict=False))
+            return f"NO: {wrong} of {len(self.expected)} labels differ from in-process predict"
+        return f"yes ({len(got)} images, same labels as in-process predict)"
+
+    def write_requests(self, name: str, port: int, path: str, rows: int) -> Path:
+        count = 64 if rows == 1 else 18
+        requests = [
+            http_request(port, path, body_for(name, batch)) for batch in _rows_batches(self.images, rows, count)
+        ]
+        target = self.tmp / f"requests-{name}-{rows}.json"
+        target.write_text(json.dumps(requests))
+        return target
+
+    def load(
+        self, proc: Proc, port: int, requests: Path, concurrency: int, warmup: float, duration: float
+    ) -> dict[str, Any]:
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--role",
+            "loadgen",
+            "--port",
+            str(port),
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(concurrency),
+            "--warmup",
+            str(warmup),
+            "--duration",
+            str(duration),
+            "--server-pid",
+            str(proc.pid),
+        ]
+        done = subprocess.run(
+            pinned(CLIENT_CPU, argv),
+            capture_output=True,
+            text=True,
+            timeout=warmup + duration + CHILD_SLACK_S,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"load generator exited {done.returncode}:\n{done.stderr.strip()[-2000:]}")
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
+
+    def start_live(self, name: str, title: str) -> Live:
+        """Start a server, check its answers and pre-encode its requests."""
+        run = ServerRun(name, title)
+        proc, port, path, run.ready_s = self.start_server(name)
+        run.agrees = self.check_answers(name, port, path)
+        files = {rows: self.write_requests(name, port, path, rows) for rows in sorted({r for r, _ in SCENARIOS})}
+        return Live(run, proc, port, files)
+
+    def warm(self, live: Live) -> None:
+        """A burst of both request sizes, then RSS: caches, arenas and code paths are hot by then."""
+        for rows in live.files:
+            self.load(live.proc, live.port, live.files[rows], 8, 0.0, max(0.5, self.warmup))
+        live.run.rss_warm = rss_bytes(live.proc.pid)
+
+    def scenario(self, live: Live, rows: int, concurrency: int) -> Scenario:
+        """One measured scenario; for mlseam also the mean batch it made, from its own metrics."""
+        before = scrape_batches(live.port) if live.run.name == "mlseam" else None
+        raw = self.load(live.proc, live.port, live.files[rows], concurrency, self.warmup, self.duration)
+        scenario = Scenario(rows, concurrency, raw)
+        if before is not None:
+            after = scrape_batches(live.port)
+            batches = after[0] - before[0]
+            if batches > 0:
+                scenario.batch_requests = (after[1] - before[1]) / batches
+                scenario.batch_rows = (after[2] - before[2]) / batches
+        live.run.scenarios[(rows, concurrency)] = scenario
+        print(
+            f"  {live.run.name} {rows} rows c={concurrency}: {scenario.req_s:,.0f} req/s, "
+            f"p99 {raw['p99_ms']:.1f} ms, {scenario.errors} errors",
+            file=sys.stderr,
+            flush=True,
+        )
+        return scenario
+
+    def finish(self, live: Live) -> None:
+        """RSS after everything, then stop the server."""
+        live.run.rss_end = rss_bytes(live.proc.pid)
+        code = live.proc.stop()
+        if code not in (0, -signal.SIGTERM):
+            print(f"note: {live.run.name} exited with {code} on SIGTERM; last log lines:\n{live.proc.tail(10)}")
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.stop()
+            except Exception as exc:  # noqa: BLE001 - cleanup goes on with the next process
+                print(f"cleanup: stopping pid {proc.pid}: {exc}")
+        if self.stack is not None:
+            try:
+                self.stack.stop()
+            except Exception as exc:  # noqa: BLE001 - the temp dir still goes
+                print(f"cleanup: stopping the local stack: {exc}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- report ----------------------------------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pin = "taskset" if shutil.which("taskset") else "NOT pinned (no taskset)"
+    return (
+        f"machine: {os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()} ({sys.executable}); servers and in-process on CPU {SERVER_CPU}, "
+        f"load generator on CPU {CLIENT_CPU} ({pin}); load average before the run "
+        + "/".join(f"{v:.2f}" for v in os.getloadavg())
+    )
+
+
+def _mlseam_settings() -> str:
+    from mlseam.settings import Settings
+
+    fields = Settings.model_fields
+    names = ("batching", "batch_max_rows", "batch_max_wait_ms", "max_items", "poll_interval_s")
+    defaults = " ".join(f"MLSEAM_{n.upper()}={fields[n].default}" for n in names)
+    return (
+        f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=WARNING, MLSEAM_ENVIRONMENT=local "
+        "(so auth off), uvloop + httptools, one process"
+    )
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def print_server(run: ServerRun) -> None:
+    print()
+    print(
+        f"{run.title}: ready in {run.ready_s:.2f} s, RSS {run.rss_warm / MIB:.1f} MiB after warm-up "
+        f"({run.rss_end / MIB:.1f} MiB after all scenarios); answers match: {run.agrees}"
+    )
+    batching = run.name == "mlseam"
+    header = (
+        f"{'rows/req':>8} {'conc':>5} {'req/s':>9} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'errors':>6} {'srv cpu':>7} {'cli cpu':>7} {'others':>7}"
+        + (f" {'req/batch':>9} {'rows/batch':>10}" if batching else "")
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario in run.scenarios.values():
+        raw = scenario.raw
+        line = (
+            f"{scenario.rows:>8} {scenario.concurrency:>5} {scenario.req_s:>9,.1f} {scenario.rows_s:>10,.0f} "
+            f"{_fmt(raw['p50_ms'], '.2f'):>8} {_fmt(raw['p99_ms'], '.2f'):>8} {_fmt(raw['max_ms'], '.1f'):>8} "
+            f"{scenario.errors:>6} {_fmt(raw['server_cpu'] * 100, '.0f') + '%':>7} "
+            f"{_fmt(raw['client_cpu'] * 100, '.0f') + '%':>7} {_fmt(raw['other_cpu'] * 100, '.0f') + '%':>7}"
+        )
+        if batching:
+            line += f" {_fmt(scenario.batch_requests, '.1f'):>9} {_fmt(scenario.batch_rows, '.1f'):>10}"
+        print(line)
+    for scenario in run.scenarios.values():
+        raw = scenario.raw
+        if scenario.errors:
+            print(
+                f"  errors at {scenario.rows} rows c={scenario.concurrency}: statuses {raw['statuses']}, "
+                f"transport errors {raw['transport_errors']}, timed out {raw['timed_out']}, first: {raw['first_error']}"
+            )
+
+
+def print_inprocess(figures: dict[str, Any]) -> None:
+    one, hundred = figures["1"], figures["100"]
+    print()
+    print(
+        f"in-process model.predict (CPU {SERVER_CPU}): 1-row calls {one['calls_per_s']:,.0f} calls/s "
+        f"(p50 {one['p50_ms']:.3f} ms, p99 {one['p99_ms']:.3f} ms); 100-row calls {hundred['calls_per_s']:,.0f} "
+        f"calls/s = {hundred['rows_per_s']:,.0f} rows/s (p50 {hundred['p50_ms']:.2f} ms)"
+    )
+
+
+def print_comparison(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
+    mlseam, minimal = runs.get("mlseam"), runs.get("minimal")
+    if mlseam is not None and minimal is not None:
+        print()
+        header = (
+            f"{'rows/req':>8} {'conc':>5} {'req/s mlseam/minimal':>21} "
+            f"{'p50 mlseam/minimal':>19} {'p99 mlseam/minimal':>19}"
+        )
+        print(header)
+        print("-" * len(header))
+        for key, ours in mlseam.scenarios.items():
+            theirs = minimal.scenarios.get(key)
+            if theirs is None:
+                continue
+            speed = ours.req_s / theirs.req_s if theirs.req_s else math.nan
+            p50 = ours.raw["p50_ms"] / theirs.raw["p50_ms"]
+            p99 = ours.raw["p99_ms"] / theirs.raw["p99_ms"]
+            print(
+                f"{key[0]:>8} {key[1]:>5} {_fmt(speed, '.2f') + 'x':>21} "
+                f"{_fmt(p50, '.2f') + 'x':>19} {_fmt(p99, '.2f') + 'x':>19}"
+            )
+        print(
+            f"RSS mlseam/minimal after warm-up: {mlseam.rss_warm / minimal.rss_warm:.2f}x; "
+            f"ready mlseam {mlseam.ready_s:.2f} s vs minimal {minimal.ready_s:.2f} s"
+        )
+    if inproc is not None:
+        for run in (mlseam, minimal):
+            if run is None:
+                continue
+            best_one = max((s.req_s for (r, _), s in run.scenarios.items() if r == 1), default=math.nan)
+            best_rows = max((s.rows_s for (r, _), s in run.scenarios.items() if r == 100), default=math.nan)
+            print(
+                f"{run.name} vs in-process: best 1-row {best_one / inproc['1']['calls_per_s']:.0%} of predict calls/s, "
+                f"best 100-row {best_rows / inproc['100']['rows_per_s']:.0%} of predict rows/s"
+            )
+
+
+def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
+    mlseam, minimal = runs.get("mlseam"), runs.get("minimal")
+    print()
+    print("aims:")
+
+    def verdict(text: str, met: bool | None, detail: str) -> None:
+        word = "not measured (needs both servers)" if met is None else ("met" if met else "missed")
+        print(f"  {text}: {word}" + (f" ({detail})" if detail else ""))
+
+    both = mlseam is not None and minimal is not None
+    if both:
+        assert mlseam is not None and minimal is not None
+        ours, theirs = mlseam.scenarios[(1, 64)], minimal.scenarios[(1, 64)]
+        ratio = ours.req_s / theirs.req_s
+        verdict(
+            "single-row c=64: mlseam >= 5x minimal app throughput AND mlseam p99 < 60 ms",
+            ratio >= AIM_C64_SPEEDUP and ours.raw["p99_ms"] < AIM_C64_P99_MS and ours.errors == 0,
+            f"{ours.req_s:,.0f} vs {theirs.req_s:,.0f} req/s = {ratio:.2f}x; p99 {ours.raw['p99_ms']:.1f} ms",
+        )
+        ours, theirs = mlseam.scenarios[(1, 1)], minimal.scenarios[(1, 1)]
+        verdict(
+            "single-row c=1: mlseam p50 <= minimal app p50",
+            ours.raw["p50_ms"] <= theirs.raw["p50_ms"] and ours.errors == 0,
+            f"{ours.raw['p50_ms']:.2f} ms vs {theirs.raw['p50_ms']:.2f} ms",
+        )
+        ours, theirs = mlseam.scenarios[(100, 8)], minimal.scenarios[(100, 8)]
+        ratio = ours.rows_s / theirs.rows_s
+        ceiling = ""
+        if inproc is not None:
+            predict_rows = inproc["100"]["rows_per_s"]
+            ceiling = f"; in-process predict alone: {predict_rows:,.0f} rows/s = {predict_rows / theirs.rows_s:.2f}x"
+        verdict(
+            "100-row c=8: mlseam rows/s >= 2.5x minimal app",
+            ratio >= AIM_100ROW_SPEEDUP and ours.errors == 0,
+            f"{ours.rows_s:,.0f} vs {theirs.rows_s:,.0f} rows/s = {ratio:.2f}x{ceiling}",
+        )
+        rss = mlseam.rss_warm / minimal.rss_warm
+        verdict(
+            "mlseam RSS <= minimal RSS * 1.2 and mlseam ready < 3 s",
+            rss <= AIM_RSS_RATIO and mlseam.ready_s < AIM_READY_S,
+            f"{mlseam.rss_warm / MIB:.1f} vs {minimal.rss_warm / MIB:.1f} MiB = {rss:.2f}x; "
+            f"ready {mlseam.ready_s:.2f} s",
+        )
+    else:
+        for text in (
+            "single-row c=64: mlseam >= 5x minimal app throughput AND mlseam p99 < 60 ms",
+            "single-row c=1: mlseam p50 <= minimal app p50",
+            "100-row c=8: mlseam rows/s >= 2.5x minimal app",
+            "mlseam RSS <= minimal RSS * 1.2 and mlseam ready < 3 s",
+        ):
+            verdict(text, None, "")
+    errors = sum(s.errors for run in runs.values() for s in run.scenarios.values())
+    print(f"  non-200 answers and transport errors over all scenarios: {errors}")
+    busy = [
+        (run.name, key, s.raw["other_cpu"])
+        for run in runs.values()
+        for key, s in run.scenarios.items()
+        if s.raw["other_cpu"] > OTHERS_WARN
+    ]
+    if busy:
+        worst = max(busy, key=lambda item: item[2])
+        print(
+            f"  WARNING: other processes used > {OTHERS_WARN:.0%} of a CPU in {len(busy)} scenario(s) (worst "
+            f"{worst[2]:.0%}: {worst[0]} {worst[1][0]} rows c={worst[1][1]}); these figures are disturbed, rerun on "
+            "an idle machine"
+        )
+
+
+# --- main ------------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the benchmark like Ctrl-C, so the cleanup in ``finally`` runs."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def bench(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    runner = Bench(args)
+    servers = [
+        ("mlseam", "mlseam API (`mlseam serve digits`)"),
+        ("minimal", "minimal FastAPI app (sync def, list[list[float]])"),
+    ]
+    if args.only:
+        servers = [(name, title) for name, title in servers if name == args.only]
+    runs: dict[str, ServerRun] = {}
+    inproc: dict[str, Any] | None = None
+    try:
+        with _sigterm_interrupts():
+            print(f"setup: {runner.setup()}", flush=True)
+            print(_machine())
+            print(_mlseam_settings())
+            print(
+                f"scenarios: {runner.warmup:g} s warm-up (discarded) + {runner.duration:g} s measured each; "
+                f"raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request",
+                flush=True,
+            )
+            inproc = runner.run_inprocess()
+            # Both servers are started one after the other (so neither slows the other's start), then the
+            # scenarios alternate between them (ABBA order): a slow patch of the machine hits both alike.
+            lives = [runner.start_live(name, title) for name, title in servers]
+            for live in lives:
+                runner.warm(live)
+            for index, (rows, concurrency) in enumerate(SCENARIOS):
+                for live in lives if index % 2 == 0 else lives[::-1]:
+                    runner.scenario(live, rows, concurrency)
+            for live in lives:
+                runner.finish(live)
+                runs[live.run.name] = live.run
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - reported as one message, then cleanup
+        print(f"benchmark setup or run failed: {type(exc).__name__}: {exc}")
+        return 1
+    finally:
+        runner.cleanup()
+    if inproc is not None:
+        print_inprocess(inproc)
+    for run in runs.values():
+        print_server(run)
+    print_comparison(runs, inproc)
+    print_aims(runs, inproc)
+    print(
+        "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; "
+        "others: every other process on the machine)"
+    )
+    print(
+        f"load average after the run {'/'.join(f'{v:.2f}' for v in os.getloadavg())}; "
+        f"total: {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per scenario (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1 s per scenario")
+    parser.add_argument("--only", choices=("mlseam", "minimal"), help="measure one server only")
+    # Child modes (the script runs itself pinned to a CPU).
+    parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=float, default=WARMUP_S, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--services-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=INPROCESS_SECONDS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role == "loadgen":
+        return loadgen(args)
+    if args.role == "inprocess":
+        return inprocess(args)
+    if args.duration <= 0 or args.duration > 120:
+        parser.error("--duration must be in (0, 120] seconds")
+    return bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
