@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,7 +22,9 @@ from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreErro
 from mlseam.examples import LabelledExample
 from mlseam.manifest import load_service
 from mlseam.serving.middleware import REQUEST_ID, BodyTooLargeError, RequestContext, error_body
-from mlseam.serving.runtime import NoModelError, ServiceRuntime, UnusableOutput
+from mlseam.serving.predict import FastPredict, check_token, run_predict
+from mlseam.serving.problems import ApiError, from_validation
+from mlseam.serving.runtime import ServiceRuntime
 from mlseam.serving.schemas import ErrorResponse, ExamplesStored, ModelInfo, Readiness
 from mlseam.serving.state import Readiness as ReadyState
 from mlseam.serving.state import model_summary
@@ -33,33 +34,8 @@ from mlseam.stores import Stores, build_stores
 log = logging.getLogger("mlseam.serving")
 
 
-class ApiError(Exception):
-    """An error answered as JSON with ``status``; raised by handlers, rendered in one place."""
-
-    def __init__(self, status: int, code: str, message: str, *, index: int | None = None, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.index, self.field = status, code, message, index, field
-
-
 def _json(status: int, body: bytes) -> Response:
     return Response(content=body, status_code=status, media_type="application/json")
-
-
-def _from_validation(exc: pydantic.ValidationError | RequestValidationError, list_field: str) -> ApiError:
-    """422 naming the item index and the field of the first problem."""
-    error = exc.errors()[0]
-    loc = [part for part in error["loc"] if part != "body"]
-    index = loc[1] if len(loc) > 1 and loc[0] == list_field and isinstance(loc[1], int) else None
-    field = loc[0] if loc else "body"
-    path = str(field)
-    for part in loc[1:]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "json_invalid":
-        path, message = "body", f"is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
-    elif error["type"] == "too_long" and loc == [list_field]:
-        return ApiError(413, "too_many_items", f"{path}: {message}; split the request")
-    return ApiError(422, "invalid_input", f"{path}: {message}", index=index, field=path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -71,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        return await api_error(request, _from_validation(exc, ""))
+        return await api_error(request, from_validation(exc, ""))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
@@ -119,13 +95,9 @@ def _item_error(list_field: str, exc: InvalidInputError) -> ApiError:
     return ApiError(422, "invalid_input", f"{field}: {message}", index=exc.index, field=field)
 
 
-def _auth_dependency(token: str | None) -> Any:
+def _auth_dependency(token: str) -> Any:
     async def require_token(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
-            raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` with the service's API token")
+        check_token(token, request.headers.get("authorization", ""))
 
     return require_token
 
@@ -160,32 +132,7 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
         summary=f"Predict with the {service.name} champion, outputs in input order",
     )
     async def predict(request: Request) -> Response:
-        try:
-            parsed = schemas.predict_request.validate_json(await request.body())
-        except pydantic.ValidationError as exc:
-            raise _from_validation(exc, "inputs") from None
-        try:
-            inputs = [service.task.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
-        except InvalidInputError as exc:
-            raise ApiError(
-                422, "invalid_input", f"inputs[{exc.index}].{exc}", index=exc.index, field=exc.field
-            ) from None
-        try:
-            outputs, version = await runtime.batcher.submit(inputs)
-        except NoModelError as exc:
-            raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
-        except Exception:
-            log.exception("model failed on a batch", extra={"service": service.name})
-            message = f"the model failed on this request's batch; quote request id {REQUEST_ID.get()} when reporting it"
-            raise ApiError(500, "model_error", message) from None
-        for index, output in enumerate(outputs):
-            if isinstance(output, UnusableOutput):
-                message = (
-                    f"inputs[{index}]: the model gave no finite prediction ({output.value}) for this input; "
-                    "its values are probably far outside the range the model was trained on"
-                )
-                raise ApiError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
-        return _json(200, orjson.dumps({"outputs": outputs, "model_version": version}))
+        return _json(200, await run_predict(runtime, await request.body()))
 
     @app.post(
         "/v1/examples",
@@ -200,7 +147,7 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
         try:
             parsed = schemas.examples_request.validate_json(await request.body())
         except pydantic.ValidationError as exc:
-            raise _from_validation(exc, "examples") from None
+            raise from_validation(exc, "examples") from None
         rows = [LabelledExample(input=e.input, label=e.label, external_id=e.external_id) for e in parsed.examples]
         try:
             stored = await asyncio.to_thread(runtime.examples.add, service.name, service.task, rows, source="api")
@@ -308,6 +255,7 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     install_error_handlers(root)
     for runtime in runtimes:
         root.mount(f"/{runtime.service.name}", create_service_app(runtime, token=token))
+    root.add_middleware(FastPredict, runtimes={r.service.name: r for r in runtimes}, token=token)
     root.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     root.state.runtimes = {runtime.service.name: runtime for runtime in runtimes}
     return root
