@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import numpy as np
-import psycopg2
-import psycopg2.extensions
-import psycopg2.extras
 
 from mlseam.errors import InvalidInputError, StoreError
 from mlseam.examples.matrix import BinaryMatrixReader
 from mlseam.tasks import Examples, TabularRegression, TaskKind
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
 
 Progress = Callable[[int], None]
 """Called with the number of rows read so far while a read streams."""
@@ -82,6 +82,11 @@ class PostgresExamplesStore:
 
     @contextmanager
     def _connect(self, *, readonly: bool = False) -> Iterator[psycopg2.extensions.connection]:
+        # Imported here: an API process that never stores examples need not load the driver.
+        import psycopg2
+        import psycopg2.errors
+        import psycopg2.extensions
+
         try:
             conn = psycopg2.connect(self.dsn, connect_timeout=5)
         except psycopg2.OperationalError as exc:
@@ -103,7 +108,10 @@ class PostgresExamplesStore:
             conn.close()
 
     def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
+        import psycopg2.extras
+
         rows = []
+        extra: dict[str, Any] = {}
         for index, example in enumerate(examples):
             value = task.validate_input(example.input, index=index)
             label = task.validate_label(example.label, index=index)
@@ -115,15 +123,17 @@ class PostgresExamplesStore:
                 raise InvalidInputError(
                     "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
                 )
-            rows.append(
-                (service, external_id or content_id(stored, label), psycopg2.extras.Json(stored), label, source)
-            )
+            # Columns a task kind stores beside the JSON (tabular: the validated feature vector).
+            extra = task.stored_columns(value)
+            row_id = external_id or content_id(stored, label)
+            rows.append((service, row_id, psycopg2.extras.Json(stored), label, source, *extra.values()))
         if not rows:
             return 0
+        columns = ", ".join(["service", "external_id", "input", "label", "source", *extra])
         with self._connect() as conn, conn.cursor() as cur:
             inserted = psycopg2.extras.execute_values(
                 cur,
-                f"INSERT INTO {task.table} (service, external_id, input, label, source) VALUES %s "
+                f"INSERT INTO {task.table} ({columns}) VALUES %s "
                 "ON CONFLICT (service, external_id) DO NOTHING RETURNING id",
                 rows,
                 page_size=1000,

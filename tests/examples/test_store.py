@@ -95,6 +95,14 @@ def test_malformed_tabular_rows_are_skipped_and_counted(settings: Settings, stor
     assert np.isfinite(read.examples.inputs).all()
 
 
+def test_the_store_writes_the_feature_vector_reads_use(settings: Settings, stores: Stores, service: str) -> None:
+    stores.examples.add(service, table, [LabelledExample(input={"x3": 3, "x1": 1, "x2": 2}, label=5.0)], source="t")
+    with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT features, features_key FROM {table.table} WHERE service = %s", (service,))
+        assert cur.fetchall() == [([1.0, 2.0, 3.0], table.features_key)]
+    conn.close()
+
+
 def test_rows_without_a_current_feature_vector_are_read_from_their_json(
     settings: Settings, stores: Stores, service: str
 ) -> None:
