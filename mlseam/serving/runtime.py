@@ -70,9 +70,10 @@ class ServiceRuntime:
         if loaded is None:
             raise NoModelError(self.slot.reason or "no model loaded yet")
         task = self.service.task
-        raw = list(loaded.model.predict(task.to_batch(inputs)))
-        task.validate_outputs([0.0 if _non_finite(v) else v for v in raw], len(inputs))  # type errors are bugs: 500
+        raw = task.output_items(loaded.model.predict(task.to_batch(inputs)), len(inputs))
         field = self._field
+        # One pass: a non-finite value is the input's fault (422 for that request only); any
+        # other bad output is the model's bug and fails the batch (500).
         outputs: list[Any] = [
             UnusableOutput(value) if _non_finite(value) else {field: task.validate_output(value, index=i)}
             for i, value in enumerate(raw)

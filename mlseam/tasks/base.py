@@ -160,8 +160,13 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
 
     def validate_outputs(self, outputs: object, expected: int) -> list[Any]:
         """A model's ``predict`` result checked for length and element type."""
+        items = self.output_items(outputs, expected)
+        return [self.validate_output(item, index=i) for i, item in enumerate(items)]
+
+    def output_items(self, outputs: object, expected: int) -> list[Any]:
+        """A model's ``predict`` result as a list, checked to hold one output per input."""
         try:
-            items = list(outputs)  # type: ignore[call-overload]
+            items: list[Any] = list(outputs)  # type: ignore[call-overload]
         except TypeError as exc:
             raise InvalidInputError(f"predict returned {type(outputs).__name__}; return one output per input") from exc
         if len(items) != expected:
@@ -169,7 +174,7 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
                 f"predict returned {len(items)} outputs for {expected} inputs; "
                 "return exactly one output per input, in input order"
             )
-        return [self.validate_output(item, index=i) for i, item in enumerate(items)]
+        return items
 
     @abstractmethod
     def validate_output(self, value: object, *, index: int) -> Any:
