@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from mlseam.errors import InvalidInputError
-from mlseam.examples.store import ExampleStats, LabelledExample, Progress, ReadResult, content_id
+from mlseam.examples.store import ExampleStats, LabelledExample, Progress, ReadResult, validate_example
 from mlseam.tasks import Examples, TaskKind
 
 
@@ -32,16 +32,13 @@ class InMemoryExamplesStore:
             return row_id
 
     def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
-        validated = []
-        for index, example in enumerate(examples):
-            stored = task.input_to_json(task.validate_input(example.input, index=index))
-            label = task.validate_label(example.label, index=index)
-            validated.append((example.external_id or content_id(stored, label), stored, label))
+        validated = [validate_example(task, example, index) for index, example in enumerate(examples)]
         added = 0
         with self._lock:
             rows = self.rows.setdefault(service, [])
             known = {row[1] for row in rows}
-            for external_id, stored, label in validated:
+            for valid in validated:
+                external_id, stored, label = valid.external_id, valid.stored, valid.label
                 if external_id not in known:
                     known.add(external_id)
                     rows.append((self._next_id, external_id, stored, label))

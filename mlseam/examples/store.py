@@ -73,6 +73,29 @@ def content_id(input_json: Any, label: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ValidExample:
+    """An example that passed its task kind's checks, as it will be stored."""
+
+    external_id: str
+    stored: Any  # the input as JSON
+    label: Any
+    extra: dict[str, Any]  # columns the task kind stores beside the JSON
+
+
+def validate_example(task: TaskKind[Any, Any], example: LabelledExample, index: int) -> ValidExample:
+    """``example`` checked as every store checks it; InvalidInputError names index and field."""
+    value = task.validate_input(example.input, index=index)
+    label = task.validate_label(example.label, index=index)
+    stored = task.input_to_json(value)
+    external_id = example.external_id
+    if external_id is not None and (not isinstance(external_id, str) or not external_id or "\x00" in external_id):
+        raise InvalidInputError(
+            "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
+        )
+    return ValidExample(external_id or content_id(stored, label), stored, label, task.stored_columns(value))
+
+
 class PostgresExamplesStore:
     """The examples store on PostgreSQL (psycopg2): one table per task kind."""
 
@@ -110,26 +133,13 @@ class PostgresExamplesStore:
     def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
         import psycopg2.extras
 
-        rows = []
-        extra: dict[str, Any] = {}
-        for index, example in enumerate(examples):
-            value = task.validate_input(example.input, index=index)
-            label = task.validate_label(example.label, index=index)
-            stored = task.input_to_json(value)
-            external_id = example.external_id
-            if external_id is not None and (
-                not isinstance(external_id, str) or not external_id or "\x00" in external_id
-            ):
-                raise InvalidInputError(
-                    "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
-                )
-            # Columns a task kind stores beside the JSON (tabular: the validated feature vector).
-            extra = task.stored_columns(value)
-            row_id = external_id or content_id(stored, label)
-            rows.append((service, row_id, psycopg2.extras.Json(stored), label, source, *extra.values()))
+        valid = [validate_example(task, example, index) for index, example in enumerate(examples)]
+        rows = [
+            (service, v.external_id, psycopg2.extras.Json(v.stored), v.label, source, *v.extra.values()) for v in valid
+        ]
         if not rows:
             return 0
-        columns = ", ".join(["service", "external_id", "input", "label", "source", *extra])
+        columns = ", ".join(["service", "external_id", "input", "label", "source", *valid[0].extra])
         with self._connect() as conn, conn.cursor() as cur:
             inserted = psycopg2.extras.execute_values(
                 cur,
