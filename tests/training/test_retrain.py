@@ -42,7 +42,7 @@ def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Set
 
     # and when the author ships a worse model, the champion is kept
     path = settings.services_dir / service.name / "service.yaml"
-    path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:ZeroModel"))
+    path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:FarOffModel"))
     worse_service = load_service(service.name, settings.services_dir)
     stores.examples.add(service.name, service.task, linear_examples(50, seed=3), source="t")
     worse = _retrain(worse_service, stores).record
