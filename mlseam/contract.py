@@ -28,7 +28,8 @@ class Model(ABC):
     - ``params``: hyper-parameters, recorded with every version for lineage.
 
     Implement ``fit``, a batch-first ``predict`` and ``evaluate``; override ``is_better`` only
-    when the primary metric alone cannot decide. Models are pickled by the platform, so keep
+    when the primary metric alone cannot decide, and ``predict_proba`` when a classifier can
+    say how sure it is. Models are pickled by the platform, so keep
     fitted state in attributes.
     """
 
@@ -45,6 +46,17 @@ class Model(ABC):
     @abstractmethod
     def predict(self, inputs: Any) -> Sequence[Any]:
         """One output per input, in input order, for a whole batch (possibly empty)."""
+
+    def predict_proba(self, inputs: Any) -> Any:
+        """Classification only, optional: each label's probability, per input.
+
+        Return an array of shape ``(len(inputs), len(self.classes))`` whose column ``j`` is the
+        probability of label ``self.classes[j]`` (set ``self.classes`` in ``fit``, as
+        scikit-learn's ``classes_``). The API adds them to each output as
+        ``"probabilities": {"3": 0.91, ...}``. The default returns ``None``: no probabilities.
+        Called on the same batch as ``predict``, so keep the two consistent.
+        """
+        return None
 
     @abstractmethod
     def evaluate(self, examples: Examples[Any]) -> dict[str, float]:

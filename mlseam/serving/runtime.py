@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from typing import Any
-
-import numpy as np
 
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.serving.batcher import MicroBatcher
+from mlseam.serving.outputs import UnusableOutput, predict_outputs
 from mlseam.serving.schemas import ServiceSchemas, build_schemas
 from mlseam.serving.state import ChampionWatcher, ModelSlot
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 
+__all__ = ["NoModelError", "ServiceRuntime", "UnusableOutput"]
+
 
 class NoModelError(Exception):
     """Raised inside a batch when no model is loaded yet."""
-
-
-class UnusableOutput:
-    """Stands in a batch's outputs for a prediction that is not a finite number.
-
-    Such an output comes from an input the model cannot handle (values far outside what it
-    was trained on): only the request holding that input is refused, with 422.
-    """
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-def _non_finite(value: object) -> bool:
-    return isinstance(value, float | np.floating) and not math.isfinite(value)
 
 
 class ServiceRuntime:
@@ -62,23 +47,13 @@ class ServiceRuntime:
             enabled=settings.batching,
         )
         self._watch: asyncio.Task[None] | None = None
-        self._field = service.task.output_field
 
     def predict(self, inputs: list[Any]) -> tuple[list[Any], str]:
         """Run the current model on validated inputs (one batch, one model version)."""
         loaded = self.slot.current
         if loaded is None:
             raise NoModelError(self.slot.reason or "no model loaded yet")
-        task = self.service.task
-        raw = task.output_items(loaded.model.predict(task.to_batch(inputs)), len(inputs))
-        field = self._field
-        # One pass: a non-finite value is the input's fault (422 for that request only); any
-        # other bad output is the model's bug and fails the batch (500).
-        outputs: list[Any] = [
-            UnusableOutput(value) if _non_finite(value) else {field: task.validate_output(value, index=i)}
-            for i, value in enumerate(raw)
-        ]
-        return outputs, loaded.version
+        return predict_outputs(self.service, loaded.model, inputs), loaded.version
 
     async def start(self) -> None:
         """Load the champion once (so a ready API serves at once), then keep watching."""

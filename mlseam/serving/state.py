@@ -12,10 +12,11 @@ from typing import Any
 
 from mlseam.artifacts import ArtifactStore, load_model
 from mlseam.contract import Model
-from mlseam.errors import ContractError
+from mlseam.errors import ContractError, InvalidInputError
 from mlseam.manifest import Service
 from mlseam.registry import ModelVersion, Registry
 from mlseam.serving.metrics import MODEL_VERSION, RELOADS
+from mlseam.serving.outputs import UnusableOutput, predict_outputs
 
 log = logging.getLogger("mlseam.serving")
 
@@ -50,8 +51,9 @@ class ModelSlot:
 
 def warm_up(service: Service, model: Model) -> None:
     """One prediction on a neutral input; a model that cannot predict is refused."""
-    outputs = model.predict(service.task.to_batch([service.task.sample_input()]))
-    service.task.validate_outputs(outputs, 1)
+    (output,) = predict_outputs(service, model, [service.task.sample_input()])
+    if isinstance(output, UnusableOutput):
+        raise InvalidInputError(f"the model gave no finite prediction ({output.value}) for a neutral input")
 
 
 class ChampionWatcher:

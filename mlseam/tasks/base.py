@@ -100,6 +100,8 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     needs_label_variety: ClassVar[bool] = False
 
     output_field: ClassVar[str]
+    has_probabilities: ClassVar[bool] = False
+    """Whether outputs may carry the model's ``predict_proba`` (classification kinds)."""
 
     def __init__(self, options: pydantic.BaseModel) -> None:
         self.options = options
@@ -122,6 +124,15 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     @abstractmethod
     def coerce_input(self, value: Any, *, index: int | None = None) -> InputT:
         """A value that passed ``input_type`` as the model sees it; checks what types cannot."""
+
+    def fast_inputs(self, values: list[Any]) -> list[InputT] | None:
+        """Already-decoded JSON inputs as the model sees them, when a vectorised check proves them valid.
+
+        ``None`` means "not proven": the caller then validates item by item, which also names
+        what is wrong. Must never accept what ``validate_input`` refuses. Callers rule out JSON
+        booleans first (numpy would read them as numbers). The default proves nothing.
+        """
+        return None
 
     @abstractmethod
     def sample_input(self) -> InputT:

@@ -38,6 +38,7 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
     options_model: ClassVar[type[pydantic.BaseModel]] = ImageOptions
     needs_label_variety: ClassVar[bool] = True
     output_field: ClassVar[str] = "label"
+    has_probabilities: ClassVar[bool] = True
 
     @property
     def image_options(self) -> ImageOptions:
@@ -69,6 +70,28 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
                 field="input",
             )
         return np.asarray(value, dtype=np.float64)
+
+    def fast_inputs(self, values: list[Any]) -> list[np.ndarray] | None:
+        try:
+            batch = np.asarray(values)
+        except (ValueError, TypeError, OverflowError):
+            return None  # ragged, or not all numbers
+        if batch.dtype.kind not in "iuf" or batch.ndim != 3:
+            return None
+        _, height, width = batch.shape
+        opts = self.image_options
+        if (
+            height < 1
+            or width < 1
+            or (opts.height is not None and height != opts.height)
+            or (opts.width is not None and width != opts.width)
+            or height * width > opts.max_pixels
+        ):
+            return None
+        batch = batch.astype(np.float64, copy=False)
+        if not np.isfinite(batch).all() or batch.min() < opts.min_value or batch.max() > opts.max_value:
+            return None
+        return list(batch)
 
     def sample_input(self) -> np.ndarray:
         opts = self.image_options

@@ -69,6 +69,30 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     def coerce_input(self, value: Any, *, index: int | None = None) -> list[float]:
         return [value[f] for f in self.features]
 
+    def fast_inputs(self, values: list[Any]) -> list[list[float]] | None:
+        features = self.features
+        count = len(features)
+        rows = []
+        for value in values:
+            if type(value) is not dict or len(value) != count:
+                return None
+            try:
+                rows.append([value[f] for f in features])
+            except KeyError:
+                return None
+        try:
+            batch = np.asarray(rows)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if batch.dtype.kind not in "iuf" or batch.shape != (len(values), count):
+            return None
+        batch = batch.astype(np.float64, copy=False)
+        assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
+        if not np.isfinite(batch).all() or np.abs(batch).max() > self.options.max_abs:
+            return None
+        result: list[list[float]] = batch.tolist()
+        return result
+
     def sample_input(self) -> list[float]:
         return [0.0] * len(self.features)
 

@@ -40,6 +40,13 @@ def test_digits_predicts_labels_in_input_order(served: Served) -> None:
     expected = _champion(served, served.digits).predict([np.asarray(image) for image in images])
     assert [output["label"] for output in body["outputs"]] == list(expected)
     assert body["model_version"] == "v1"
+    # the model has probabilities, so every output carries them: ten digits, summing to one,
+    # the most probable being the label
+    for output in body["outputs"]:
+        probabilities = output["probabilities"]
+        assert sorted(probabilities) == [str(digit) for digit in range(10)]
+        assert abs(sum(probabilities.values()) - 1.0) < 1e-3
+        assert max(probabilities, key=probabilities.__getitem__) == output["label"]
     assert response.headers["x-request-id"]
 
 

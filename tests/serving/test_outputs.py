@@ -1,0 +1,104 @@
+"""A model's predictions turned into API outputs: labels, values and probabilities, checked once per batch."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlseam.errors import InvalidInputError
+from mlseam.manifest import Service, load_service
+from mlseam.serving.outputs import UnusableOutput, predict_outputs
+
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+
+
+@pytest.fixture(scope="module")
+def digits() -> Service:
+    return load_service("digits", SERVICES)
+
+
+@pytest.fixture(scope="module")
+def diabetes() -> Service:
+    return load_service("diabetes", SERVICES)
+
+
+class Classifier:
+    """Stands in for a fitted classifier: fixed labels, and probabilities chosen per test."""
+
+    def __init__(self, labels: list[Any], probabilities: Any = None, classes: Any = ("1", "2")) -> None:
+        self.labels = labels
+        self.probabilities = probabilities
+        self.classes = classes
+
+    def predict(self, inputs: list[np.ndarray]) -> list[Any]:
+        return self.labels[: len(inputs)]
+
+    def predict_proba(self, inputs: list[np.ndarray]) -> Any:
+        return self.probabilities
+
+
+def _images(count: int) -> list[np.ndarray]:
+    return [np.zeros((8, 8)) for _ in range(count)]
+
+
+def test_probabilities_ride_along_with_their_label(digits: Service) -> None:
+    model = Classifier([np.int64(3), "7"], np.array([[0.75, 0.25], [1e-9, 1.0]], dtype=np.float32), np.array([3, 7]))
+    outputs = predict_outputs(digits, model, _images(2))  # type: ignore[arg-type]
+    assert outputs == [
+        {"label": "3", "probabilities": {"3": 0.75, "7": 0.25}},
+        {"label": "7", "probabilities": {"3": 0.0, "7": 1.0}},
+    ]
+
+
+def test_a_model_without_probabilities_answers_labels_only(digits: Service) -> None:
+    outputs = predict_outputs(digits, Classifier(["1", "2"]), _images(2))  # type: ignore[arg-type]
+    assert outputs == [{"label": "1"}, {"label": "2"}]
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "classes", "message"),
+    [
+        ([[0.5, 0.5]], ("1", "2"), "predict_proba returned shape (1, 2) for 2 inputs and 2 classes"),
+        ([[1.0], [1.0]], ("1", "2"), "predict_proba returned shape (2, 1) for 2 inputs and 2 classes"),
+        ([[1.0, 0.0], ["high", 0.0]], ("1", "2"), "predict_proba returned list; return an array of numbers"),
+        ([[1.0, 0.0], [1.5, 0.0]], ("1", "2"), "values from 0.0 to 1.5; probabilities lie in [0, 1]"),
+        ([[1.0, 0.0], [0.5, 0.5]], None, "needs `self.classes`"),
+        ([[1.0, 0.0], [0.5, 0.5]], "12", "needs `self.classes`"),
+        ([[1.0, 0.0], [0.5, 0.5]], (1, "1"), "holds a label twice"),
+    ],
+)
+def test_broken_probabilities_fail_the_batch_saying_what_is_wrong(
+    digits: Service, probabilities: Any, classes: Any, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        predict_outputs(digits, Classifier(["1", "2"], probabilities, classes), _images(2))  # type: ignore[arg-type]
+
+
+def test_a_non_finite_probability_refuses_only_that_input(digits: Service) -> None:
+    outputs = predict_outputs(digits, Classifier(["1", "2"], [[1.0, 0.0], [math.nan, 1.0]]), _images(2))  # type: ignore[arg-type]
+    assert outputs[0] == {"label": "1", "probabilities": {"1": 1.0, "2": 0.0}}
+    assert isinstance(outputs[1], UnusableOutput)
+
+
+class Regressor:
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+
+    def predict(self, inputs: np.ndarray) -> list[float]:
+        return self.values
+
+    def predict_proba(self, inputs: np.ndarray) -> Any:
+        raise AssertionError("regression outputs never carry probabilities")
+
+
+def test_regression_outputs_are_values_and_non_finite_ones_are_unusable(diabetes: Service) -> None:
+    rows = [dict.fromkeys(diabetes.task.options.features, 0.0)] * 2  # type: ignore[attr-defined]
+    inputs = [diabetes.task.validate_input(row) for row in rows]
+    outputs = predict_outputs(diabetes, Regressor([1.5, math.inf]), inputs)  # type: ignore[arg-type]
+    assert outputs[0] == {"value": 1.5}
+    assert isinstance(outputs[1], UnusableOutput)
