@@ -51,10 +51,11 @@ class Model(ABC):
         """Classification only, optional: each label's probability, per input.
 
         Return an array of shape ``(len(inputs), len(self.classes))`` whose column ``j`` is the
-        probability of label ``self.classes[j]`` (set ``self.classes`` in ``fit``, as
-        scikit-learn's ``classes_``). The API adds them to each output as
-        ``"probabilities": {"3": 0.91, ...}``. The default returns ``None``: no probabilities.
-        Called on the same batch as ``predict``, so keep the two consistent.
+        probability of label ``self.classes[j]`` (set ``classes`` when fitting, like
+        scikit-learn's ``classes_``). When defined, the API calls this instead of ``predict``
+        and answers each input's most probable label with ``"probabilities": {"3": 0.91, ...}``;
+        a retrain refuses a candidate whose ``predict`` disagrees with that on the holdout.
+        The default returns ``None``: the model has no probabilities.
         """
         return None
 

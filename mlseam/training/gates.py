@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from mlseam.errors import QualityGateError
+from mlseam.errors import InvalidInputError, QualityGateError
+from mlseam.predictions import predict_probabilities
+from mlseam.tasks import Examples, TaskKind
 
 
 def check_enough_examples(count: int, minimum: int) -> None:
@@ -56,6 +58,40 @@ def check_metrics(raw: object, primary: str, *, who: str) -> dict[str, float]:
     if bad:
         raise QualityGateError(f"{who} metric(s) {', '.join(bad)} are NaN or infinite; the candidate is refused")
     return metrics
+
+
+def check_served_labels(model: Any, holdout: Examples[Any], task: TaskKind[Any, Any]) -> None:
+    """Refuse a classifier whose ``predict`` disagrees with the labels its ``predict_proba`` serves.
+
+    The API answers each input's most probable label; ``evaluate`` scores ``predict``. If the two
+    differ, the metrics that won promotion would not describe what is served.
+    """
+    if not task.has_probabilities or len(holdout) == 0:
+        return
+    try:
+        probabilities = predict_probabilities(model, holdout.inputs, len(holdout))
+        if probabilities is None:
+            return
+        predicted = [
+            task.validate_output(value, index=i)
+            for i, value in enumerate(task.output_items(model.predict(holdout.inputs), len(holdout)))
+        ]
+    except InvalidInputError as exc:
+        raise QualityGateError(f"candidate predictions are unusable: {exc}") from None
+    served = probabilities.labels()
+    differ = [i for i, (a, b) in enumerate(zip(predicted, served, strict=True)) if a != b]
+    if differ:
+        first = differ[0]
+        raise QualityGateError(
+            f"predict and predict_proba disagree on {len(differ)} of {len(holdout)} holdout rows "
+            f"(first: predict says {predicted[first]!r}, the most probable class is {served[first]!r}); "
+            "the API answers the most probable class, so make predict return it or drop predict_proba"
+        )
+    unusable = int((~probabilities.finite).sum())
+    if unusable:
+        raise QualityGateError(
+            f"predict_proba gave non-finite probabilities for {unusable} of {len(holdout)} holdout rows"
+        )
 
 
 def format_metrics(metrics: Mapping[str, Any]) -> str:

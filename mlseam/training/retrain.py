@@ -193,6 +193,7 @@ class Retrainer:
 
         started = time.perf_counter()
         record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
+        gates.check_served_labels(candidate, holdout, service.task)
         record.timings["evaluate_s"] = round(time.perf_counter() - started, 3)
         log.info(
             "%s: evaluated candidate on %d holdout rows in %.2fs: %s",

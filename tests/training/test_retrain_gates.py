@@ -11,7 +11,7 @@ from mlseam.artifacts import InMemoryArtifactStore
 from mlseam.examples import InMemoryExamplesStore, LabelledExample
 from mlseam.manifest import Service, load_service
 from mlseam.registry import InMemoryRegistry, Status
-from mlseam.training import Retrainer
+from mlseam.training import Retrainer, seed_service
 from mlseam.training.retrain import Outcome
 
 
@@ -107,3 +107,51 @@ def test_lineage_is_recorded(services_dir: Path, fakes: Fakes) -> None:
     assert record.watermark == 100 and record.holdout_digest and record.artifact_sha256
     assert record.artifact_size == len(fakes.artifacts.objects[record.artifact_key])  # type: ignore[index]
     assert {"read_s", "fit_s", "evaluate_s", "upload_s"} <= set(record.timings)
+
+
+CONTRARY = '''
+
+class ContraryModel(DigitsModel):
+    """Its predict picks the least probable digit: not what the API would answer."""
+
+    def predict(self, inputs):
+        probabilities = self.predict_proba(inputs)
+        return [self.classes[j] for j in probabilities.argmin(axis=1)]
+
+
+class ShapelessModel(DigitsModel):
+    """Its predict_proba drops a column."""
+
+    def predict_proba(self, inputs):
+        return super().predict_proba(inputs)[:, 1:]
+'''
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("DigitsModel", None),
+        ("ContraryModel", "predict and predict_proba disagree on"),
+        ("ShapelessModel", "candidate predictions are unusable: predict_proba returned shape"),
+    ],
+)
+def test_a_classifier_must_serve_what_it_was_scored_on(
+    services_dir: Path, fakes: Fakes, model: str, message: str | None
+) -> None:
+    # given: the digits service, its model possibly replaced by a variant
+    name = clone_service(services_dir, "digits")
+    with (services_dir / name / "model.py").open("a") as source:
+        source.write(CONTRARY)
+    manifest = services_dir / name / "service.yaml"
+    manifest.write_text(manifest.read_text().replace("model.py:DigitsModel", f"model.py:{model}"))
+    service = load_service(name, services_dir)
+    seed_service(service, fakes)  # type: ignore[arg-type]
+    # when
+    outcome = fakes.retrain(service)
+    # then: only a model whose predict is its most probable class becomes champion
+    if message is None:
+        assert outcome.record.status == Status.PROMOTED, outcome.summary
+    else:
+        assert outcome.record.status == Status.REFUSED and outcome.exit_code == 3
+        assert message in outcome.summary
+        assert fakes.registry.get_champion(service.name) is None
