@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(default=5.0, gt=0, description="how often APIs look for a new champion")
     reload_max_backoff_s: float = Field(default=60.0, gt=0)
     batching: bool = True
-    batch_max_rows: int = Field(default=256, ge=1)
+    batch_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
     batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
     auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
     api_token: SecretStr | None = None

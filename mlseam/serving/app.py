@@ -236,8 +236,13 @@ def resolve_token(settings: Settings) -> str | None:
     )
 
 
-def create_app(settings: Settings, names: list[str], *, stores: Stores | None = None) -> FastAPI:
-    """The root app serving ``names`` under ``/<service>``: what uvicorn runs."""
+def create_app(settings: Settings, names: list[str], *, stores: Stores | None = None) -> RequestContext:
+    """The ASGI app serving ``names`` under ``/<service>``: what uvicorn runs.
+
+    Outermost, ``RequestContext`` (request id, metrics, access log, body limit) and
+    ``FastPredict`` (the predict hot path) sit outside FastAPI's own middleware stack; every
+    other request goes on to the FastAPI root app (``.fastapi``) and the per-service apps.
+    """
     stores = stores or build_stores(settings)
     token = resolve_token(settings)
     runtimes = [ServiceRuntime(load_service(name, settings.services_dir), stores, settings) for name in names]
@@ -255,7 +260,8 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     install_error_handlers(root)
     for runtime in runtimes:
         root.mount(f"/{runtime.service.name}", create_service_app(runtime, token=token))
-    root.add_middleware(FastPredict, runtimes={r.service.name: r for r in runtimes}, token=token)
-    root.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     root.state.runtimes = {runtime.service.name: runtime for runtime in runtimes}
-    return root
+    fast = FastPredict(root, runtimes={r.service.name: r for r in runtimes}, token=token)
+    app = RequestContext(fast, max_body_bytes=settings.max_body_bytes)
+    app.fastapi = root
+    return app

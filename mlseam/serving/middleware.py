@@ -62,6 +62,8 @@ class RequestContext:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.fastapi: Any = None
+        """The FastAPI root app inside, when ``create_app`` built this."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,12 +74,14 @@ class RequestContext:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         status = 500
+        started_response = False
         id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
@@ -89,6 +93,12 @@ class RequestContext:
             await self.app(scope, self._limited(receive), send_with_id)
         except BodyTooLargeError:
             await self._too_large(send_with_id)
+        except Exception:
+            # Whatever escaped the app: logged with its request id, answered without a trace.
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if started_response:
+                raise
+            await self._send_json(send_with_id, 500, "internal", f"internal error; quote request id {request_id}")
         finally:
             elapsed = time.perf_counter() - started
             service, route = route_of(scope["path"])
@@ -122,11 +132,17 @@ class RequestContext:
         return limited
 
     async def _too_large(self, send: Send) -> None:
-        body = error_body(413, "too_large", f"request body exceeds {self.max_body_bytes} bytes; send fewer items")
+        await self._send_json(
+            send, 413, "too_large", f"request body exceeds {self.max_body_bytes} bytes; send fewer items"
+        )
+
+    @staticmethod
+    async def _send_json(send: Send, status: int, code: str, message: str) -> None:
+        body = error_body(status, code, message)
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )

@@ -57,8 +57,6 @@ async def run_predict(runtime: ServiceRuntime, body: bytes) -> bytes:
 
 def _fast_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any] | None:
     """The inputs of a well-formed body, checked as whole arrays; None sends it the item-by-item way."""
-    if b"true" in body or b"false" in body:
-        return None  # numpy would read JSON booleans as numbers; the schema refuses them
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -68,7 +66,7 @@ def _fast_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any] | None:
     values = parsed.get("inputs")
     if type(values) is not list or not 1 <= len(values) <= runtime.settings.max_items:
         return None
-    return runtime.service.task.fast_inputs(values)
+    return runtime.service.task.fast_inputs(values, body)
 
 
 def _checked_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any]:

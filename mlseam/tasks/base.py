@@ -125,12 +125,12 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     def coerce_input(self, value: Any, *, index: int | None = None) -> InputT:
         """A value that passed ``input_type`` as the model sees it; checks what types cannot."""
 
-    def fast_inputs(self, values: list[Any]) -> list[InputT] | None:
-        """Already-decoded JSON inputs as the model sees them, when a vectorised check proves them valid.
+    def fast_inputs(self, values: list[Any], body: bytes) -> list[InputT] | None:
+        """``values`` (the ``inputs`` decoded from JSON ``body``) as the model sees them, when a
+        vectorised check proves them valid.
 
         ``None`` means "not proven": the caller then validates item by item, which also names
-        what is wrong. Must never accept what ``validate_input`` refuses. Callers rule out JSON
-        booleans first (numpy would read them as numbers). The default proves nothing.
+        what is wrong. Must never accept what ``validate_input`` refuses. The default proves nothing.
         """
         return None
 

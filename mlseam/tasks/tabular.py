@@ -69,7 +69,9 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     def coerce_input(self, value: Any, *, index: int | None = None) -> list[float]:
         return [value[f] for f in self.features]
 
-    def fast_inputs(self, values: list[Any]) -> list[list[float]] | None:
+    def fast_inputs(self, values: list[Any], body: bytes) -> list[list[float]] | None:
+        if b"true" in body or b"false" in body:
+            return None  # numpy would read JSON booleans as numbers
         features = self.features
         count = len(features)
         rows = []
