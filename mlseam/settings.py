@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     batching: bool = True
     batch_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
     batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
+    inline_predict_ms: float = Field(
+        default=2.0, ge=0, description="a model whose recent batches took less runs on the event loop; 0: never"
+    )
     auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
     api_token: SecretStr | None = None
     api_token_secret_id: str | None = Field(default=None, description="Secrets Manager id holding the token")

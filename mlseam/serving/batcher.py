@@ -17,6 +17,10 @@ PredictFn = Callable[[list[Any]], tuple[list[Any], str]]
 """Validated inputs in, (one JSON output per input, model version used) out."""
 
 
+_RECENT = 32
+"""How many recent batch timings decide whether the next batch may run on the loop."""
+
+
 @dataclass
 class _Pending:
     inputs: list[Any]
@@ -30,16 +34,31 @@ class MicroBatcher:
     ``max_wait_s``, waits that long for more), up to ``max_rows`` rows. A request whose
     client went away is dropped before the batch runs; an exception fails only that batch.
     With ``enabled=False`` each request is predicted on its own.
+
+    A quick model runs on the event loop itself: when the last batches (at least as large as
+    this one) each took under ``inline_budget_s``, handing the batch to the thread and back
+    would cost more than the loop is blocked. Anything slower, or a batch larger than any
+    seen recently, runs on the thread so the loop keeps answering.
     """
 
     def __init__(
-        self, predict: PredictFn, *, service: str, max_rows: int, max_wait_s: float, enabled: bool = True
+        self,
+        predict: PredictFn,
+        *,
+        service: str,
+        max_rows: int,
+        max_wait_s: float,
+        enabled: bool = True,
+        inline_budget_s: float = 0.0,
     ) -> None:
         self.predict = predict
         self.service = service
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.enabled = enabled
+        self.inline_budget_s = inline_budget_s
+        self._recent: deque[tuple[int, float]] = deque(maxlen=_RECENT)
+        self._version = ""
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
@@ -122,16 +141,35 @@ class MicroBatcher:
             flat = [item for pending in batch for item in pending.inputs]
             BATCH_ROWS.labels(self.service).observe(len(flat))
             BATCH_REQUESTS.labels(self.service).observe(len(batch))
+            started = time.perf_counter()
             try:
-                outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
+                if self._may_inline(len(flat)):
+                    outputs, version = self.predict(flat)
+                else:
+                    outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
             except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests that cause it
+                self._recent.clear()  # a failing model is no longer known to be quick
                 if len(batch) == 1:
                     if not batch[0].future.done():
                         batch[0].future.set_exception(exc)
                 else:
                     await self._isolate(batch)
                 continue
+            if version != self._version:  # a new model: its speed is unknown
+                self._version = version
+                self._recent.clear()
+            self._recent.append((len(flat), time.perf_counter() - started))
             _deliver(batch, outputs, version)
+
+    def _may_inline(self, rows: int) -> bool:
+        if self.inline_budget_s <= 0 or len(self._recent) < _RECENT // 4:
+            return False
+        largest = 0
+        for seen, seconds in self._recent:
+            if seconds >= self.inline_budget_s:
+                return False
+            largest = max(largest, seen)
+        return rows <= largest
 
     async def _isolate(self, batch: Sequence[_Pending]) -> None:
         """Re-run a failed batch one request at a time, so only the culprit sees the error."""

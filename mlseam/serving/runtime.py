@@ -45,6 +45,7 @@ class ServiceRuntime:
             max_rows=settings.batch_max_rows,
             max_wait_s=settings.batch_max_wait_ms / 1000.0,
             enabled=settings.batching,
+            inline_budget_s=settings.inline_predict_ms / 1000.0,
         )
         self._watch: asyncio.Task[None] | None = None
 

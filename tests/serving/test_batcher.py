@@ -119,3 +119,71 @@ def test_a_request_larger_than_a_batch_still_runs(rows: int) -> None:
         return result
 
     assert _run(scenario()) == ([2 * i for i in range(rows)], "v1")
+
+
+class ThreadSpy:
+    """Answers after ``delay`` seconds and records which thread ran each batch."""
+
+    def __init__(self, delay: float = 0.0, version: str = "v1") -> None:
+        self.delay = delay
+        self.version = version
+        self.threads: list[str] = []
+
+    def __call__(self, inputs: list[Any]) -> tuple[list[Any], str]:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.delay)
+        return list(inputs), self.version
+
+
+def _sequential(batcher: MicroBatcher, sizes: list[int]) -> None:
+    async def scenario() -> None:
+        batcher.start()
+        for size in sizes:
+            await batcher.submit(list(range(size)))
+        await batcher.stop()
+
+    _run(scenario())
+
+
+def test_a_quick_model_runs_on_the_loop_once_it_is_known_to_be_quick() -> None:
+    spy = ThreadSpy()
+    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20)
+    assert spy.threads[0].startswith("predict-t")  # unknown speed: on the batcher's thread
+    assert spy.threads[-1] == "MainThread"  # known quick: on the event loop
+
+
+def test_a_slow_model_never_blocks_the_loop() -> None:
+    spy = ThreadSpy(delay=0.003)
+    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.002), [4] * 20)
+    assert all(name.startswith("predict-t") for name in spy.threads)
+
+
+def test_a_batch_larger_than_any_recent_one_goes_to_the_thread() -> None:
+    spy = ThreadSpy()
+    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20 + [50])
+    assert spy.threads[-2] == "MainThread" and spy.threads[-1].startswith("predict-t")
+
+
+def test_inline_prediction_can_be_turned_off() -> None:
+    spy = ThreadSpy()
+    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.0), [4] * 20)
+    assert all(name.startswith("predict-t") for name in spy.threads)
+
+
+def test_a_new_model_version_starts_on_the_thread_again() -> None:
+    spy = ThreadSpy()
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05)
+        batcher.start()
+        for _ in range(20):
+            await batcher.submit([1])
+        spy.version = "v2"  # a hot reload swapped the model in
+        for _ in range(3):
+            await batcher.submit([1])
+        await batcher.stop()
+
+    _run(scenario())
+    assert spy.threads[19] == "MainThread"
+    assert spy.threads[20] == "MainThread"  # the batch that reveals v2 (its version is only known after)
+    assert all(name.startswith("predict-t") for name in spy.threads[21:])
