@@ -215,9 +215,11 @@ def freeze_heap() -> None:
     Otherwise each full collection walks a few hundred thousand long-lived objects, pausing
     every request in flight for a few hundred milliseconds under load. Frozen objects are
     still freed by reference counting once nothing refers to them (an old model included).
+    Turns the collector on, in case start-up ran without it (``mlseam serve`` does).
     """
     gc.collect()
     gc.freeze()
+    gc.enable()
 
 
 def resolve_token(settings: Settings) -> str | None:
