@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
     batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
     inline_predict_ms: float = Field(
-        default=2.0, ge=0, description="a model whose recent batches took less runs on the event loop; 0: never"
+        default=5.0, ge=0, description="a model whose recent batches took less runs on the event loop; 0: never"
     )
     auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
     api_token: SecretStr | None = None
