@@ -173,6 +173,36 @@ def serve_command(
     serve(settings, names)
 
 
+@app.command("worker")
+@user_errors
+def worker_command(service: ServiceArg) -> None:
+    """Process SERVICE's batch chunks from SQS until SIGTERM (finishes the chunk in hand, exits 0)."""
+    import signal
+
+    from mlseam.batches.worker import Worker
+    from mlseam.serving.server import configure_json_logs
+    from mlseam.stores import build_batch_store
+
+    settings = get_settings()
+    configure_json_logs(settings.log_level)
+    loaded = load_service(service, settings.services_dir)
+    stores = build_stores(settings)
+    worker = Worker(
+        loaded,
+        store=build_batch_store(settings),
+        registry=stores.registry,
+        artifacts=stores.artifacts,
+        settings=settings,
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run()
+
+
 @app.command("local-stack")
 @user_errors
 def local_stack_command(

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     inline_predict_ms: float = Field(
         default=5.0, ge=0, description="a model whose recent batches took less runs on the event loop; 0: never"
     )
+    # Queue-style batches (`POST /<service>/v1/batches`, `mlseam worker <service>`).
+    batches_table: str = "mlseam-batches-local"
+    batches_bucket: str = "mlseam-batches-local"
+    batches_prefix: str = "batches"
+    queue_prefix: str = Field(default="mlseam-local", description="SQS queues are <prefix>-<service>-batches[-dlq]")
+    batch_max_items: int = Field(default=100_000, ge=1, description="most inputs in one batch (more: 413)")
+    batch_max_body_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    batch_chunk_items: int = Field(default=1000, ge=1, description="inputs per chunk: per SQS message and predict call")
+    batch_retention_days: float = Field(default=7.0, gt=0, description="batches and their results expire after this")
+    batch_max_receives: int = Field(default=3, ge=1, description="attempts at a chunk before its dead-letter queue")
+    batch_visibility_timeout_s: int = Field(default=60, ge=5, le=43200)
+    batch_result_url_ttl_s: int = Field(default=3600, ge=60, le=604800)
+    worker_wait_s: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait of the worker")
     auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
     api_token: SecretStr | None = None
     api_token_secret_id: str | None = Field(default=None, description="Secrets Manager id holding the token")

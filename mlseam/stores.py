@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlseam.artifacts import ArtifactStore, S3ArtifactStore
 from mlseam.aws import aws_client
 from mlseam.examples import ExamplesStore, PostgresExamplesStore
 from mlseam.registry import DynamoRegistry, Registry
 from mlseam.settings import Settings
+
+if TYPE_CHECKING:
+    from mlseam.batches.store import BatchStore
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,8 @@ class Stores:
     examples: ExamplesStore
     registry: Registry
     artifacts: ArtifactStore
+    batches: BatchStore | None = None
+    """Queue-style batch jobs (SQS, S3, DynamoDB); None where a process has no use for them."""
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -26,4 +32,38 @@ def build_stores(settings: Settings) -> Stores:
         examples=PostgresExamplesStore(settings.dsn),
         registry=DynamoRegistry(aws_client(settings, "dynamodb"), settings.registry_table),
         artifacts=S3ArtifactStore(aws_client(settings, "s3"), settings.artifacts_bucket),
+        batches=build_batch_store(settings),
+    )
+
+
+def build_batch_store(settings: Settings) -> BatchStore:
+    """The batch store of ``settings``: its table, bucket and queue names."""
+    from mlseam.batches.store import BatchStore
+
+    return BatchStore(
+        dynamodb=aws_client(settings, "dynamodb"),
+        s3=aws_client(settings, "s3"),
+        sqs=aws_client(settings, "sqs"),
+        table=settings.batches_table,
+        bucket=settings.batches_bucket,
+        prefix=settings.batches_prefix,
+        queue_prefix=settings.queue_prefix,
+    )
+
+
+def create_batch_resources(settings: Settings, services: list[str]) -> None:
+    """The batch table, bucket and per-service queues, as Terraform creates them (local stack, tests)."""
+    from mlseam.batches.store import create_batch_resources as create
+
+    create(
+        dynamodb=aws_client(settings, "dynamodb"),
+        s3=aws_client(settings, "s3"),
+        sqs=aws_client(settings, "sqs"),
+        table=settings.batches_table,
+        bucket=settings.batches_bucket,
+        region=settings.aws_region,
+        queue_prefix=settings.queue_prefix,
+        services=services,
+        max_receives=settings.batch_max_receives,
+        visibility_timeout_s=settings.batch_visibility_timeout_s,
     )

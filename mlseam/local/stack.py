@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -22,6 +23,7 @@ from mlseam.local.server import Server
 from mlseam.manifest import Service, discover_services, load_service
 from mlseam.registry import create_registry_table
 from mlseam.settings import Settings
+from mlseam.stores import build_stores, create_batch_resources
 
 
 def _loopback_port(url: str, what: str, setting: str) -> int:
@@ -54,6 +56,7 @@ class LocalStack(Server):
             self.aws.start()
             create_bucket(aws_client(self.settings, "s3"), self.settings.artifacts_bucket, self.settings.aws_region)
             create_registry_table(aws_client(self.settings, "dynamodb"), self.settings.registry_table)
+            create_batch_resources(self.settings, discover_services(self.settings.services_dir))
             migrate(self.settings.dsn)
         except BaseException:
             self.stop()
@@ -102,9 +105,43 @@ def serve_local(settings: Settings, console: Console) -> None:
         console.print(f"APIs on {base}/<service>/ (docs at {base}/<service>/docs). Try:")
         for curl in curls:
             console.print(curl, markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"batches: POST {base}/<service>/v1/batches with the same body, then GET the status_url it answers "
+            f"(one worker per service is running)"
+        )
         console.print("local stack is up; `.venv/bin/mlseam status` works from another terminal. Ctrl-C stops it.")
 
-    serve(settings, names, on_ready=ready)
+    with start_workers(settings, names):
+        serve(settings, names, on_ready=ready)
+
+
+@contextlib.contextmanager
+def start_workers(settings: Settings, names: list[str]) -> Iterator[None]:
+    """One batch worker per service, as threads of this process, stopped on the way out."""
+    from mlseam.batches.worker import Worker
+    from mlseam.stores import build_batch_store
+
+    stores = build_stores(settings)
+    workers = [
+        Worker(
+            load_service(name, settings.services_dir),
+            store=build_batch_store(settings),
+            registry=stores.registry,
+            artifacts=stores.artifacts,
+            settings=settings,
+        )
+        for name in names
+    ]
+    threads = [threading.Thread(target=w.run, name=f"worker-{w.service.name}", daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.stop.set()
+        for thread in threads:
+            thread.join(timeout=settings.worker_wait_s + 5)
 
 
 def demo_input(service: Service) -> Any:

@@ -11,13 +11,16 @@ from typing import Any
 
 import orjson
 import pydantic
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mlseam.batches import api as batch_api
+from mlseam.batches.store import BatchStore
+from mlseam.batches.submit import submit_batch
 from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreError
 from mlseam.examples import LabelledExample
 from mlseam.manifest import load_service
@@ -172,6 +175,60 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
             raise ApiError(503, "no_model", f"{service.name} has no model loaded: {slot.reason or slot.readiness}")
         return _json(200, orjson.dumps(model_summary(loaded)))
 
+    @app.post(
+        "/v1/batches",
+        dependencies=authorised,
+        status_code=202,
+        responses=ERRORS,
+        openapi_extra={"requestBody": {"required": True, "content": json_body}},
+        summary="Submit many inputs at once; poll the status URL for the results",
+    )
+    async def submit(request: Request, idempotency_key: str | None = Header(default=None)) -> Response:
+        store = _batch_store(runtime)
+        batch, _ = await asyncio.to_thread(
+            submit_batch,
+            service,
+            await request.body(),
+            idempotency_key=idempotency_key,
+            store=store,
+            registry=runtime.registry,
+            settings=runtime.settings,
+        )
+        prefix = f"/{service.name}"
+        body = orjson.dumps(batch_api.summary(batch, prefix=prefix))
+        return Response(
+            body,
+            status_code=202,
+            media_type="application/json",
+            headers={"location": f"{prefix}/v1/batches/{batch.batch_id}"},
+        )
+
+    @app.get(
+        "/v1/batches/{batch_id}",
+        dependencies=authorised,
+        responses=ERRORS,
+        summary="A batch's status and progress; once finished, a page of results in input order",
+    )
+    async def batch_status(
+        batch_id: str,
+        offset: int = Query(default=0, ge=0, description="first result to return"),
+        limit: int = Query(default=1000, ge=1, le=10_000, description="most results to return"),
+    ) -> Response:
+        store = _batch_store(runtime)
+
+        def answer() -> bytes:
+            batch = batch_api.find(store, service.name, batch_id)
+            return batch_api.status_body(
+                store,
+                batch,
+                prefix=f"/{service.name}",
+                offset=offset,
+                limit=limit,
+                url_ttl_s=runtime.settings.batch_result_url_ttl_s,
+            )
+
+        return _json(200, await asyncio.to_thread(answer))
+
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
@@ -190,6 +247,12 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
 
     _document_bodies(app, schemas.predict_request_model, schemas.examples_request_model)
     return app
+
+
+def _batch_store(runtime: ServiceRuntime) -> BatchStore:
+    if runtime.batches is None:
+        raise ApiError(503, "batches_unavailable", "this API runs without a batch store; batches are off")
+    return runtime.batches
 
 
 def _document_bodies(app: FastAPI, *models: type[pydantic.BaseModel]) -> None:
@@ -264,6 +327,8 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
         root.mount(f"/{runtime.service.name}", create_service_app(runtime, token=token))
     root.state.runtimes = {runtime.service.name: runtime for runtime in runtimes}
     fast = FastPredict(root, runtimes={r.service.name: r for r in runtimes}, token=token)
-    app = RequestContext(fast, max_body_bytes=settings.max_body_bytes)
+    app = RequestContext(
+        fast, max_body_bytes=settings.max_body_bytes, batch_max_body_bytes=settings.batch_max_body_bytes
+    )
     app.fastapi = root
     return app

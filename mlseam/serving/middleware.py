@@ -21,6 +21,7 @@ _KNOWN_ROUTES = (
     "/v1/predict",
     "/v1/examples",
     "/v1/model",
+    "/v1/batches",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -35,6 +36,8 @@ def route_of(path: str) -> tuple[str, str]:
     rest = "/" + rest
     if rest in _KNOWN_ROUTES:
         return service, rest
+    if rest.startswith("/v1/batches/"):
+        return service, "/v1/batches/{id}"
     return "-", "unmatched"
 
 
@@ -59,9 +62,10 @@ class RequestContext:
     """Gives each request an id (``X-Request-ID`` or a new one), echoes it, times and counts it,
     and answers 413 before reading a body larger than ``max_body_bytes``."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, batch_max_body_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
         self.fastapi: Any = None
         """The FastAPI root app inside, when ``create_app`` built this."""
 
@@ -85,14 +89,15 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
+        limit = self.batch_max_body_bytes if scope["path"].endswith("/v1/batches") else self.max_body_bytes
         try:
             length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._too_large(send_with_id)
+            if length is not None and length.isdigit() and int(length) > limit:
+                await self._too_large(send_with_id, limit)
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, limit), send_with_id)
         except BodyTooLargeError:
-            await self._too_large(send_with_id)
+            await self._too_large(send_with_id, limit)
         except Exception:
             # Whatever escaped the app: logged with its request id, answered without a trace.
             log.exception("unhandled error", extra={"path": scope["path"]})
@@ -117,7 +122,7 @@ class RequestContext:
                 )
             REQUEST_ID.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -125,16 +130,14 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise BodyTooLargeError(f"request body exceeds {self.max_body_bytes} bytes; send fewer items")
+                if seen > limit:
+                    raise BodyTooLargeError(f"request body exceeds {limit} bytes; send fewer items")
             return message
 
         return limited
 
-    async def _too_large(self, send: Send) -> None:
-        await self._send_json(
-            send, 413, "too_large", f"request body exceeds {self.max_body_bytes} bytes; send fewer items"
-        )
+    async def _too_large(self, send: Send, limit: int) -> None:
+        await self._send_json(send, 413, "too_large", f"request body exceeds {limit} bytes; send fewer items")
 
     @staticmethod
     async def _send_json(send: Send, status: int, code: str, message: str) -> None:

@@ -29,6 +29,8 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.examples: ExamplesStore = stores.examples
+        self.registry = stores.registry
+        self.batches = stores.batches
         self.slot = ModelSlot()
         self.schemas: ServiceSchemas = build_schemas(service, settings.max_items)
         self.watcher = ChampionWatcher(

@@ -56,6 +56,22 @@ def warm_up(service: Service, model: Model) -> None:
         raise InvalidInputError(f"the model gave no finite prediction ({output.value}) for a neutral input")
 
 
+def load_version(service: Service, version: str, *, registry: Registry, artifacts: ArtifactStore) -> LoadedModel:
+    """One version of ``service``'s model: downloaded, sha256-checked, type-checked, warmed up."""
+    name = service.name
+    record = registry.get_version(name, version)
+    if not (record.artifact_key and record.artifact_sha256):
+        raise ContractError(f"{name} {record.version} has no artifact")
+    data = artifacts.get(record.artifact_key, record.artifact_sha256)
+    model = load_model(data, where=f"{name} {record.version}")
+    if not isinstance(model, service.model_class):
+        raise ContractError(
+            f"{name} {record.version} holds a {type(model).__name__}, not {service.model_class.__name__}"
+        )
+    warm_up(service, model)
+    return LoadedModel(record.version, model, record)
+
+
 class ChampionWatcher:
     """Polls the champion pointer and swaps in each new champion; failures keep the old one."""
 
@@ -88,17 +104,9 @@ class ChampionWatcher:
         if self.slot.current is not None and self.slot.current.version == champion.version:
             return False
         started = time.perf_counter()
-        record = self.registry.get_version(name, champion.version)
-        if not (record.artifact_key and record.artifact_sha256):
-            raise ContractError(f"{name} {record.version} has no artifact")
-        data = self.artifacts.get(record.artifact_key, record.artifact_sha256)
-        model = load_model(data, where=f"{name} {record.version}")
-        if not isinstance(model, self.service.model_class):
-            raise ContractError(
-                f"{name} {record.version} holds a {type(model).__name__}, not {self.service.model_class.__name__}"
-            )
-        warm_up(self.service, model)
-        previous, self.slot.current = self.slot.current, LoadedModel(record.version, model, record)
+        loaded = load_version(self.service, champion.version, registry=self.registry, artifacts=self.artifacts)
+        record = loaded.record
+        previous, self.slot.current = self.slot.current, loaded
         self.slot.readiness, self.slot.reason = Readiness.READY, ""
         if previous is not None:
             MODEL_VERSION.labels(name, previous.version).set(0)
