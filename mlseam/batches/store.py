@@ -188,7 +188,8 @@ class BatchStore:
         self.dynamodb.update_item(
             TableName=self.table,
             Key={"pk": {"S": _pk(batch.service, batch.batch_id)}, "sk": {"S": "batch"}},
-            UpdateExpression="SET enqueued = :true, timings_ms.queue = :ms",
+            UpdateExpression="SET enqueued = :true, timings_ms.#stage = :ms",
+            ExpressionAttributeNames={"#stage": "queue"},
             ExpressionAttributeValues={":true": {"BOOL": True}, ":ms": {"N": str(queue_ms)}},
         )
         batch.enqueued = True
@@ -200,7 +201,7 @@ class BatchStore:
         """Add ``chunk``'s items to the progress, once: None when it was counted before."""
         start, end = batch.chunk_range(chunk)
         timings = timings_ms or {}
-        stages = "".join(f", timings_ms.{stage} :t_{stage}" for stage in timings)
+        stages = "".join(f", timings_ms.#t_{stage} :t_{stage}" for stage in timings)
         try:
             item = self.dynamodb.update_item(
                 TableName=self.table,
@@ -210,7 +211,7 @@ class BatchStore:
                     f"{stages} SET started_at = if_not_exists(started_at, :now), #status = :running"
                 ),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(done_chunks, :number)",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={"#status": "status", **{f"#t_{stage}": stage for stage in timings}},
                 ExpressionAttributeValues={
                     ":chunk": {"NS": [str(chunk)]},
                     ":number": {"N": str(chunk)},
@@ -240,7 +241,7 @@ class BatchStore:
             ":key": {"S": result_key},
             ":ms": {"N": str(finalise_ms)},
         }
-        expression = "SET #status = :status, finished_at = :now, result_key = :key, timings_ms.finalise = :ms"
+        expression = "SET #status = :status, finished_at = :now, result_key = :key, timings_ms.#stage = :ms"
         if reason:
             expression += ", reason = :reason"
             values[":reason"] = {"S": reason}
@@ -250,7 +251,7 @@ class BatchStore:
                 Key={"pk": {"S": _pk(batch.service, batch.batch_id)}, "sk": {"S": "batch"}},
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished_at)",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={"#status": "status", "#stage": "finalise"},
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:

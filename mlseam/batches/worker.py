@@ -104,7 +104,7 @@ class Worker:
         while not self.stop.is_set():
             try:
                 self._poll_once(queue)
-            except Exception:  # noqa: BLE001 - SQS, S3 or DynamoDB unreachable: retry, never die
+            except Exception:  # SQS, S3 or DynamoDB unreachable: retry, never die
                 if self.stop.is_set():
                     break
                 log.exception("worker loop failed; retrying in 1 s", extra={"service": name})
