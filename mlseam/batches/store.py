@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from mlseam.errors import MlseamError
+from mlseam.errors import MlseamError, StoreError
 
 
 class BatchStatus(StrEnum):
@@ -298,7 +298,7 @@ class BatchStore:
             try:
                 self._queue_urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
             except ClientError as exc:
-                raise MlseamError(f"SQS queue {name} does not exist; create it (Terraform does in AWS)") from exc
+                raise StoreError(f"SQS queue {name} does not exist; create it (Terraform does in AWS)") from exc
         return self._queue_urls[name]
 
     def enqueue(self, messages: list[ChunkMessage]) -> None:

@@ -114,6 +114,7 @@ def submit_batch(
             return _replayed(existing, request_sha256, store), False
 
     values = parse_inputs(body, settings.batch_max_items)
+    store.queue_url(name)  # no queue, no batch: fail before anything is written
     champion = registry.get_champion(name)
     if champion is None:
         raise ApiError(503, "no_model", f"{name} has no champion yet; retrain it before submitting batches")

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 import pydantic
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -185,15 +186,17 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
     )
     async def submit(request: Request, idempotency_key: str | None = Header(default=None)) -> Response:
         store = _batch_store(runtime)
-        batch, _ = await asyncio.to_thread(
-            submit_batch,
-            service,
-            await request.body(),
-            idempotency_key=idempotency_key,
-            store=store,
-            registry=runtime.registry,
-            settings=runtime.settings,
-        )
+        body = await request.body()
+        with _batch_infrastructure():
+            batch, _ = await asyncio.to_thread(
+                submit_batch,
+                service,
+                body,
+                idempotency_key=idempotency_key,
+                store=store,
+                registry=runtime.registry,
+                settings=runtime.settings,
+            )
         prefix = f"/{service.name}"
         body = orjson.dumps(batch_api.summary(batch, prefix=prefix))
         return Response(
@@ -227,7 +230,8 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
                 url_ttl_s=runtime.settings.batch_result_url_ttl_s,
             )
 
-        return _json(200, await asyncio.to_thread(answer))
+        with _batch_infrastructure():
+            return _json(200, await asyncio.to_thread(answer))
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -247,6 +251,16 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
 
     _document_bodies(app, schemas.predict_request_model, schemas.examples_request_model)
     return app
+
+
+@contextlib.contextmanager
+def _batch_infrastructure() -> Iterator[None]:
+    """SQS, S3 or DynamoDB failing is a 503 the client may retry, never a 500."""
+    try:
+        yield
+    except (StoreError, BotoCoreError, ClientError) as exc:
+        log.warning("batch store unavailable: %s", exc)
+        raise ApiError(503, "batches_unavailable", f"batches are unavailable, retry later: {exc}") from None
 
 
 def _batch_store(runtime: ServiceRuntime) -> BatchStore:

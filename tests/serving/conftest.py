@@ -11,7 +11,7 @@ from builders import clone_service, linear_examples, linear_service
 from mlseam.local.stack import LocalStack
 from mlseam.manifest import load_service
 from mlseam.settings import Settings
-from mlseam.stores import build_stores
+from mlseam.stores import build_stores, create_batch_resources
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,7 @@ def served(
     stores.examples.add(exploding, load_service(exploding, services_dir).task, linear_examples(60, seed=1), source="t")
     for name in (digits, diabetes, exploding):
         train(settings, stores, name)
+    create_batch_resources(settings, [digits, diabetes, exploding])
     api = start_api(
         settings,
         [digits, diabetes, exploding],
