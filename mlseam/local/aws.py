@@ -25,6 +25,9 @@ class _SerialMotoServer(ThreadedMotoServer):
     Moto's backends hold no locks, so two concurrent conditional writes (DynamoDB's
     ConditionExpression, an atomic ADD, S3's If-None-Match) could both pass their check.
     AWS makes those atomic; the emulator must too, or race tests would prove nothing.
+    SQS long polls are the exception: a ReceiveMessage waiting for messages would otherwise
+    stall every other request (an API queueing a batch included) for its whole wait. SQS
+    delivers at least once anyway, which is all its consumers may rely on.
     """
 
     def _server_entry(self) -> None:
@@ -32,6 +35,8 @@ class _SerialMotoServer(ThreadedMotoServer):
         lock = threading.Lock()
 
         def serial(environ: Any, start_response: Any) -> list[bytes]:
+            if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+                return list(app(environ, start_response))
             with lock:
                 return list(app(environ, start_response))
 

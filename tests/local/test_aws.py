@@ -66,3 +66,31 @@ def test_start_fails_fast_when_the_port_is_taken() -> None:
 
     # then
     assert time.monotonic() - started < 1
+
+
+def test_an_sqs_long_poll_does_not_stall_other_requests() -> None:
+    import threading
+
+    with LocalAws(free_port()) as aws:
+        s3 = _s3(aws.endpoint_url)
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=aws.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - the emulator accepts any key
+            region_name="eu-west-1",
+        )
+        queue = sqs.create_queue(QueueName="idle")["QueueUrl"]
+        s3.create_bucket(Bucket="batches", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        # given: a worker long-polling an empty queue
+        poll = threading.Thread(target=lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=3))
+        poll.start()
+        time.sleep(0.3)
+        # when: another client writes meanwhile
+        started = time.monotonic()
+        s3.put_object(Bucket="batches", Key="k", Body=b"x")
+        sqs.send_message(QueueUrl=queue, MessageBody="work")
+        elapsed = time.monotonic() - started
+        poll.join()
+    # then: it did not wait for the poll to end
+    assert elapsed < 1.5
