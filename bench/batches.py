@@ -26,10 +26,8 @@ the worker is waited for until it is idle on its queue, and one warm-up batch of
 API and the worker (discarded): the worker loads the model lazily on its first chunk, as the floor does
 before its clock starts. The API and the worker are stopped once the end-to-end run is checked, so the floor
 runs on a quiet machine. The AWS emulator (moto) runs as threads of this process, so S3, SQS and DynamoDB
-cost this process's CPU in both measurements. It also applies one request at a time, and an SQS receive on
-an empty queue holds it for up to ``MLSEAM_WORKER_WAIT_S`` while it waits: the idle worker's long polls
-stall every other call (the API's uploads and queueing above all) until the batch's messages are there. The
-end-to-end figures carry that; AWS itself has no such lock.
+cost this process's CPU in both measurements. It also applies one request at a time (SQS long polls aside,
+which wait without holding the others up), which AWS does not.
 
 The project's aim is printed with a verdict (met/missed): end-to-end items/s within 2x of the floor's. The
 script only measures and prints and exits 0 once it has printed (1 when the setup or the run itself failed,
