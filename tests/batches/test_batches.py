@@ -278,3 +278,24 @@ def test_unknown_batches_and_oversized_batches_say_what_to_fix(batched: Batched)
     assert too_many.status_code == 413 and "at most 5000" in too_many.json()["error"]["message"]
     empty = batched.submit(batched.digits, [])
     assert empty.status_code == 422
+
+
+def test_sigterm_lets_the_worker_finish_its_chunk_and_exit_0(batched: Batched) -> None:
+    images = _images(1500, start=17)
+    url = batched.submit(batched.digits, images).json()["status_url"]
+    worker = batched.worker(batched.digits)
+    deadline = time.monotonic() + 60
+    while batched.status(url)["progress"]["done"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # when: ECS scales the worker in mid-batch
+    assert _stopped(worker) == 0
+    stopped_at = batched.status(url)["progress"]["done"]
+    assert stopped_at % CHUNK == 0  # whole chunks only
+    # then: another worker finishes the batch, nothing lost or doubled
+    successor = batched.worker(batched.digits)
+    try:
+        final = batched.wait(url, timeout=120)
+    finally:
+        assert _stopped(successor) == 0
+    assert final["progress"] == {"done": 1500, "total": 1500}
+    assert [r["index"] for r in batched.all_results(url)] == list(range(1500))
