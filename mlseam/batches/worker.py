@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -32,6 +32,9 @@ from mlseam.settings import Settings
 log = logging.getLogger("mlseam.worker")
 
 _MODELS_KEPT = 3
+_BATCHES_KEPT = 16
+_PREFETCH = 10
+"""Chunk messages taken per receive (each is extended if it waits long behind the others)."""
 _DLQ_SWEEP_S = 30.0
 _DLQ_KEEP_S = 43200  # a dead letter handled here stays for operators, out of sight for 12 h
 
@@ -92,6 +95,10 @@ class Worker:
         self.max_receives = settings.batch_max_receives
         self.visibility_s = settings.batch_visibility_timeout_s
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._batches: OrderedDict[str, Batch] = OrderedDict()
+        self._batches_lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer")
+        self._pending: Future[None] | None = None
         self._last_sweep = 0.0
 
     # -- loop ------------------------------------------------------------------------------
@@ -101,31 +108,48 @@ class Worker:
         queue = self.store.queue_url(name)
         self._read_queue_policy(queue)
         log.info("worker started", extra={"service": name, "queue": queue, "max_receives": self.max_receives})
-        while not self.stop.is_set():
-            try:
-                self._poll_once(queue)
-            except Exception:  # SQS, S3 or DynamoDB unreachable: retry, never die
-                if self.stop.is_set():
-                    break
-                log.exception("worker loop failed; retrying in 1 s", extra={"service": name})
-                self.stop.wait(1.0)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self._poll_once(queue)
+                except Exception:  # SQS, S3 or DynamoDB unreachable: retry, never die
+                    if self.stop.is_set():
+                        break
+                    log.exception("worker loop failed; retrying in 1 s", extra={"service": name})
+                    self.stop.wait(1.0)
+        finally:
+            self._wait_for_writes()
+            self._writer.shutdown(wait=True)
         log.info("worker stopped", extra={"service": name})
+
+    def _wait_for_writes(self) -> None:
+        """Let the chunk being written finish (its message is deleted only then)."""
+        if self._pending is not None:
+            try:
+                self._pending.result()
+            except Exception:  # its message stays in the queue and comes back
+                log.exception("writing a chunk's results failed", extra={"service": self.service.name})
+            self._pending = None
 
     def _poll_once(self, queue: str) -> None:
         if time.monotonic() - self._last_sweep > _DLQ_SWEEP_S:
             self.sweep_dead_letters()
         response = self.store.sqs.receive_message(
             QueueUrl=queue,
-            MaxNumberOfMessages=1,
+            MaxNumberOfMessages=_PREFETCH,
             WaitTimeSeconds=self.settings.worker_wait_s,
             AttributeNames=["ApproximateReceiveCount"],
         )
+        received = time.monotonic()
         for message in response.get("Messages", []):
+            receipt = message["ReceiptHandle"]
             if self.stop.is_set():  # received while stopping: hand it straight back
-                self.store.sqs.change_message_visibility(
-                    QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+                self.store.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=receipt, VisibilityTimeout=0)
                 continue
+            if time.monotonic() - received > self.visibility_s / 3:  # waited behind slow chunks: keep it ours
+                self.store.sqs.change_message_visibility(
+                    QueueUrl=queue, ReceiptHandle=receipt, VisibilityTimeout=self.visibility_s
+                )
             self.handle(queue, message)
 
     def _read_queue_policy(self, queue: str) -> None:
@@ -147,7 +171,7 @@ class Worker:
             log.error("dropping a message that is not a chunk: %.200s", message["Body"])
             self.store.sqs.delete_message(QueueUrl=queue, ReceiptHandle=receipt)
             return
-        batch = self.store.get(chunk.service, chunk.batch_id)
+        batch = self._batch(chunk)
         if batch is None:  # expired, or never created: nothing to do
             self.store.sqs.delete_message(QueueUrl=queue, ReceiptHandle=receipt)
             return
@@ -159,14 +183,61 @@ class Worker:
                 except Exception as exc:  # noqa: BLE001 - recorded against the chunk, retried by SQS
                     self._failed(queue, receipt, batch, chunk.chunk, exc, receives)
                     return
-            started = time.perf_counter()
-            self.store.put_bytes(self._output_key(batch, chunk.chunk), lines, "application/x-ndjson")
-            timings["write"] = _ms(time.perf_counter() - started)
-            counted = self.store.count_chunk(batch, chunk.chunk, errors=errors, failed=False, timings_ms=timings)
-            batch = counted or self.store.get(chunk.service, chunk.batch_id) or batch
+            # Written, counted and acknowledged on the writer thread while the next chunk is predicted.
+            self._wait_for_writes()
+            self._pending = self._writer.submit(self._complete, queue, receipt, batch, chunk, lines, errors, timings)
+            return
+        self._wait_for_writes()
         if batch.complete and not batch.finished:
             self.finalise(batch)
+            self._forget(batch)
         self.store.sqs.delete_message(QueueUrl=queue, ReceiptHandle=receipt)
+
+    def _complete(
+        self,
+        queue: str,
+        receipt: str,
+        batch: Batch,
+        chunk: ChunkMessage,
+        lines: bytes,
+        errors: int,
+        timings: dict[str, int],
+    ) -> None:
+        started = time.perf_counter()
+        self.store.put_bytes(self._output_key(batch, chunk.chunk), lines, "application/x-ndjson")
+        timings["write"] = _ms(time.perf_counter() - started)
+        counted = self.store.count_chunk(batch, chunk.chunk, errors=errors, failed=False, timings_ms=timings)
+        batch = counted or self.store.get(chunk.service, chunk.batch_id) or batch
+        self._remember(batch)
+        if batch.complete and not batch.finished:
+            self.finalise(batch)
+            self._forget(batch)
+        self.store.sqs.delete_message(QueueUrl=queue, ReceiptHandle=receipt)
+
+    def _batch(self, chunk: ChunkMessage) -> Batch | None:
+        """The chunk's batch: remembered from its previous chunks, else read (None: unknown or expired).
+
+        A remembered batch may lag behind other workers' progress; that costs at most a chunk
+        predicted twice (counted once), never a wrong result.
+        """
+        with self._batches_lock:
+            batch = self._batches.get(chunk.batch_id)
+        if batch is None:
+            batch = self.store.get(chunk.service, chunk.batch_id)
+            if batch is not None:
+                self._remember(batch)
+        return batch
+
+    def _remember(self, batch: Batch) -> None:
+        with self._batches_lock:
+            self._batches[batch.batch_id] = batch
+            self._batches.move_to_end(batch.batch_id)
+            while len(self._batches) > _BATCHES_KEPT:
+                self._batches.popitem(last=False)
+
+    def _forget(self, batch: Batch) -> None:
+        with self._batches_lock:
+            self._batches.pop(batch.batch_id, None)
 
     # -- work ------------------------------------------------------------------------------
 
