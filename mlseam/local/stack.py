@@ -121,6 +121,8 @@ def start_workers(settings: Settings, names: list[str]) -> Iterator[None]:
     from mlseam.batches.worker import Worker
     from mlseam.stores import build_batch_store
 
+    # Short long polls: Ctrl-C should not wait out a 20 s receive.
+    settings = settings.model_copy(update={"worker_wait_s": min(settings.worker_wait_s, 2)})
     stores = build_stores(settings)
     workers = [
         Worker(

@@ -80,6 +80,20 @@ def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Pat
     body = curl.split("-d '", 1)[1].rstrip("'\n")
     answer = httpx.post(f"http://127.0.0.1:{port}/diabetes/v1/predict", content=body)
     assert answer.status_code == 200 and answer.json()["model_version"] == "v1"
+    # and a batch is processed by the worker it runs for the service
+    accepted = httpx.post(f"http://127.0.0.1:{port}/diabetes/v1/batches", content=body)
+    assert accepted.status_code == 202, accepted.text
+    deadline = time.monotonic() + 60
+    while (batch := httpx.get(f"http://127.0.0.1:{port}{accepted.json()['status_url']}").json())["status"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, batch
+        time.sleep(0.2)
+    assert (
+        batch["status"] == "succeeded"
+        and batch["outputs"][0]["output"]["value"] == answer.json()["outputs"][0]["value"]
+    )
     postmaster = int((tmp_path / "local" / "postgres" / "postmaster.pid").read_text().split()[0])
 
     # when: Ctrl-C
