@@ -57,16 +57,7 @@ async def run_predict(runtime: ServiceRuntime, body: bytes) -> bytes:
 
 def _fast_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any] | None:
     """The inputs of a well-formed body, checked as whole arrays; None sends it the item-by-item way."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(parsed) is not dict or len(parsed) != 1:
-        return None
-    values = parsed.get("inputs")
-    if type(values) is not list or not 1 <= len(values) <= runtime.settings.max_items:
-        return None
-    return runtime.service.task.fast_inputs(values, body)
+    return runtime.service.task.fast_body(body, runtime.settings.max_items)
 
 
 def _checked_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any]:

@@ -118,6 +118,10 @@ def test_well_formed_bodies_take_the_fast_path() -> None:
         b'{"inputs": [' + orjson.dumps([[17.0] * 8] * 8) + b"]}",
         b'{"inputs": [' + orjson.dumps([[1.0] * 8] * 7) + b"]}",
         b'{"inputs": [' + orjson.dumps([[1.0] * 8] * 8) + b'], "x": 1}',
+        b'{"inputs": ['
+        + orjson.dumps([[1.0] * 8, [1.0] * 9, [1.0] * 7] + [[1.0] * 8] * 5)
+        + b"]}",  # 64 numbers, ragged
+        b'{"inputs": [' + orjson.dumps([[1.0] * 8] * 8) + b'], "inputs": []}',
         b'{"inputs": []}',
         b"[]",
         b"{",
