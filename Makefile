@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test unit lint format bench bench-serving lock clean
+.PHONY: help install run test unit lint format bench bench-serving bench-batches lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ bench: install ## Benchmarks: read 1M tabular examples from PostgreSQL vs a naiv
 
 bench-serving: install ## Benchmark: the digits API vs in-process predict and a minimal FastAPI app
 	$(PY) bench/serving.py
+
+bench-batches: install ## Benchmark: a 100,000-item digits batch through API, SQS, worker and S3 vs a floor
+	$(PY) bench/batches.py
 
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
