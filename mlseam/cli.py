@@ -181,19 +181,10 @@ def worker_command(service: ServiceArg) -> None:
 
     from mlseam.batches.worker import Worker
     from mlseam.serving.server import configure_json_logs
-    from mlseam.stores import build_batch_store
 
     settings = get_settings()
     configure_json_logs(settings.log_level)
-    loaded = load_service(service, settings.services_dir)
-    stores = build_stores(settings)
-    worker = Worker(
-        loaded,
-        store=build_batch_store(settings),
-        registry=stores.registry,
-        artifacts=stores.artifacts,
-        settings=settings,
-    )
+    worker = Worker.for_stores(load_service(service, settings.services_dir), build_stores(settings), settings)
 
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()

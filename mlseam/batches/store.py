@@ -98,6 +98,16 @@ class ChunkMessage:
         return cls(str(raw["service"]), str(raw["batch_id"]), int(raw["chunk"]), str(raw["version"]))
 
 
+def chunk_messages(batch: Batch) -> list[ChunkMessage]:
+    """One message per chunk of ``batch``."""
+    return [ChunkMessage(batch.service, batch.batch_id, n, batch.model_version) for n in range(batch.chunks)]
+
+
+def ms(seconds: float) -> int:
+    """Seconds as whole milliseconds, as batch timings are kept."""
+    return round(seconds * 1000)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -275,14 +285,14 @@ class BatchStore:
         data: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return data
 
-    def exists(self, key: str) -> bool:
+    def get_optional(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
         try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
+            return self.get_bytes(key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return True
 
     def presign(self, key: str, expires_s: int) -> str:
         url: str = self.s3.generate_presigned_url(

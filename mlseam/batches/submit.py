@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from mlseam.batches.store import Batch, BatchStore, ChunkMessage, utc_now
+from mlseam.batches.store import Batch, BatchStore, chunk_messages, ms, utc_now
 from mlseam.errors import InvalidInputError
 from mlseam.manifest import Service
 from mlseam.registry import Registry
@@ -145,15 +145,15 @@ def submit_batch(
         created_at=utc_now(),
         expires_at=int(time.time() + settings.batch_retention_days * 86400),
         request_sha256=request_sha256,
-        timings_ms={"validate": _ms(validated - started), "upload": _ms(uploaded - validated)},
+        timings_ms={"validate": ms(validated - started), "upload": ms(uploaded - validated)},
     )
     if not store.create(batch):  # a concurrent retry with the same key won
         existing = store.get(name, batch_id)
         if existing is None:  # pragma: no cover - created and expired within one request
             raise ApiError(409, "conflict", "the batch changed while it was submitted; retry")
         return _replayed(existing, request_sha256, store), False
-    store.enqueue([ChunkMessage(name, batch_id, number, batch.model_version) for number in range(batch.chunks)])
-    store.mark_enqueued(batch, _ms(time.perf_counter() - uploaded))
+    store.enqueue(chunk_messages(batch))
+    store.mark_enqueued(batch, ms(time.perf_counter() - uploaded))
     log.info(
         "batch accepted",
         extra={
@@ -168,10 +168,6 @@ def submit_batch(
     return batch, True
 
 
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
-
-
 def _replayed(existing: Batch, request_sha256: str, store: BatchStore) -> Batch:
     if existing.request_sha256 != request_sha256:
         raise ApiError(
@@ -181,9 +177,6 @@ def _replayed(existing: Batch, request_sha256: str, store: BatchStore) -> Batch:
         )
     if not existing.enqueued:  # the first attempt stopped before its messages were sent
         started = time.perf_counter()
-        messages = [
-            ChunkMessage(existing.service, existing.batch_id, n, existing.model_version) for n in range(existing.chunks)
-        ]
-        store.enqueue(messages)
-        store.mark_enqueued(existing, _ms(time.perf_counter() - started))
+        store.enqueue(chunk_messages(existing))
+        store.mark_enqueued(existing, ms(time.perf_counter() - started))
     return existing

@@ -22,12 +22,14 @@ import orjson
 from botocore.exceptions import ClientError
 
 from mlseam.artifacts import ArtifactStore
-from mlseam.batches.store import Batch, BatchStatus, BatchStore, ChunkMessage
+from mlseam.batches.store import Batch, BatchStatus, BatchStore, ChunkMessage, ms
+from mlseam.errors import ConfigError
 from mlseam.manifest import Service
 from mlseam.registry import Registry
 from mlseam.serving.outputs import UnusableOutput, predict_outputs
 from mlseam.serving.state import LoadedModel, load_version
 from mlseam.settings import Settings
+from mlseam.stores import Stores
 
 log = logging.getLogger("mlseam.worker")
 
@@ -37,10 +39,6 @@ _PREFETCH = 10
 """Chunk messages taken per receive (each is extended if it waits long behind the others)."""
 _DLQ_SWEEP_S = 30.0
 _DLQ_KEEP_S = 43200  # a dead letter handled here stays for operators, out of sight for 12 h
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
 
 
 def error_line(index: int, code: str, message: str) -> bytes:
@@ -100,6 +98,15 @@ class Worker:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer")
         self._pending: Future[None] | None = None
         self._last_sweep = 0.0
+
+    @classmethod
+    def for_stores(cls, service: Service, stores: Stores, settings: Settings) -> Worker:
+        """A worker on the process's stores (``build_stores``), which include the batch store."""
+        if stores.batches is None:
+            raise ConfigError("a batch worker needs the batch store; build the stores with build_stores")
+        return cls(
+            service, store=stores.batches, registry=stores.registry, artifacts=stores.artifacts, settings=settings
+        )
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -205,7 +212,7 @@ class Worker:
     ) -> None:
         started = time.perf_counter()
         self.store.put_bytes(self._output_key(batch, chunk.chunk), lines, "application/x-ndjson")
-        timings["write"] = _ms(time.perf_counter() - started)
+        timings["write"] = ms(time.perf_counter() - started)
         counted = self.store.count_chunk(batch, chunk.chunk, errors=errors, failed=False, timings_ms=timings)
         batch = counted or self.store.get(chunk.service, chunk.batch_id) or batch
         self._remember(batch)
@@ -258,14 +265,14 @@ class Worker:
         start, end = batch.chunk_range(chunk)
         started = time.perf_counter()
         body = self.store.get_bytes(self.store.key(batch.service, batch.batch_id, f"inputs/{chunk:06d}.json"))
-        values = orjson.loads(body)["inputs"]
+        inputs = task.fast_body(body, end - start)  # the file is a predict body: the API's fast path reads it
+        if inputs is None:
+            values = orjson.loads(body)["inputs"]
+            inputs = [task.validate_input(value, index=start + i) for i, value in enumerate(values)]
         invalid: dict[int, str] = {}
-        if len(values) < end - start:
+        if len(inputs) < end - start:
             raw = self.store.get_bytes(self.store.key(batch.service, batch.batch_id, f"invalid/{chunk:06d}.json"))
             invalid = {int(position): str(message) for position, message in orjson.loads(raw)}
-        inputs = task.fast_inputs(values, body) if values else []
-        if inputs is None:
-            inputs = [task.validate_input(value, index=start + i) for i, value in enumerate(values)]
         read = time.perf_counter()
         loaded = self.model(batch.model_version)
         outputs = predict_outputs(self.service, loaded.model, inputs) if inputs else []
@@ -287,7 +294,7 @@ class Worker:
             else:
                 lines.append(orjson.dumps({"index": index, "output": output}))
         lines.append(b"")
-        timings = {"read": _ms(read - started), "predict": _ms(predicted - read)}
+        timings = {"read": ms(read - started), "predict": ms(predicted - read)}
         return b"\n".join(lines), errors, timings
 
     def _failed(self, queue: str, receipt: str, batch: Batch, chunk: int, exc: Exception, receives: int) -> None:
@@ -345,9 +352,9 @@ class Worker:
                 )
 
     def _last_failure(self, batch: Batch, chunk: int) -> str:
-        key = self.store.key(batch.service, batch.batch_id, f"failures/{chunk:06d}.json")
-        if self.store.exists(key):
-            failure = orjson.loads(self.store.get_bytes(key))
+        recorded = self.store.get_optional(self.store.key(batch.service, batch.batch_id, f"failures/{chunk:06d}.json"))
+        if recorded is not None:
+            failure = orjson.loads(recorded)
             return f"failed {failure['receives']} times: {failure['reason']}"
         return f"the worker stopped while processing it, {self.max_receives} times"
 
@@ -365,7 +372,7 @@ class Worker:
             reason = f"{batch.failed_chunks} of {batch.chunks} chunks failed after {self.max_receives} attempts"
         elif status is BatchStatus.FAILED:
             reason = "no item could be predicted"
-        if self.store.finalise(batch, status, result_key, reason, _ms(time.perf_counter() - started)):
+        if self.store.finalise(batch, status, result_key, reason, ms(time.perf_counter() - started)):
             log.info(
                 "batch finished",
                 extra={

@@ -119,21 +119,11 @@ def serve_local(settings: Settings, console: Console) -> None:
 def start_workers(settings: Settings, names: list[str]) -> Iterator[None]:
     """One batch worker per service, as threads of this process, stopped on the way out."""
     from mlseam.batches.worker import Worker
-    from mlseam.stores import build_batch_store
 
     # Short long polls: Ctrl-C should not wait out a 20 s receive.
     settings = settings.model_copy(update={"worker_wait_s": min(settings.worker_wait_s, 2)})
     stores = build_stores(settings)
-    workers = [
-        Worker(
-            load_service(name, settings.services_dir),
-            store=build_batch_store(settings),
-            registry=stores.registry,
-            artifacts=stores.artifacts,
-            settings=settings,
-        )
-        for name in names
-    ]
+    workers = [Worker.for_stores(load_service(name, settings.services_dir), stores, settings) for name in names]
     threads = [threading.Thread(target=w.run, name=f"worker-{w.service.name}", daemon=True) for w in workers]
     for thread in threads:
         thread.start()

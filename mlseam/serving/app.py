@@ -320,7 +320,7 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
 
     Outermost, ``RequestContext`` (request id, metrics, access log, body limit) and
     ``FastPredict`` (the predict hot path) sit outside FastAPI's own middleware stack; every
-    other request goes on to the FastAPI root app (``.fastapi``) and the per-service apps.
+    other request goes on to the FastAPI root app and the per-service apps.
     """
     stores = stores or build_stores(settings)
     token = resolve_token(settings)
@@ -341,8 +341,6 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
         root.mount(f"/{runtime.service.name}", create_service_app(runtime, token=token))
     root.state.runtimes = {runtime.service.name: runtime for runtime in runtimes}
     fast = FastPredict(root, runtimes={r.service.name: r for r in runtimes}, token=token)
-    app = RequestContext(
+    return RequestContext(
         fast, max_body_bytes=settings.max_body_bytes, batch_max_body_bytes=settings.batch_max_body_bytes
     )
-    app.fastapi = root
-    return app

@@ -66,8 +66,6 @@ class RequestContext:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
-        self.fastapi: Any = None
-        """The FastAPI root app inside, when ``create_app`` built this."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
