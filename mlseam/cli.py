@@ -16,7 +16,7 @@ from rich.console import Console
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.manifest import Service, discover_services, load_service
 from mlseam.settings import Settings, get_settings
-from mlseam.stores import Stores, build_stores
+from mlseam.stores import Stores, build_stores, database_url
 
 # Commands import their jobs inside: `mlseam serve` then stays free of Alembic, SQLAlchemy and
 # the training code, which saves memory and start-up time in every API container.
@@ -30,7 +30,8 @@ out = Console()
 err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
-ServiceArg = Annotated[str, typer.Argument(help="service name: a folder of services/")]
+# The service image sets MLSEAM_SERVICE, so its commands are just `serve`, `worker` and `retrain`.
+ServiceArg = Annotated[str, typer.Argument(help="service name: a folder of services/", envvar="MLSEAM_SERVICE")]
 
 
 def user_errors(command: F) -> F:
@@ -75,8 +76,7 @@ def migrate_command() -> None:
     """Bring the examples database schema up to date."""
     from mlseam.examples.migrate import migrate  # Alembic is heavy: only here
 
-    settings = get_settings()
-    migrate(settings.dsn)
+    migrate(database_url(get_settings()))
     out.print("examples schema is up to date")
 
 
@@ -159,7 +159,10 @@ def status_command(
 @app.command("serve")
 @user_errors
 def serve_command(
-    services: Annotated[list[str] | None, typer.Argument(help="services to serve (default: every service)")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="services to serve (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
+    ] = None,
 ) -> None:
     """Serve the inference APIs under /<service>/ on MLSEAM_SERVE_HOST:MLSEAM_SERVE_PORT."""
     from mlseam.serving import serve

@@ -20,6 +20,7 @@ from mlseam.tasks import TASK_KINDS, TaskKind
 
 MANIFEST = "service.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_DAYS_OF_WEEK = re.compile(r"^[0-7](-[0-7])?(,[0-7](-[0-7])?)*$")
 _REFERENCE = re.compile(r"^(?P<file>[A-Za-z_][\w/]*\.py):(?P<attr>[A-Za-z_]\w*)$")
 # Fargate's valid cpu units and, for each, the memory (MiB) range it accepts.
 _FARGATE = {256: (512, 2048), 512: (1024, 4096), 1024: (2048, 8192), 2048: (4096, 16384), 4096: (8192, 30720)}
@@ -95,6 +96,12 @@ class Manifest(pydantic.BaseModel):
     def _cron(cls, schedule: str) -> str:
         if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
             raise ValueError(f"{schedule!r} must be a 5-field cron expression, e.g. '0 3 * * *'")
+        # EventBridge Scheduler runs it in AWS; Terraform translates the fields, so keep to what translates.
+        _, _, day_of_month, _, day_of_week = schedule.split()
+        if day_of_week != "*" and not _DAYS_OF_WEEK.match(day_of_week):
+            raise ValueError(f"{schedule!r}: write the day of week as numbers 0-7 with '-' and ',' (e.g. '1-5')")
+        if day_of_week != "*" and day_of_month != "*":
+            raise ValueError(f"{schedule!r}: restrict the day of month or the day of week, not both")
         return schedule
 
 

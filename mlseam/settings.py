@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     local_dir: Path = REPO_ROOT / ".local"
 
     database_url: str | None = None
+    database_secret_id: str | None = Field(
+        default=None, description="Secrets Manager id of a JSON secret with username and password (RDS-managed)"
+    )
     aws_endpoint_url: str | None = Field(default=None, description="unset in AWS: boto3 default")
     aws_region: str = "eu-west-1"
     registry_table: str = "mlseam-registry-local"
@@ -68,7 +71,13 @@ class Settings(BaseSettings):
     api_token_secret_id: str | None = Field(default=None, description="Secrets Manager id holding the token")
 
     @field_validator(
-        "database_url", "aws_endpoint_url", "code_version", "api_token", "api_token_secret_id", mode="before"
+        "database_url",
+        "database_secret_id",
+        "aws_endpoint_url",
+        "code_version",
+        "api_token",
+        "api_token_secret_id",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from mlseam.artifacts import ArtifactStore, S3ArtifactStore
 from mlseam.aws import aws_client
 from mlseam.examples import ExamplesStore, PostgresExamplesStore
+from mlseam.examples.credentials import SecretCredentials, with_credentials
 from mlseam.registry import DynamoRegistry, Registry
 from mlseam.settings import Settings
 
@@ -29,11 +30,24 @@ class Stores:
 def build_stores(settings: Settings) -> Stores:
     """The real stores for ``settings`` (the local stack's emulator and database by default)."""
     return Stores(
-        examples=PostgresExamplesStore(settings.dsn),
+        examples=PostgresExamplesStore(settings.dsn, credentials=database_credentials(settings)),
         registry=DynamoRegistry(aws_client(settings, "dynamodb"), settings.registry_table),
         artifacts=S3ArtifactStore(aws_client(settings, "s3"), settings.artifacts_bucket),
         batches=build_batch_store(settings),
     )
+
+
+def database_credentials(settings: Settings) -> SecretCredentials | None:
+    """Where the database password comes from: a Secrets Manager secret, or None (it is in the URL)."""
+    if settings.database_secret_id is None:
+        return None
+    return SecretCredentials.from_secrets_manager(aws_client(settings, "secretsmanager"), settings.database_secret_id)
+
+
+def database_url(settings: Settings) -> str:
+    """The database URL with the secret's credentials written in, for tools that take one URL (Alembic)."""
+    credentials = database_credentials(settings)
+    return settings.dsn if credentials is None else with_credentials(settings.dsn, credentials.get())
 
 
 def build_batch_store(settings: Settings) -> BatchStore:

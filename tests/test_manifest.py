@@ -38,6 +38,13 @@ def _break(services_dir: Path, field: str, value: object) -> Path:
     [
         ("task", "translation", "field task: unknown task kind 'translation'; use one of"),
         ("schedule", "every day", "field schedule: 'every day' must be a 5-field cron expression"),
+        (
+            "schedule",
+            "0 3 1 * 1",
+            "field schedule: '0 3 1 * 1': restrict the day of month or the day of week, not both",
+        ),
+        ("schedule", "0 3 * * */2", "field schedule: '0 3 * * */2': write the day of week as numbers 0-7"),
+        ("schedule", "0 3 * * mon", "field schedule: '0 3 * * mon': write the day of week as numbers 0-7"),
         ("holdout_fraction", 0.9, "field holdout_fraction: Input should be less than 0.5"),
         ("min_examples", 1, "field min_examples: Input should be greater than or equal to 10"),
         ("model", "model.py", "field model: 'model.py' must look like 'model.py:ClassName'"),

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from mlseam.errors import InvalidInputError, StoreError
+from mlseam.examples.credentials import SecretCredentials, is_auth_failure
 from mlseam.examples.matrix import BinaryMatrixReader
 from mlseam.tasks import Examples, TabularRegression, TaskKind
 
@@ -99,9 +100,26 @@ def validate_example(task: TaskKind[Any, Any], example: LabelledExample, index: 
 class PostgresExamplesStore:
     """The examples store on PostgreSQL (psycopg2): one table per task kind."""
 
-    def __init__(self, dsn: str, *, batch_rows: int = 5000) -> None:
+    def __init__(self, dsn: str, *, batch_rows: int = 5000, credentials: SecretCredentials | None = None) -> None:
         self.dsn = dsn
         self.batch_rows = batch_rows
+        self.credentials = credentials
+        """Where the user name and password come from when ``dsn`` has none (a rotated secret in AWS)."""
+
+    def _open(self) -> psycopg2.extensions.connection:
+        import psycopg2
+
+        if self.credentials is None:
+            return psycopg2.connect(self.dsn, connect_timeout=5)
+        given = self.credentials.get()
+        try:
+            return psycopg2.connect(self.dsn, user=given.user, password=given.password, connect_timeout=5)
+        except psycopg2.OperationalError as exc:
+            if not is_auth_failure(exc):
+                raise
+        # Refused: the secret may have been rotated since it was read, so read it once more.
+        given = self.credentials.get(refresh=True)
+        return psycopg2.connect(self.dsn, user=given.user, password=given.password, connect_timeout=5)
 
     @contextmanager
     def _connect(self, *, readonly: bool = False) -> Iterator[psycopg2.extensions.connection]:
@@ -111,7 +129,7 @@ class PostgresExamplesStore:
         import psycopg2.extensions
 
         try:
-            conn = psycopg2.connect(self.dsn, connect_timeout=5)
+            conn = self._open()
         except psycopg2.OperationalError as exc:
             where = urlsplit(self.dsn)
             raise StoreError(
