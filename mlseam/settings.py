@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     batching: bool = True
     batch_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
     batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
+    batch_gather_ms: float = Field(
+        default=2.0, ge=0, description="longest wait for requests whose bodies are being read; 0: never wait"
+    )
     inline_predict_ms: float = Field(
         default=5.0, ge=0, description="a model whose recent batches took less runs on the event loop; 0: never"
     )

@@ -21,6 +21,22 @@ _RECENT = 32
 """How many recent batch timings decide whether the next batch may run on the loop."""
 
 
+class Arrival:
+    """A predict request on its way to the batcher: its body is being read or checked."""
+
+    __slots__ = ("_batcher",)
+
+    def __init__(self, batcher: MicroBatcher | None) -> None:
+        self._batcher = batcher
+
+    def close(self) -> None:
+        """It has arrived, or never will (bad body, client gone); safe to call twice."""
+        if self._batcher is not None:
+            self._batcher._arriving -= 1
+            self._batcher._wakeup.set()
+            self._batcher = None
+
+
 @dataclass
 class _Pending:
     inputs: list[Any]
@@ -31,7 +47,10 @@ class MicroBatcher:
     """Queues validated inputs and runs them through ``predict`` in batches on one thread.
 
     A batch takes every request queued when the model becomes free (and, with
-    ``max_wait_s``, waits that long for more), up to ``max_rows`` rows. A request whose
+    ``max_wait_s``, waits that long for more), up to ``max_rows`` rows. Requests already
+    on their way (see ``arrival``) are waited for, up to ``gather_s``: their bodies are
+    being read, so they join this batch instead of forming a smaller one after it. With
+    nothing on its way there is no wait at all, so a lone client never pays for it. A request whose
     client went away is dropped before the batch runs; an exception fails only that batch.
     With ``enabled=False`` each request is predicted on its own.
 
@@ -50,6 +69,7 @@ class MicroBatcher:
         max_wait_s: float,
         enabled: bool = True,
         inline_budget_s: float = 0.0,
+        gather_s: float = 0.0,
     ) -> None:
         self.predict = predict
         self.service = service
@@ -57,6 +77,8 @@ class MicroBatcher:
         self.max_wait_s = max_wait_s
         self.enabled = enabled
         self.inline_budget_s = inline_budget_s
+        self.gather_s = gather_s
+        self._arriving = 0
         self._recent: deque[tuple[int, float]] = deque(maxlen=_RECENT)
         self._version = ""
         self._queue: deque[_Pending] = deque()
@@ -91,8 +113,17 @@ class MicroBatcher:
         self._queue.clear()
         self._executor.shutdown(wait=True)
 
-    async def submit(self, inputs: list[Any]) -> tuple[list[Any], str]:
+    def arrival(self) -> Arrival:
+        """Count a request as on its way until ``submit`` takes it or ``Arrival.close`` says it won't come."""
+        if not self.enabled or self.gather_s <= 0:
+            return Arrival(None)
+        self._arriving += 1
+        return Arrival(self)
+
+    async def submit(self, inputs: list[Any], arrival: Arrival | None = None) -> tuple[list[Any], str]:
         """Outputs for ``inputs`` (already validated) and the model version that made them."""
+        if arrival is not None:
+            arrival.close()
         loop = asyncio.get_running_loop()
         if not self.enabled:
             BATCH_ROWS.labels(self.service).observe(len(inputs))
@@ -130,11 +161,9 @@ class MicroBatcher:
                 if self._closing:
                     return
             if self.max_wait_s > 0 and self._queued_rows < self.max_rows:
-                deadline = time.monotonic() + self.max_wait_s
-                while self._queued_rows < self.max_rows and (left := deadline - time.monotonic()) > 0:
-                    self._wakeup.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), left)
+                await self._gather(self.max_wait_s, lambda: True)
+            if self._arriving > 0 and self._queued_rows < self.max_rows:
+                await self._gather(self.gather_s, lambda: self._arriving > 0)
             batch = self._running = self._take_batch()
             if not batch:
                 continue
@@ -160,6 +189,14 @@ class MicroBatcher:
                 self._recent.clear()
             self._recent.append((len(flat), time.perf_counter() - started))
             _deliver(batch, outputs, version)
+
+    async def _gather(self, wait_s: float, waiting: Callable[[], bool]) -> None:
+        """Let the queue grow for up to ``wait_s`` while ``waiting()`` holds and the batch is not full."""
+        deadline = time.monotonic() + wait_s
+        while waiting() and self._queued_rows < self.max_rows and (left := deadline - time.monotonic()) > 0:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), left)
 
     def _may_inline(self, rows: int) -> bool:
         if self.inline_budget_s <= 0 or len(self._recent) < _RECENT // 4:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 
 from mlseam.contract import Model
 from mlseam.manifest import Service
@@ -30,6 +31,8 @@ def _non_finite(value: object) -> bool:
 def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[Any]:
     """``{field: value}`` per validated input; classifiers with probabilities add them.
 
+    Outputs are ready for ``orjson.dumps``: a dict, or an ``orjson.Fragment`` of the same JSON.
+
     A classifier that defines ``predict_proba`` is asked that alone: each output is its most
     probable label with every probability (the retrain job has checked that ``predict`` agrees).
     A non-finite prediction is the input's fault and becomes ``UnusableOutput`` (422 for that
@@ -41,8 +44,8 @@ def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[A
     if probabilities is not None:
         finite = probabilities.finite.tolist()
         return [
-            {"label": label, "probabilities": row} if ok else UnusableOutput(math.nan)
-            for label, row, ok in zip(probabilities.labels(), probabilities.rows(), finite, strict=True)
+            orjson.Fragment(text) if ok else UnusableOutput(math.nan)
+            for text, ok in zip(probabilities.json_outputs(), finite, strict=True)
         ]
     raw = task.output_items(model.predict(batch), len(inputs))
     field = task.output_field

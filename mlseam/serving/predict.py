@@ -16,6 +16,7 @@ import pydantic
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlseam.errors import InvalidInputError
+from mlseam.serving.batcher import Arrival
 from mlseam.serving.middleware import REQUEST_ID, error_body
 from mlseam.serving.problems import ApiError, from_validation
 from mlseam.serving.runtime import NoModelError, ServiceRuntime, UnusableOutput
@@ -31,14 +32,14 @@ def check_token(token: str | None, authorization: str) -> None:
         raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` with the service's API token")
 
 
-async def run_predict(runtime: ServiceRuntime, body: bytes) -> bytes:
+async def run_predict(runtime: ServiceRuntime, body: bytes, arrival: Arrival | None = None) -> bytes:
     """The JSON answer to a predict body, or ApiError saying what to fix."""
     service = runtime.service
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
     try:
-        outputs, version = await runtime.batcher.submit(inputs)
+        outputs, version = await runtime.batcher.submit(inputs, arrival)
     except NoModelError as exc:
         raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
     except Exception:
@@ -87,15 +88,19 @@ class FastPredict:
         if runtime is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:
-            return  # the client went away before sending its body
+        # Counted from now: a batch about to run waits briefly for this body instead of leaving it behind.
+        arrival = runtime.batcher.arrival()
         try:
+            body = await _read_body(receive)
+            if body is None:
+                return  # the client went away before sending its body
             check_token(self.token, _header(scope, b"authorization"))
-            status, payload = 200, await run_predict(runtime, body)
+            status, payload = 200, await run_predict(runtime, body, arrival)
         except ApiError as exc:
             status = exc.status
             payload = error_body(exc.status, exc.code, exc.message, index=exc.index, field=exc.field)
+        finally:
+            arrival.close()
         await send(
             {
                 "type": "http.response.start",

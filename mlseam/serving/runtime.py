@@ -48,6 +48,7 @@ class ServiceRuntime:
             max_wait_s=settings.batch_max_wait_ms / 1000.0,
             enabled=settings.batching,
             inline_budget_s=settings.inline_predict_ms / 1000.0,
+            gather_s=settings.batch_gather_ms / 1000.0,
         )
         self._watch: asyncio.Task[None] | None = None
 

@@ -187,3 +187,62 @@ def test_a_new_model_version_starts_on_the_thread_again() -> None:
     assert spy.threads[19] == "MainThread"
     assert spy.threads[20] == "MainThread"  # the batch that reveals v2 (its version is only known after)
     assert all(name.startswith("predict-t") for name in spy.threads[21:])
+
+
+def test_a_batch_waits_for_requests_already_on_their_way() -> None:
+    async def scenario() -> Recorder:
+        predict = Recorder()
+        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=1.0)
+        batcher.start()
+        on_the_way = batcher.arrival()  # its body is still being read
+        first = asyncio.ensure_future(batcher.submit([1]))
+        await asyncio.sleep(0.02)
+        assert predict.batches == []  # the batch waits for the body it knows is coming
+        second = asyncio.ensure_future(batcher.submit([2], on_the_way))
+        await asyncio.gather(first, second)
+        await batcher.stop()
+        return predict
+
+    assert _run(scenario()).batches == [[1, 2]]
+
+
+def test_nothing_on_its_way_means_no_wait_and_a_request_that_never_comes_releases_the_batch() -> None:
+    async def scenario() -> tuple[float, float, Recorder]:
+        predict = Recorder()
+        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=5.0)
+        batcher.start()
+        started = time.perf_counter()
+        await batcher.submit([1])
+        alone = time.perf_counter() - started
+        refused = batcher.arrival()  # say its body turns out invalid: it never reaches submit
+        waiting = asyncio.ensure_future(batcher.submit([2]))
+        await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        refused.close()
+        refused.close()  # closing twice counts once
+        await waiting
+        released = time.perf_counter() - started
+        await batcher.stop()
+        return alone, released, predict
+
+    alone, released, predict = _run(scenario())
+    assert alone < 1.0 and released < 1.0  # far below the 5 s gather limit
+    assert predict.batches == [[1], [2]]
+
+
+def test_a_request_on_its_way_is_waited_for_no_longer_than_the_gather_limit() -> None:
+    async def scenario() -> tuple[float, Recorder]:
+        predict = Recorder()
+        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=0.05)
+        batcher.start()
+        slow = batcher.arrival()  # a client trickling its body in
+        started = time.perf_counter()
+        await batcher.submit([1])
+        waited = time.perf_counter() - started
+        slow.close()
+        await batcher.stop()
+        return waited, predict
+
+    waited, predict = _run(scenario())
+    assert 0.04 <= waited < 1.0
+    assert predict.batches == [[1]]

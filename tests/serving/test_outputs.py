@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from mlseam.errors import InvalidInputError
 from mlseam.manifest import Service, load_service
+from mlseam.predictions import PROBABILITY_DIGITS, Probabilities
 from mlseam.serving.outputs import UnusableOutput, predict_outputs
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -46,9 +51,14 @@ def _images(count: int) -> list[np.ndarray]:
     return [np.zeros((8, 8)) for _ in range(count)]
 
 
+def _json(outputs: list[Any]) -> list[Any]:
+    """Outputs as a client reads them (a probability output is pre-written JSON)."""
+    return [output if isinstance(output, UnusableOutput) else orjson.loads(orjson.dumps(output)) for output in outputs]
+
+
 def test_probabilities_ride_along_with_their_label(digits: Service) -> None:
     model = Classifier([np.int64(3), "7"], np.array([[0.75, 0.25], [1e-9, 1.0]], dtype=np.float32), np.array([3, 7]))
-    outputs = predict_outputs(digits, model, _images(2))  # type: ignore[arg-type]
+    outputs = _json(predict_outputs(digits, model, _images(2)))  # type: ignore[arg-type]
     assert outputs == [
         {"label": "3", "probabilities": {"3": 0.75, "7": 0.25}},
         {"label": "7", "probabilities": {"3": 0.0, "7": 1.0}},
@@ -80,7 +90,7 @@ def test_broken_probabilities_fail_the_batch_saying_what_is_wrong(
 
 
 def test_a_non_finite_probability_refuses_only_that_input(digits: Service) -> None:
-    outputs = predict_outputs(digits, Classifier(["1", "2"], [[1.0, 0.0], [math.nan, 1.0]]), _images(2))  # type: ignore[arg-type]
+    outputs = _json(predict_outputs(digits, Classifier(["1", "2"], [[1.0, 0.0], [math.nan, 1.0]]), _images(2)))  # type: ignore[arg-type]
     assert outputs[0] == {"label": "1", "probabilities": {"1": 1.0, "2": 0.0}}
     assert isinstance(outputs[1], UnusableOutput)
 
@@ -102,3 +112,24 @@ def test_regression_outputs_are_values_and_non_finite_ones_are_unusable(diabetes
     outputs = predict_outputs(diabetes, Regressor([1.5, math.inf]), inputs)  # type: ignore[arg-type]
     assert outputs[0] == {"value": 1.5}
     assert isinstance(outputs[1], UnusableOutput)
+
+
+_CLASS_NAMES = st.lists(st.text(min_size=0, max_size=6), min_size=1, max_size=12, unique=True)
+_PROBABILITY = st.floats(0.0, 1.0) | st.sampled_from([0.0, 1.0, 1e-9, 5e-7, 1e-6, 0.1234565, 2.5e-05])
+
+
+@given(st.data())
+def test_written_json_equals_the_dict_a_client_expects(data: st.DataObject) -> None:
+    """The pre-written JSON is exactly what dumping a dict per input would give, for any classes."""
+    classes = data.draw(_CLASS_NAMES)
+    count = data.draw(st.integers(0, 20))
+    matrix = data.draw(arrays(np.float64, (count, len(classes)), elements=_PROBABILITY))
+    written = Probabilities(classes, matrix, np.ones(count, dtype=bool)).json_outputs()
+    expected = [
+        {
+            "label": classes[int(np.argmax(row))],
+            "probabilities": dict(zip(classes, np.round(row, PROBABILITY_DIGITS).tolist(), strict=True)),
+        }
+        for row in matrix
+    ]
+    assert [orjson.loads(text) for text in written] == expected
