@@ -28,10 +28,11 @@ test: install ## Run the whole suite: unit tests and integration tests on the re
 unit: install ## Run the unit tests only (no servers)
 	$(PY) -m pytest -m "not integration"
 
-lint: install ## Check: ruff lint + format check, mypy strict
+lint: install ## Check: ruff lint + format check, mypy strict; hadolint, Terraform, checkov, CircleCI schema
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHON=$(PYTHON) scripts/lint-infra
 
 format: install ## Fix what ruff can fix and reformat
 	$(VENV)/bin/ruff check --fix .

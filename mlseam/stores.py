@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlseam.artifacts import ArtifactStore, S3ArtifactStore
 from mlseam.aws import aws_client
@@ -29,11 +29,13 @@ class Stores:
 
 def build_stores(settings: Settings) -> Stores:
     """The real stores for ``settings`` (the local stack's emulator and database by default)."""
+    # boto3 clients are thread-safe and each costs tens of milliseconds to build: one per AWS service.
+    dynamodb, s3 = aws_client(settings, "dynamodb"), aws_client(settings, "s3")
     return Stores(
         examples=PostgresExamplesStore(settings.dsn, credentials=database_credentials(settings)),
-        registry=DynamoRegistry(aws_client(settings, "dynamodb"), settings.registry_table),
-        artifacts=S3ArtifactStore(aws_client(settings, "s3"), settings.artifacts_bucket),
-        batches=build_batch_store(settings),
+        registry=DynamoRegistry(dynamodb, settings.registry_table),
+        artifacts=S3ArtifactStore(s3, settings.artifacts_bucket),
+        batches=build_batch_store(settings, dynamodb=dynamodb, s3=s3),
     )
 
 
@@ -50,13 +52,13 @@ def database_url(settings: Settings) -> str:
     return settings.dsn if credentials is None else with_credentials(settings.dsn, credentials.get())
 
 
-def build_batch_store(settings: Settings) -> BatchStore:
-    """The batch store of ``settings``: its table, bucket and queue names."""
+def build_batch_store(settings: Settings, *, dynamodb: Any = None, s3: Any = None) -> BatchStore:
+    """The batch store of ``settings``: its table, bucket and queue names (clients given are reused)."""
     from mlseam.batches.store import BatchStore
 
     return BatchStore(
-        dynamodb=aws_client(settings, "dynamodb"),
-        s3=aws_client(settings, "s3"),
+        dynamodb=dynamodb or aws_client(settings, "dynamodb"),
+        s3=s3 or aws_client(settings, "s3"),
         sqs=aws_client(settings, "sqs"),
         table=settings.batches_table,
         bucket=settings.batches_bucket,

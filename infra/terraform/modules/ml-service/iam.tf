@@ -1,0 +1,165 @@
+# One execution role (pull the image, write logs) and one least-privilege task role per command.
+# Every data statement is scoped to this service: its key prefixes, its queues, its secrets.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.platform.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${local.family}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid = "EcrLogin"
+    # GetAuthorizationToken has no resource-level permissions: AWS only accepts "*" for it.
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PullOwnImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [aws_ecr_repository.this.arn]
+  }
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-image-write-logs"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role" "task" {
+  for_each           = local.commands
+  name               = "${local.family}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = local.commands
+  name     = "${each.key}-least-privilege"
+  role     = aws_iam_role.task[each.key].id
+  policy = {
+    api     = data.aws_iam_policy_document.api.json
+    worker  = data.aws_iam_policy_document.worker.json
+    retrain = data.aws_iam_policy_document.retrain.json
+  }[each.key]
+}
+
+# What serving a model needs (api and worker): read its artifacts and registry items, decrypt.
+data "aws_iam_policy_document" "model_reader" {
+  statement {
+    sid       = "ReadOwnArtifacts"
+    actions   = ["s3:GetObject"]
+    resources = [local.artifacts_objects]
+  }
+  statement {
+    sid       = "ReadOwnRegistryItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.platform.registry_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.registry_keys
+    }
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.platform.kms_key_arn]
+  }
+}
+
+# What batches need (api and worker): the service's batch items and objects.
+data "aws_iam_policy_document" "batch_store" {
+  statement {
+    sid       = "OwnBatchItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.platform.batches_table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.batch_keys
+    }
+  }
+  statement {
+    sid       = "OwnBatchObjects"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.batches_objects]
+  }
+}
+
+data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.model_reader.json, data.aws_iam_policy_document.batch_store.json]
+  statement {
+    sid       = "SubmitBatchChunks"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.batches.arn]
+  }
+  statement {
+    sid       = "ReadSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.platform.api_token_secret_arn, var.platform.database_secret_arn]
+  }
+}
+
+data "aws_iam_policy_document" "worker" {
+  source_policy_documents = [data.aws_iam_policy_document.model_reader.json, data.aws_iam_policy_document.batch_store.json]
+  statement {
+    sid       = "ConsumeBatchChunks"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.batches.arn, aws_sqs_queue.batches_dlq.arn]
+  }
+  statement {
+    sid       = "MovePoisonChunks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.batches_dlq.arn]
+  }
+}
+
+data "aws_iam_policy_document" "retrain" {
+  statement {
+    sid       = "ReadWriteOwnArtifacts"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.artifacts_objects]
+  }
+  statement {
+    sid       = "ReadWriteOwnRegistryItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+    resources = [var.platform.registry_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.registry_keys
+    }
+  }
+  statement {
+    sid       = "ReadDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.platform.database_secret_arn]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.platform.kms_key_arn]
+  }
+}

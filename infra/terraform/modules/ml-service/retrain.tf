@@ -1,0 +1,170 @@
+# Scheduled retraining: EventBridge Scheduler runs the retrain task on the manifest's cron (UTC);
+# a retrain that fails, or a schedule that cannot start it, reaches the alerts topic.
+
+resource "aws_sqs_queue" "retrain_dlq" {
+  name                              = "${local.prefix}-${var.name}-retrain-dlq"
+  message_retention_seconds         = 1209600 # 14 days
+  kms_master_key_id                 = var.platform.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  tags                              = var.tags
+}
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.platform.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${local.family}-retrain-schedule"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "RunRetrainTask"
+    actions   = ["ecs:RunTask"]
+    resources = ["${aws_ecs_task_definition.this["retrain"].arn_without_revision}:*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.platform.cluster_arn]
+    }
+  }
+  statement {
+    sid       = "PassRetrainRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.task["retrain"].arn, aws_iam_role.execution.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.retrain_dlq.arn]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.platform.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "run-retrain"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+resource "aws_scheduler_schedule" "retrain" {
+  name                         = "${local.family}-retrain"
+  description                  = "Retrain ${var.name} on its manifest's schedule (${try(var.manifest.schedule, "0 3 * * *")} UTC)"
+  schedule_expression          = local.schedule_expression
+  schedule_expression_timezone = "UTC"
+  kms_key_arn                  = var.platform.kms_key_arn
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = var.platform.cluster_arn
+    role_arn = aws_iam_role.scheduler.arn
+
+    ecs_parameters {
+      task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
+      launch_type         = "FARGATE"
+      platform_version    = "LATEST"
+      task_count          = 1
+
+      network_configuration {
+        subnets          = var.platform.private_subnet_ids
+        security_groups  = [var.platform.tasks_security_group_id]
+        assign_public_ip = false
+      }
+    }
+
+    # Retries cover a task that could not be started (capacity, throttling); after them the
+    # event lands in the DLQ, which alarms.
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = var.retrain_max_retries
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.retrain_dlq.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.scheduler]
+}
+
+# A retrain (or `mlseam migrate`, which runs in the same task definition) that exits non-zero
+# (3: refused by a quality gate, 4: failed) or never starts.
+resource "aws_cloudwatch_event_rule" "retrain_failed" {
+  name        = "${local.family}-retrain-failed"
+  description = "A ${var.name} retrain task stopped with a non-zero exit code or failed to start"
+  event_pattern = jsonencode({
+    source        = ["aws.ecs"]
+    "detail-type" = ["ECS Task State Change"]
+    detail = {
+      clusterArn = [var.platform.cluster_arn]
+      lastStatus = ["STOPPED"]
+      group      = ["family:${aws_ecs_task_definition.this["retrain"].family}"]
+      "$or" = [
+        { containers = { exitCode = [{ "anything-but" = 0 }] } },
+        { stopCode = ["TaskFailedToStart"] },
+      ]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "retrain_failed" {
+  rule = aws_cloudwatch_event_rule.retrain_failed.name
+  arn  = var.platform.alerts_topic_arn
+
+  input_transformer {
+    input_paths = {
+      task   = "$.detail.taskArn"
+      exit   = "$.detail.containers[0].exitCode"
+      reason = "$.detail.stoppedReason"
+    }
+    input_template = "\"mlseam ${var.platform.environment}: ${var.name} retrain task <task> stopped, exit code <exit>: <reason>\""
+  }
+}
+
+# Dead letters anywhere in the service need a person: poison batch chunks, unstartable retrains.
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  for_each = {
+    batches = aws_sqs_queue.batches_dlq.name
+    retrain = aws_sqs_queue.retrain_dlq.name
+  }
+  alarm_name          = "${local.family}-${each.key}-dead-letters"
+  alarm_description   = "Messages in ${each.value}: see infra/README.md (alerts)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.platform.alerts_topic_arn]
+  ok_actions          = [var.platform.alerts_topic_arn]
+  tags                = var.tags
+}
