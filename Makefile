@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
 
-run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain every service (Ctrl-C stops)
-	$(VENV)/bin/mlseam local-stack
+run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain, serve every service (or SERVICES="a b"; Ctrl-C stops)
+	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
 test: install ## Run the whole suite: unit tests and integration tests on the real local stack
 	$(PY) -m pytest

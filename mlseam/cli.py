@@ -200,14 +200,17 @@ def worker_command(service: ServiceArg) -> None:
 @app.command("local-stack")
 @user_errors
 def local_stack_command(
+    services: Annotated[list[str] | None, typer.Argument(help="only these services (default: every one)")] = None,
     serve: Annotated[bool, typer.Option(help="stay in the foreground until Ctrl-C")] = True,
 ) -> None:
-    """Start PostgreSQL and the AWS emulator on 127.0.0.1, migrate, seed, retrain every service."""
+    """Start PostgreSQL and the AWS emulator on 127.0.0.1, migrate, seed, retrain and serve the services."""
     from mlseam.local.stack import run_local_stack
 
     settings = get_settings()
     configure_logging(settings)
-    run_local_stack(settings, stay=serve, console=out)
+    for name in services or []:
+        load_service(name, settings.services_dir)  # an unknown or broken service is one line before anything starts
+    run_local_stack(settings, stay=serve, console=out, services=services)
 
 
 def main() -> None:

@@ -93,6 +93,7 @@ def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:
     ("args", "env", "code", "message"),
     [
         (("retrain", "nope"), {}, 2, "error: unknown service 'nope'"),
+        (("local-stack", "nope"), {}, 2, "error: unknown service 'nope'"),
         (("promote", "digits", "v99"), {}, 1, "error: digits has no version v99"),
         (("promote", "digits", "latest"), {}, 1, "error: 'latest' is not a version name"),
         (

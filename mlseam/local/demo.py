@@ -12,10 +12,10 @@ from mlseam.stores import build_stores
 from mlseam.training import Retrainer, seed_service
 
 
-def prepare_services(settings: Settings, console: Console) -> None:
-    """Seed (idempotent) and retrain every service; one broken service does not stop the rest."""
+def prepare_services(settings: Settings, console: Console, services: list[str] | None = None) -> None:
+    """Seed (idempotent) and retrain the services (default: every one); one broken service does not stop the rest."""
     stores = build_stores(settings)
-    for name in discover_services(settings.services_dir):
+    for name in services or discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
             if service.manifest.seed is not None:

@@ -85,13 +85,13 @@ def _stop_signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def serve_local(settings: Settings, console: Console) -> None:
-    """Serve every loadable service on one port, under the same paths as the load balancer."""
+def serve_local(settings: Settings, console: Console, services: list[str] | None = None) -> None:
+    """Serve the loadable services (default: every one) on one port, under the same paths as the load balancer."""
     from mlseam.serving import serve
 
     base = f"http://{settings.serve_host}:{settings.serve_port}"
     names, curls = [], []
-    for name in discover_services(settings.services_dir):
+    for name in services or discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
@@ -144,19 +144,20 @@ def demo_input(service: Service) -> Any:
     return service.task.input_to_json(service.task.sample_input())
 
 
-def run_local_stack(settings: Settings, *, stay: bool, console: Console) -> None:
-    """Start the stack, seed and retrain every service, show status, then wait for Ctrl-C."""
+def run_local_stack(settings: Settings, *, stay: bool, console: Console, services: list[str] | None = None) -> None:
+    """Start the stack, seed and retrain the services (default: every one), show status, then wait for Ctrl-C."""
     from mlseam.local.demo import prepare_services, print_status
 
+    names = services or discover_services(settings.services_dir)
     with _stop_signals_interrupt():
         stack = LocalStack(settings)
         console.print(f"starting PostgreSQL on {stack.postgres.url} and the AWS emulator on {stack.aws.endpoint_url}")
         try:
             stack.start()
-            prepare_services(settings, console)
+            prepare_services(settings, console, names)
             print_status(settings, console)
             if stay:
-                serve_local(settings, console)
+                serve_local(settings, console, names)
         except KeyboardInterrupt:
             pass
         finally:

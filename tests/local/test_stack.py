@@ -19,9 +19,9 @@ from mlseam.local.ports import free_port
 pytestmark = pytest.mark.integration  # starts real servers
 
 
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+def _start(env: dict[str, str], *services: str) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlseam.cli", "local-stack"],
+        [sys.executable, "-m", "mlseam.cli", "local-stack", *services],
         # As a shell's background job: SIGINT ignored on entry, the stack must still honour it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         env=env,
@@ -102,11 +102,13 @@ def test_the_local_stack_comes_up_serves_the_cli_and_stops_cleanly(tmp_path: Pat
     # then: nothing it started is left running
     assert not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
 
-    # and a second start reuses the examples kept in the local folder
-    again, lines = _start(env)
+    # and a second start, of that service alone (`make run SERVICES=diabetes`), reuses the examples kept
+    clone_service(services, "diabetes", "other")
+    again, lines = _start(env, "diabetes")
     try:
         output = "".join(lines)
         assert "diabetes: 442 demo examples, 0 new" in output
         assert "diabetes v1 promoted" in output  # the emulated AWS state started empty
+        assert "other: " not in output and "/other/v1/predict" not in output  # neither seeded nor served
     finally:
         assert "stopping the local stack" in _stop(again, signal.SIGTERM)  # as ECS or `kill` stops it
