@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test unit lint format bench bench-serving bench-batches lock clean
+.PHONY: help install run test unit lint format new-service check bench bench-serving bench-batches lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,12 @@ lint: install ## Check: ruff lint + format check, mypy strict; hadolint, Terrafo
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	PYTHON=$(PYTHON) scripts/lint-infra
+
+new-service: install ## Scaffold a service: make new-service NAME=receipt-totals TASK=tabular_regression
+	$(VENV)/bin/mlseam new "$(NAME)" --task "$(TASK)"
+
+check: install ## The contract checks on a small sample, no servers: make check SERVICE=digits (default: every service)
+	$(VENV)/bin/mlseam check $(SERVICE)
 
 format: install ## Fix what ruff can fix and reformat
 	$(VENV)/bin/ruff check --fix .

@@ -197,6 +197,22 @@ def worker_command(service: ServiceArg) -> None:
     worker.run()
 
 
+@app.command("new")
+@user_errors
+def new_command(
+    name: Annotated[str, typer.Argument(help="service name: a-z, 0-9 and '-', e.g. receipt-totals")],
+    task: Annotated[str, typer.Option(help="task kind, e.g. image_classification, tabular_regression or ocr")],
+) -> None:
+    """Create services/NAME/: service.yaml, a baseline model.py, demo seed.py and a README to fill in."""
+    from mlseam.scaffold import create_service
+
+    folder = create_service(name, task, get_settings().services_dir)
+    out.print(
+        f"created {folder}: fill in its TODOs; `make check SERVICE={name}` checks the contract, "
+        f"`make run SERVICES={name}` seeds, retrains and serves it"
+    )
+
+
 @app.command("local-stack")
 @user_errors
 def local_stack_command(
