@@ -213,6 +213,31 @@ def new_command(
     )
 
 
+@app.command("check")
+@user_errors
+def check_command(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="services to check (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
+    ] = None,
+) -> None:
+    """Check each service's model against the contract, in memory (no database, no AWS).
+
+    One line per rule; exit code 0 when all pass, 1 when any fails.
+    """
+    from mlseam.conformance import check_service
+
+    services_dir = get_settings().services_dir
+    names = services or discover_services(services_dir)
+    passed = True
+    for name in names:
+        report = check_service(name, services_dir)
+        for line in report.lines():
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        passed = passed and report.passed
+    raise typer.Exit(0 if passed else 1)
+
+
 @app.command("local-stack")
 @user_errors
 def local_stack_command(
