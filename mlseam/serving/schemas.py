@@ -73,7 +73,8 @@ def _output_model(service: Service) -> type[pydantic.BaseModel]:
             label=(str, ...),
             probabilities=(dict[str, float] | None, None),
         )
-    return create_model(f"{title}Output", value=(float, ...))
+    fields: dict[str, Any] = {service.task.output_field: (service.task.output_type, ...)}
+    return create_model(f"{title}Output", **fields)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,11 @@ from typing import Any
 
 from mlseam.tasks.base import Examples, TaskKind
 from mlseam.tasks.image import ImageClassification
+from mlseam.tasks.ocr import Ocr
 from mlseam.tasks.tabular import TabularRegression
 
-TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {kind.name: kind for kind in (ImageClassification, TabularRegression)}
+TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {
+    kind.name: kind for kind in (ImageClassification, TabularRegression, Ocr)
+}
 
-__all__ = ["TASK_KINDS", "Examples", "ImageClassification", "TabularRegression", "TaskKind"]
+__all__ = ["TASK_KINDS", "Examples", "ImageClassification", "Ocr", "TabularRegression", "TaskKind"]

@@ -101,6 +101,9 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     needs_label_variety: ClassVar[bool] = False
 
     output_field: ClassVar[str]
+    output_type: ClassVar[Any] = float
+    """The JSON type of ``output_field`` in the API's answer (its OpenAPI schema); a ``label``
+    output is always a string, with optional ``probabilities``."""
     has_probabilities: ClassVar[bool] = False
     """Whether outputs may carry the model's ``predict_proba`` (classification kinds)."""
 
