@@ -81,6 +81,7 @@ class Served:
     digits: str
     diabetes: str
     exploding: str
+    amounts: str
 
 
 def train(settings: Settings, stores: Stores, name: str) -> None:

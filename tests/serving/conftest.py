@@ -23,18 +23,19 @@ def served(
     stores = build_stores(settings)
     digits = clone_service(services_dir, "digits")
     diabetes = clone_service(services_dir, "diabetes")
+    amounts = clone_service(services_dir, "amounts")
     exploding = linear_service(services_dir, model="ExplodingModel")
     stores.examples.add(exploding, load_service(exploding, services_dir).task, linear_examples(60, seed=1), source="t")
-    for name in (digits, diabetes, exploding):
+    for name in (digits, diabetes, exploding, amounts):
         train(settings, stores, name)
-    create_batch_resources(settings, [digits, diabetes, exploding])
+    create_batch_resources(settings, [digits, diabetes, exploding, amounts])
     api = start_api(
         settings,
-        [digits, diabetes, exploding],
+        [digits, diabetes, exploding, amounts],
         tmp_path_factory.mktemp("logs"),
         MLSEAM_MAX_ITEMS="50",
         MLSEAM_MAX_BODY_BYTES="200000",
         MLSEAM_BATCH_MAX_WAIT_MS="5",
     )
-    yield Served(settings, stores, api, digits, diabetes, exploding)
+    yield Served(settings, stores, api, digits, diabetes, exploding, amounts)
     assert api.stop() == 0, api.logs()

@@ -17,7 +17,7 @@ def _operations(served: Served, name: str) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
-@pytest.mark.parametrize("which", ["digits", "diabetes"])
+@pytest.mark.parametrize("which", ["digits", "diabetes", "amounts"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_endpoint_answers_5xx_to_generated_requests(served: Served, which: str, mode: GenerationMode) -> None:
     operations = _operations(served, getattr(served, which))
