@@ -20,7 +20,7 @@ class Model(ABC):
 
     Declare on the class:
 
-    - ``task``: the task kind name (``"image_classification"``, ``"tabular_regression"``), the
+    - ``task``: the task kind name (``"image_classification"``, ``"tabular_regression"``, ``"ocr"``), the
       same as ``task`` in the service's ``service.yaml``;
     - ``primary_metric``: the key of ``evaluate``'s result that decides promotion;
     - ``higher_is_better``: the primary metric's direction (default ``True``);
