@@ -1,9 +1,10 @@
 """Terraform test fixtures: a small HCL evaluator that renders an env per service, and `terraform console`.
 
 The evaluator reads the .tf files with python-hcl2 and evaluates the expressions the tests look at,
-the way Terraform would before apply: variables, locals, `each`, child-module outputs and the handful
-of functions the modules use. Anything only AWS can tell (resource attributes, data sources) stays
-an ``Unknown`` carrying its reference, like "(known after apply)" in a plan.
+the way Terraform would before apply: variables, locals, `each`, module calls at any depth (an env
+calls modules/environment, which calls modules/platform and modules/ml-service) with their outputs,
+and the handful of functions the modules use. Anything only AWS can tell (resource attributes, data
+sources) stays an ``Unknown`` carrying its reference, like "(known after apply)" in a plan.
 """
 
 from __future__ import annotations
@@ -179,9 +180,11 @@ class Instance:
 
     def __init__(self, directory: Path, arguments: Mapping[str, Any], address: str = "") -> None:
         self.directory = directory
-        self.address = address  # "module.service[\"digits\"]." : prefixes its resources' references
+        # e.g. 'module.environment.module.service["digits"].': prefixes its resources' references
+        self.address = address
         self.blocks = parse_module(directory)
-        self.modules: Mapping[str, Any] = {}
+        self.modules: dict[str, Any] = {}  # `module.<name>` -> its outputs (a dict of them per key with for_each)
+        self.children: list[_Outputs] = []
         self._locals_raw = {k: v for b in self.blocks.get("locals", []) for k, v in b.items() if k != "__is_block__"}
         self._locals: dict[str, Any] = {}
         declared = labelled(self.blocks, "variable")
@@ -405,31 +408,46 @@ class Plan(Mapping[str, dict[str, Any]]):
         return len(self._pending)
 
 
-def render_environment(repo: Path, env: str) -> tuple[dict[str, Any], Plan]:
-    """The env's discovered services (its `local.services`) and its plan, as Terraform would build them."""
-    env_dir = repo / "infra" / "terraform" / "envs" / env
-    root = Instance(env_dir, ROOT_VARIABLES)
-    modules: dict[str, Any] = {}
-    root.modules = modules
-    plan = Plan()
-
-    def build(source: Path, call: dict[str, Any], scope: dict[str, Any], address: str) -> Instance:
-        meta = {"source", "for_each", "count", "depends_on", "providers", "__is_block__"}
-        return Instance(source, {k: root.value(v, scope) for k, v in call.items() if k not in meta}, address)
-
-    children: list[_Outputs] = []
-    for name, call in labelled(root.blocks, "module").items():
-        source = (env_dir / root.value(call["source"])).resolve()
+def load_module(directory: Path, arguments: Mapping[str, Any], address: str = "") -> Instance:
+    """An instance of the module in `directory`, its module calls bound to (lazily built) child instances."""
+    instance = Instance(directory, arguments, address)
+    for name, call in labelled(instance.blocks, "module").items():
+        source = (directory / instance.value(call["source"])).resolve()
         keyed = {
-            key: _Outputs(functools.partial(build, source, call, scope, f"module.{name}{_key(key)}."))
-            for key, scope in root.instances(call).items()
+            key: _Outputs(
+                functools.partial(_call_module, instance, source, call, scope, f"{address}module.{name}{_key(key)}.")
+            )
+            for key, scope in instance.instances(call).items()
         }
-        modules[name] = keyed[None] if list(keyed) == [None] else keyed
-        children.extend(keyed.values())
-    for child in children:
-        plan.add(child.instance)
+        instance.modules[name] = keyed[None] if list(keyed) == [None] else keyed
+        instance.children.extend(keyed.values())
+    return instance
+
+
+def _call_module(caller: Instance, source: Path, call: dict[str, Any], scope: dict[str, Any], address: str) -> Instance:
+    meta = {"source", "for_each", "count", "depends_on", "providers", "__is_block__"}
+    return load_module(source, {k: caller.value(v, scope) for k, v in call.items() if k not in meta}, address)
+
+
+def _add_with_descendants(plan: Plan, instance: Instance) -> None:
+    plan.add(instance)
+    for child in instance.children:
+        _add_with_descendants(plan, child.instance)
+
+
+@functools.cache
+def render_environment(repo: Path, env: str) -> tuple[dict[str, Any], Plan]:
+    """The env's services (`local.services` of module.environment) and its plan, as Terraform would build them.
+
+    Resources and data sources of every module instance are keyed by their full address
+    (module.environment.module.service["digits"].aws_ecs_service.api), root outputs as output.<name>.
+    Cached: a plan renders each address once, on first read, and no test changes it.
+    """
+    root = load_module(repo / "infra" / "terraform" / "envs" / env, ROOT_VARIABLES)
+    plan = Plan()
+    _add_with_descendants(plan, root)
     plan.add_outputs(root)
-    return root.local("services"), plan
+    return root.modules["environment"].instance.local("services"), plan
 
 
 def _output_value(instance: Instance, name: str) -> dict[str, Any]:
@@ -543,6 +561,12 @@ def tf_env(request: pytest.FixtureRequest) -> str:
 def env_blocks(tf_env: str) -> dict[str, list[Any]]:
     """The env's root module as python-hcl2 reads it."""
     return parse_module(TERRAFORM / "envs" / tf_env)
+
+
+@pytest.fixture(scope="session")
+def module_blocks() -> Callable[[str], dict[str, list[Any]]]:
+    """A module of infra/terraform (e.g. "modules/environment", "envs/prod") as python-hcl2 reads it."""
+    return lambda relative: parse_module(TERRAFORM / relative)
 
 
 @pytest.fixture(scope="module")

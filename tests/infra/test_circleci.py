@@ -170,12 +170,31 @@ def test_aws_is_reached_with_the_jobs_oidc_token_never_with_stored_keys() -> Non
 def test_images_are_built_for_every_discovered_service_and_none_is_named() -> None:
     commands = job_commands("build-push")
     assert "for manifest in services/*/service.yaml" in commands
-    assert "-target=module.service[" in commands and "aws_ecr_repository.this" in commands
+    assert "-target=module.environment.module.service[" in commands and "aws_ecr_repository.this" in commands
     assert commands.index("aws_ecr_repository.this") < commands.index("docker push"), "repositories before pushes"
     assert "docker build -f docker/Dockerfile --build-arg SERVICE=" in commands
     assert ':$CIRCLE_SHA1"' in commands.split("docker push")[1].splitlines()[0], "images are tagged with the commit"
     for service in SERVICES:
         assert not re.search(rf"\b{re.escape(service)}\b", TEXT), f"the pipeline names the service {service}"
+
+
+def ecr_addresses(service: str) -> tuple[str, str]:
+    """The ECR repository address build-push targets, and the one it looks up in the state, for a service."""
+    commands = job_commands("build-push")
+    target = re.search(r'-target=(\S+?)\[\\"\$name\\"\](\S+?)"\)', commands)
+    lookup = re.search(r"address = f'([^']+)'", commands)
+    assert target and lookup, "build-push must target and look up each service's repository"
+    return f'{target[1]}["{service}"]{target[2]}', lookup[1].replace("{sys.argv[1]}", service)
+
+
+def test_build_push_addresses_the_repositories_terraform_plans(rendered: tuple[dict[str, Any], Any]) -> None:
+    # given the env's services and resources, rendered from infra/terraform (tests/infra/conftest.py)
+    services, plan = rendered
+    for service in services:
+        target, lookup = ecr_addresses(service)
+        # then the targeted apply and the state lookup name the service's repository, as Terraform addresses it
+        assert target == lookup
+        assert target in plan and target.endswith(".aws_ecr_repository.this"), target
 
 
 def test_the_reviewed_plan_is_the_one_applied_then_the_database_is_migrated() -> None:

@@ -34,6 +34,16 @@ STAR_ALLOWED = {"ecr:GetAuthorizationToken"}
 Plan = Mapping[str, dict[str, Any]]
 Rendered = tuple[dict[str, Any], Plan]
 
+# Each env is a thin root module around modules/environment, which calls the platform and one
+# ml-service per service folder: the addresses below are those CI and operators see.
+ENVIRONMENT = "module.environment."
+PLATFORM = ENVIRONMENT + "module.platform."
+
+
+def service_prefix(service: str) -> str:
+    """Address prefix of a service's module instance."""
+    return f'{ENVIRONMENT}module.service["{service}"].'
+
 
 def eventbridge_cron(cron: str) -> str:
     """Reference conversion of a 5-field cron to EventBridge Scheduler's 6-field form."""
@@ -55,7 +65,7 @@ def one(plan: Plan, address: str) -> dict[str, Any]:
 
 
 def container(plan: Plan, service: str, command: str) -> dict[str, Any]:
-    definition = one(plan, f'module.service["{service}"].aws_ecs_task_definition.this["{command}"]')
+    definition = one(plan, f'{service_prefix(service)}aws_ecs_task_definition.this["{command}"]')
     (only,) = json.loads(definition["container_definitions"])
     assert isinstance(only, dict)
     return only
@@ -70,7 +80,9 @@ def statements(plan: Plan, prefix: str, document: str) -> list[dict[str, Any]]:
 
 
 def statements_of(plan: Plan, prefix: str, json_ref: Any) -> list[dict[str, Any]]:
-    match = re.fullmatch(re.escape(prefix) + r"data\.aws_iam_policy_document\.(\w+)\.json", ref(json_ref))
+    match = re.fullmatch(
+        re.escape(prefix) + r"data\.aws_iam_policy_document\.(\w+(?:\[\"[\w-]+\"\])?)\.json", ref(json_ref)
+    )
     assert match, f"{json_ref} is not a policy document of the module"
     return statements(plan, prefix, match[1])
 
@@ -98,7 +110,7 @@ def infra_files(repo: Path) -> dict[str, bytes]:
 
 
 def assert_api(plan: Plan, service: str) -> None:
-    prefix = f'module.service["{service}"].'
+    prefix = service_prefix(service)
     rule = one(plan, prefix + "aws_lb_listener_rule.api")
     assert rule["condition"][0]["path_pattern"][0]["values"] == [f"/{service}/*"]
     assert rule["action"][0]["type"] == "forward"
@@ -127,7 +139,7 @@ def assert_private_service(service: dict[str, Any]) -> None:
 
 
 def assert_worker_and_queues(plan: Plan, env: str, service: str) -> None:
-    prefix = f'module.service["{service}"].'
+    prefix = service_prefix(service)
     worker = one(plan, prefix + "aws_ecs_service.worker")
     assert worker["name"] == f"{service}-worker"
     assert ref(worker["task_definition"]) == prefix + 'aws_ecs_task_definition.this["worker"].arn'
@@ -154,7 +166,7 @@ def assert_worker_and_queues(plan: Plan, env: str, service: str) -> None:
 
 
 def assert_schedule(plan: Plan, service: str, cron: str) -> None:
-    prefix = f'module.service["{service}"].'
+    prefix = service_prefix(service)
     schedule = one(plan, prefix + "aws_scheduler_schedule.retrain")
     assert schedule["schedule_expression"] == eventbridge_cron(cron)
     assert schedule["schedule_expression_timezone"] == "UTC"
@@ -183,37 +195,66 @@ def assert_service(plan: Plan, env: str, service: str, manifest: dict[str, Any])
     assert_worker_and_queues(plan, env, service)
     assert_schedule(plan, service, expected.schedule)
     for command in COMMANDS:
-        definition = one(plan, f'module.service["{service}"].aws_ecs_task_definition.this["{command}"]')
+        definition = one(plan, f'{service_prefix(service)}aws_ecs_task_definition.this["{command}"]')
         size = getattr(expected.resources, command)
         assert (definition["cpu"], definition["memory"]) == (str(size.cpu), str(size.memory))
 
 
-def test_envs_discover_services_from_their_folders(env_blocks: dict[str, list[Any]], rendered: Rendered) -> None:
-    # given the env's root module
-    locals_ = {k: v for block in env_blocks["locals"] for k, v in block.items()}
-    discovery = locals_["services"]
-    modules = {name.strip('"'): body for block in env_blocks["module"] for name, body in block.items()}
+def test_envs_discover_services_from_their_folders(
+    env_blocks: dict[str, list[Any]], module_blocks: Callable[[str], dict[str, list[Any]]], rendered: Rendered
+) -> None:
+    # given the env's root module and the module it calls
+    calls = {name.strip('"'): body for block in env_blocks["module"] for name, body in block.items()}
+    environment = module_blocks("modules/environment")
+    discovery = {k: v for block in environment["locals"] for k, v in block.items()}["services"]
+    modules = {name.strip('"'): body for block in environment["module"] for name, body in block.items()}
     # then services are every */service.yaml under the repo's services/, decoded...
-    assert 'fileset("${path.module}/../../../../services", "*/service.yaml")' in discovery
-    assert "yamldecode(file(" in discovery
+    assert calls["environment"]["services_dir"] == '"${path.module}/../../../../services"'
+    assert 'fileset(var.services_dir, "*/service.yaml")' in discovery
+    assert 'yamldecode(file("${var.services_dir}/${f}"))' in discovery
     services, _ = rendered
     manifests = {name: yaml.safe_load((REPO / "services" / name / "service.yaml").read_text()) for name in SERVICES}
     assert services == manifests
-    # ...and one ml-service instance is made of each (the CI targets module.service["<name>"])
+    # ...and one ml-service instance is made of each (the CI targets module.environment.module.service["<name>"])
     service = modules["service"]
     assert service["for_each"] == "${local.services}"
-    assert service["source"] == '"../../modules/ml-service"'
+    assert service["source"] == '"../ml-service"'
     assert (service["name"], service["manifest"]) == ("${each.key}", "${each.value}")
     assert modules["platform"]["service_names"] == "${keys(local.services)}"
 
 
-def test_envs_pin_terraform_state_and_inputs(env_blocks: dict[str, list[Any]]) -> None:
+def test_envs_are_thin_and_differ_only_in_name_and_sizes(module_blocks: Callable[[str], dict[str, list[Any]]]) -> None:
+    # given both envs' root modules
+    blocks = {env: module_blocks(f"envs/{env}") for env in ("dev", "prod")}
+    calls: dict[str, dict[str, Any]] = {}
+    for env, env_blocks in blocks.items():
+        # then each holds settings, provider, inputs, one module call and outputs forwarding it; no logic
+        assert set(env_blocks) <= {"terraform", "provider", "variable", "module", "output"}, env
+        module_calls = {name.strip('"'): body for block in env_blocks["module"] for name, body in block.items()}
+        assert list(module_calls) == ["environment"], env
+        call = module_calls["environment"]
+        assert call["source"] == '"../../modules/environment"' and call["name"] == f'"{env}"'
+        calls[env] = call
+        for block in env_blocks["output"]:
+            for name, body in block.items():
+                assert body["value"].startswith("${module.environment"), f"{env}: output {name} is not a forward"
+    # and what differs between them is the name and the sizes, nothing else
+    sizes = {"nat_gateway_per_az", "db_multi_az", "deletion_protection", "tasks"}
+    differing = {
+        key for key in calls["dev"].keys() | calls["prod"].keys() if calls["dev"].get(key) != calls["prod"].get(key)
+    }
+    assert differing == {"name"} | sizes
+    assert all(calls["prod"][flag] is True and calls["dev"][flag] is False for flag in sizes - {"tasks"})
+
+
+def test_envs_pin_terraform_state_and_inputs(env_blocks: dict[str, list[Any]], rendered: Rendered, tf_env: str) -> None:
     (settings,) = env_blocks["terraform"]
     assert settings["required_version"] == '">= 1.10"'
     (providers,) = settings["required_providers"]
     assert providers["aws"] == {"source": '"hashicorp/aws"', "version": '">= 5.100, < 7.0"'}
     (backend,) = settings["backend"]
     s3 = backend['"s3"']
+    assert s3["key"] == f'"mlseam/{tf_env}/terraform.tfstate"'
     assert (s3["use_lockfile"], s3["encrypt"]) == (True, True)
     assert "bucket" not in s3 and "region" not in s3  # given by -backend-config at init
     (provider,) = [block['"aws"'] for block in env_blocks["provider"]]
@@ -221,9 +262,11 @@ def test_envs_pin_terraform_state_and_inputs(env_blocks: dict[str, list[Any]]) -
     variables = {name.strip('"'): body for block in env_blocks["variable"] for name, body in block.items()}
     for name in ("region", "image_tag", "certificate_arn"):
         assert "default" not in variables[name], f"{name} must have no default"
-    outputs = {name.strip('"') for block in env_blocks["output"] for name in block}
-    wanted = {"cluster_name", "private_subnet_ids", "tasks_security_group_id", "ecr_repository_urls", "alb_dns_name"}
-    assert outputs >= wanted | {"migrate_task"}
+    # CI reads `terraform output -json migrate_task`; operators the rest (infra/README.md)
+    _, plan = rendered
+    assert {"output.migrate_task", "output.ecr_repository_urls", "output.environment"} <= set(plan)
+    wanted = {"cluster_name", "private_subnet_ids", "tasks_security_group_id", "alb_dns_name", "services"}
+    assert set(plan["output.environment"]["value"]) >= wanted | {"ecr_repository_urls", "migrate_task"}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -234,14 +277,14 @@ def test_every_service_gets_api_worker_queues_and_schedule(rendered: Rendered, t
 
 def test_listener_rule_priorities_are_distinct(rendered: Rendered) -> None:
     services, plan = rendered
-    priorities = [one(plan, f'module.service["{s}"].aws_lb_listener_rule.api')["priority"] for s in services]
+    priorities = [one(plan, f"{service_prefix(s)}aws_lb_listener_rule.api")["priority"] for s in services]
     assert len(set(priorities)) == len(priorities)
 
 
 def test_platform_keeps_the_data_contract_and_the_edge_locked_down(rendered: Rendered, tf_env: str) -> None:
     _, plan = rendered
     prod = tf_env == "prod"
-    platform = "module.platform."
+    platform = PLATFORM
     for table in ("registry", "batches"):
         rendered_table = one(plan, f'{platform}aws_dynamodb_table.this["{table}"]')
         assert (rendered_table["hash_key"], rendered_table["range_key"]) == ("pk", "sk")
@@ -287,11 +330,11 @@ def test_migrate_task_runs_in_the_first_services_retrain_container(rendered: Ren
     migrate = plan["output.migrate_task"]["value"]
     first = sorted(services)[0]
     assert migrate["container"] == "retrain"
-    assert ref(migrate["task_definition"]) == f'module.service["{first}"].aws_ecs_task_definition.this["retrain"].arn'
+    assert ref(migrate["task_definition"]) == f'{service_prefix(first)}aws_ecs_task_definition.this["retrain"].arn'
     assert set(migrate) == {"cluster", "task_definition", "container", "subnets", "security_groups"}
     urls = plan["output.ecr_repository_urls"]["value"]
     assert {name: ref(url) for name, url in urls.items()} == {
-        name: f'module.service["{name}"].aws_ecr_repository.this.repository_url' for name in services
+        name: f"{service_prefix(name)}aws_ecr_repository.this.repository_url" for name in services
     }
 
 
@@ -331,13 +374,15 @@ def test_no_policy_grants_data_actions_on_every_resource(rendered: Rendered) -> 
         attribute = IAM_POLICY_ATTRIBUTES.get(resource_type[1] if resource_type else "")
         if attribute:
             source = ref(plan[address][attribute])
-            assert re.fullmatch(r"module\.[^.]+\.data\.aws_iam_policy_document\.\w+(\[0\])?\.json", source), address
+            assert re.fullmatch(r"(module\.[^.]+\.)+data\.aws_iam_policy_document\.\w+(\[[^]]+\])?\.json", source), (
+                address
+            )
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_task_roles_reach_only_their_own_service(rendered: Rendered, service: str) -> None:
     _, plan = rendered
-    prefix = f'module.service["{service}"].'
+    prefix = service_prefix(service)
     granted: dict[str, set[str]] = {}
     for command in COMMANDS:
         policy = one(plan, f'{prefix}aws_iam_role_policy.task["{command}"]')["policy"]
@@ -397,7 +442,7 @@ def test_adding_a_service_folder_is_the_whole_change(
     # and the existing services keep their listener rule priorities (no renumbering on apply)
     _, before = rendered
     for service in SERVICES:
-        address = f'module.service["{service}"].aws_lb_listener_rule.api'
+        address = f"{service_prefix(service)}aws_lb_listener_rule.api"
         assert plan[address]["priority"] == before[address]["priority"]
 
 
@@ -408,15 +453,15 @@ def test_terraform_itself_discovers_and_schedules_added_services(
     # when the real terraform evaluates the env of the repo copy with added service folders
     found = terraform_console(
         tf_env,
-        "{ names = keys(local.services),"
-        " schedules = { for name, service in module.service : name => service.schedule_expression },"
-        " priorities = module.platform.service_platform.listener_rule_priorities }",
+        "{ names = keys(module.environment.services),"
+        " schedules = { for name, service in module.environment.services : name => service.schedule_expression },"
+        " priorities = { for name, service in module.environment.services : name => service.listener_rule_priority } }",
     )
     # then it sees every folder, converts every cron, and agrees with the emulation the other tests use
     services, plan = rendered_extended
     assert found["names"] == sorted(services)
     for name, manifest in services.items():
-        prefix = f'module.service["{name}"].'
+        prefix = service_prefix(name)
         assert found["schedules"][name] == eventbridge_cron(Manifest.model_validate(manifest).schedule)
         assert found["schedules"][name] == plan[prefix + "aws_scheduler_schedule.retrain"]["schedule_expression"]
         assert found["priorities"][name] == plan[prefix + "aws_lb_listener_rule.api"]["priority"]

@@ -1,4 +1,4 @@
-# Prod (deployed from master): highly available and protected. Everything else is in ../../modules.
+# Prod (deployed from master): highly available and protected. Everything else is in ../../modules/environment.
 terraform {
   required_version = ">= 1.10"
   required_providers {
@@ -12,11 +12,6 @@ terraform {
   }
 }
 
-# Given at plan/apply time (-var or TF_VAR_*); none has a default. See infra/README.md.
-variable "region" { type = string }
-variable "certificate_arn" { type = string }
-variable "image_tag" { type = string }
-
 provider "aws" {
   region = var.region
   default_tags {
@@ -24,40 +19,25 @@ provider "aws" {
   }
 }
 
-locals {
-  # Every services/<name>/service.yaml is a service: adding the folder is the whole change.
-  services = { for f in fileset("${path.module}/../../../../services", "*/service.yaml") : dirname(f) => yamldecode(file("${path.module}/../../../../services/${f}")) }
-}
+# Given at plan/apply time (-var or TF_VAR_*); none has a default. See infra/README.md.
+variable "region" { type = string }
+variable "certificate_arn" { type = string }
+variable "image_tag" { type = string }
 
-module "platform" {
-  source              = "../../modules/platform"
-  environment         = "prod"
+module "environment" {
+  source              = "../../modules/environment"
+  name                = "prod"
   region              = var.region
   certificate_arn     = var.certificate_arn
-  service_names       = keys(local.services)
+  image_tag           = var.image_tag
+  services_dir        = "${path.module}/../../../../services"
   nat_gateway_per_az  = true
   db_multi_az         = true
   deletion_protection = true
+  tasks               = { api = { min = 2, max = 8 }, worker = { min = 2, max = 8 } }
 }
 
-module "service" {
-  source           = "../../modules/ml-service"
-  for_each         = local.services
-  name             = each.key
-  manifest         = each.value
-  image_tag        = var.image_tag
-  platform         = module.platform.service_platform
-  api_min_tasks    = 2
-  api_max_tasks    = 8
-  worker_min_tasks = 2
-  worker_max_tasks = 8
-  tags             = { Service = each.key }
-}
-
-# Read by CI (terraform output -json): push images, then run `mlseam migrate` as a one-off task.
-output "cluster_name" { value = module.platform.cluster_name }
-output "private_subnet_ids" { value = module.platform.private_subnet_ids }
-output "tasks_security_group_id" { value = module.platform.tasks_security_group_id }
-output "alb_dns_name" { value = module.platform.alb_dns_name }
-output "ecr_repository_urls" { value = { for name, service in module.service : name => service.ecr_repository_url } }
-output "migrate_task" { value = merge(module.platform.task_network, module.service[sort(keys(local.services))[0]].migrate_task) }
+# CI reads migrate_task; `environment` holds every output of the module (infra/README.md).
+output "migrate_task" { value = module.environment.migrate_task }
+output "ecr_repository_urls" { value = module.environment.ecr_repository_urls }
+output "environment" { value = module.environment }

@@ -1,5 +1,6 @@
-# The service's image repository: CI creates it first (-target=module.service["<name>"].aws_ecr_repository.this),
-# pushes the image tagged with the git SHA, then applies everything.
+# The service's image repository: CI creates it first
+# (-target=module.environment.module.service["<name>"].aws_ecr_repository.this), pushes the image
+# tagged with the git SHA, then applies everything.
 
 resource "aws_ecr_repository" "this" {
   name                 = "${local.prefix}/${var.name}"

@@ -1,12 +1,15 @@
 # One execution role (pull the image, write logs) and one least-privilege task role per command.
 # Every data statement is scoped to this service: its key prefixes, its queues, its secrets.
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
+# Who may assume the service's roles: ECS tasks (execution and task roles) and EventBridge Scheduler
+# (the retrain schedule, retrain.tf), each only on behalf of this account.
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["ecs-tasks", "scheduler"])
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -18,7 +21,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 resource "aws_iam_role" "execution" {
   name               = "${local.family}-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks"].json
   tags               = var.tags
 }
 
@@ -50,7 +53,7 @@ resource "aws_iam_role_policy" "execution" {
 resource "aws_iam_role" "task" {
   for_each           = local.commands
   name               = "${local.family}-${each.key}"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks"].json
   tags               = var.tags
 }
 
@@ -65,27 +68,37 @@ resource "aws_iam_role_policy" "task" {
   }[each.key]
 }
 
-# What serving a model needs (api and worker): read its artifacts and registry items, decrypt.
-data "aws_iam_policy_document" "model_reader" {
+# The environment's data key: every object, item, queue and secret the service uses is encrypted with it.
+data "aws_iam_policy_document" "data_key" {
   statement {
-    sid       = "ReadOwnArtifacts"
-    actions   = ["s3:GetObject"]
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.platform.kms_key_arn]
+  }
+}
+
+# The service's models (its artifacts and registry items): serving reads them (api, worker),
+# retraining also writes them (conditional writes: ConditionCheckItem).
+data "aws_iam_policy_document" "models" {
+  for_each = {
+    read       = { s3 = ["s3:GetObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query"] }
+    read_write = { s3 = ["s3:GetObject", "s3:PutObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"] }
+  }
+  source_policy_documents = [data.aws_iam_policy_document.data_key.json]
+  statement {
+    sid       = "OwnArtifacts"
+    actions   = each.value.s3
     resources = [local.artifacts_objects]
   }
   statement {
-    sid       = "ReadOwnRegistryItems"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    sid       = "OwnRegistryItems"
+    actions   = each.value.dynamodb
     resources = [var.platform.registry_table_arn]
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "dynamodb:LeadingKeys"
       values   = local.registry_keys
     }
-  }
-  statement {
-    sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.platform.kms_key_arn]
   }
 }
 
@@ -109,7 +122,7 @@ data "aws_iam_policy_document" "batch_store" {
 }
 
 data "aws_iam_policy_document" "api" {
-  source_policy_documents = [data.aws_iam_policy_document.model_reader.json, data.aws_iam_policy_document.batch_store.json]
+  source_policy_documents = [data.aws_iam_policy_document.models["read"].json, data.aws_iam_policy_document.batch_store.json]
   statement {
     sid       = "SubmitBatchChunks"
     actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
@@ -123,7 +136,7 @@ data "aws_iam_policy_document" "api" {
 }
 
 data "aws_iam_policy_document" "worker" {
-  source_policy_documents = [data.aws_iam_policy_document.model_reader.json, data.aws_iam_policy_document.batch_store.json]
+  source_policy_documents = [data.aws_iam_policy_document.models["read"].json, data.aws_iam_policy_document.batch_store.json]
   statement {
     sid       = "ConsumeBatchChunks"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
@@ -137,29 +150,10 @@ data "aws_iam_policy_document" "worker" {
 }
 
 data "aws_iam_policy_document" "retrain" {
-  statement {
-    sid       = "ReadWriteOwnArtifacts"
-    actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.artifacts_objects]
-  }
-  statement {
-    sid       = "ReadWriteOwnRegistryItems"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
-    resources = [var.platform.registry_table_arn]
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.registry_keys
-    }
-  }
+  source_policy_documents = [data.aws_iam_policy_document.models["read_write"].json]
   statement {
     sid       = "ReadDatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.platform.database_secret_arn]
-  }
-  statement {
-    sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.platform.kms_key_arn]
   }
 }

@@ -9,28 +9,14 @@ resource "aws_sqs_queue" "retrain_dlq" {
   tags                              = var.tags
 }
 
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.platform.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name               = "${local.family}-retrain-schedule"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
   tags               = var.tags
 }
 
 data "aws_iam_policy_document" "scheduler" {
+  source_policy_documents = [data.aws_iam_policy_document.data_key.json]
   statement {
     sid       = "RunRetrainTask"
     actions   = ["ecs:RunTask"]
@@ -55,11 +41,6 @@ data "aws_iam_policy_document" "scheduler" {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.retrain_dlq.arn]
-  }
-  statement {
-    sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.platform.kms_key_arn]
   }
 }
 

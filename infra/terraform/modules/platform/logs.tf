@@ -66,21 +66,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
 }
 
 data "aws_iam_policy_document" "logs_bucket" {
-  statement {
-    sid       = "DenyWithoutTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+  source_policy_documents = [data.aws_iam_policy_document.tls_only["logs"].json]
 
   statement {
     sid       = "AlbAccessLogs"

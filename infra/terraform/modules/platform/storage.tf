@@ -114,12 +114,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
   depends_on = [aws_s3_bucket_versioning.artifacts]
 }
 
-data "aws_iam_policy_document" "artifacts_bucket" {
+# Both buckets (artifacts, logs) refuse plain HTTP; the logs bucket's policy adds its writers (logs.tf).
+data "aws_iam_policy_document" "tls_only" {
+  for_each = { artifacts = aws_s3_bucket.artifacts.arn, logs = aws_s3_bucket.logs.arn }
   statement {
     sid       = "DenyWithoutTls"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.artifacts.arn, "${aws_s3_bucket.artifacts.arn}/*"]
+    resources = [each.value, "${each.value}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -134,6 +136,6 @@ data "aws_iam_policy_document" "artifacts_bucket" {
 
 resource "aws_s3_bucket_policy" "artifacts" {
   bucket     = aws_s3_bucket.artifacts.id
-  policy     = data.aws_iam_policy_document.artifacts_bucket.json
+  policy     = data.aws_iam_policy_document.tls_only["artifacts"].json
   depends_on = [aws_s3_bucket_public_access_block.artifacts]
 }
