@@ -27,6 +27,8 @@ import pytest
 import yaml
 from lark import Token, Tree
 
+from mlseam.scaffold import create_service
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
 ENVS = ("dev", "prod")
@@ -470,15 +472,13 @@ def render_schedule(cron: str) -> str:
 
 
 def copy_repo_with_added_services(destination: Path) -> Path:
-    """services/ and infra/ copied, plus one new folder per ADDED_SERVICES (digits' files, new name and cron)."""
+    """services/ and infra/ copied, plus one folder per ADDED_SERVICES, made as an author would (`mlseam new`)."""
     ignore = shutil.ignore_patterns(".terraform", "__pycache__", "*.tfstate*")
     for part in ("services", "infra"):
         shutil.copytree(REPO / part, destination / part, ignore=ignore)
     for name, cron in ADDED_SERVICES.items():
-        folder = destination / "services" / name
-        shutil.copytree(REPO / "services" / "digits", folder, ignore=ignore)
+        folder = create_service(name, "image_classification", destination / "services")
         manifest = yaml.safe_load((folder / "service.yaml").read_text())
-        manifest["name"] = name
         if cron is None:
             del manifest["schedule"], manifest["resources"]
         else:
