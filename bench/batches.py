@@ -471,7 +471,11 @@ class Bench:
             stages["predict"] += t2 - t1
             stages["encode"] += t3 - t2
             stages["write"] += t4 - t3
-            labels.extend("" if isinstance(o, UnusableOutput) else str(o["label"]) for o in outputs)
+            # Outputs may be pre-written JSON (orjson.Fragment): read the labels back from the lines written.
+            labels.extend(
+                "" if isinstance(o, UnusableOutput) else str(orjson.loads(line)["output"]["label"])
+                for o, line in zip(outputs, lines, strict=True)
+            )
         total = time.perf_counter() - started
         return Floor(self.items, chunks, total, stages, load_s, labels)
 
