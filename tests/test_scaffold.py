@@ -13,6 +13,7 @@ import pytest
 
 from builders import unique_name
 from mlseam.artifacts import InMemoryArtifactStore
+from mlseam.conformance import RULES, check_service
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.examples import InMemoryExamplesStore
 from mlseam.manifest import discover_services, load_service
@@ -119,6 +120,14 @@ def _refusal(services_dir: Path, name: str, task: str = "tabular_regression") ->
     message = str(refused.value)
     assert "\n" not in message
     return message
+
+
+@pytest.mark.parametrize("task", template_kinds())
+def test_a_scaffolded_service_passes_the_conformance_suite(services_dir: Path, task: str) -> None:
+    name = create_service(unique_name("fresh"), task, services_dir).name
+    report = check_service(name, services_dir)
+    assert report.passed, "\n".join(report.lines())
+    assert len(report.results) == len(RULES)
 
 
 @pytest.mark.parametrize("name", ["Digits", "1abc", "a_b", "-a", "a-", "ab", "a" * (MAX_NAME_LENGTH + 1), ""])
