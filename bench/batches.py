@@ -40,24 +40,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+import harness
+
 SERVICE = "digits"
-READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
 IDLE_WINDOW_S = 0.5
 IDLE_CPU_S = 0.05
@@ -77,66 +69,10 @@ AIM_FLOOR_RATIO = 2.0
 # --- processes -------------------------------------------------------------------------------------------------
 
 
-class Proc:
-    """A process we started: stopped with SIGTERM, then SIGKILL, whatever happens."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
-        self.name = name
-        self.log = log
-        with log.open("wb") as sink:
-            self.process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def cpu_s(self) -> float:
-        """User + system CPU seconds of the process so far (NaN once it is gone)."""
-        import psutil
-
-        try:
-            times = psutil.Process(self.pid).cpu_times()
-        except psutil.NoSuchProcess:
-            return float("nan")
-        return float(times.user + times.system)
-
-    def stop(self) -> int | None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
-        return self.process.returncode
-
-
 def own_cpu_s() -> float:
     """User + system CPU seconds of this process (the client and the AWS emulator's threads)."""
     times = os.times()
     return times.user + times.system
-
-
-def wait_ready(proc: Proc, url: str) -> float:
-    """Seconds until ``url`` answers 200; raises if the process dies or never gets there."""
-    import httpx
-
-    started = time.perf_counter()
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if proc.process.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}:\n{proc.tail()}")
-            try:
-                if client.get(url).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.name} not ready after {READY_TIMEOUT_S:.0f} s:\n{proc.tail()}")
 
 
 # --- figures ---------------------------------------------------------------------------------------------------
@@ -213,13 +149,13 @@ class Bench:
         self.items: int = args.items
         self.chunk: int = args.chunk
         self.tmp = Path(tempfile.mkdtemp(prefix="mlseam-bench-batches-"))
-        self.services_dir = REPO_ROOT / "services"
-        self.procs: list[Proc] = []
+        self.services_dir = harness.REPO_ROOT / "services"
+        self.procs: list[harness.Proc] = []
         self.stack: Any = None
         self.settings: Any = None
         self.stores: Any = None
-        self.api: Proc | None = None
-        self.worker: Proc | None = None
+        self.api: harness.Proc | None = None
+        self.worker: harness.Proc | None = None
         self.port = 0
         self.body = b""
 
@@ -227,37 +163,20 @@ class Bench:
 
     def setup(self) -> str:
         from mlseam.local.ports import free_port
-        from mlseam.local.stack import LocalStack
-        from mlseam.manifest import load_service
         from mlseam.settings import Settings
-        from mlseam.stores import build_stores, create_batch_resources
-        from mlseam.training import Retrainer, seed_service
+        from mlseam.stores import create_batch_resources
 
         started = time.perf_counter()
         defaults = Settings.model_fields
-        self.settings = Settings(
-            environment="local",
-            local_dir=self.tmp / "stack",
-            services_dir=self.services_dir,
-            database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/mlseam",
-            aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        self.settings, self.stack = harness.configure_stack(
+            self.tmp,
+            self.services_dir,
             batch_chunk_items=self.chunk,
             batch_max_items=max(self.items, int(defaults["batch_max_items"].default)),
             worker_wait_s=1,
         )
-        self.stack = LocalStack(self.settings)
         self.stack.start()
-        service = load_service(SERVICE, self.services_dir)
-        self.stores = build_stores(self.settings)
-        seed_service(service, self.stores)
-        outcome = Retrainer(
-            service, examples=self.stores.examples, registry=self.stores.registry, artifacts=self.stores.artifacts
-        ).run()
-        if outcome.exit_code != 0:
-            raise RuntimeError(f"retraining {SERVICE} failed: {outcome.summary}")
-        champion = self.stores.registry.get_champion(SERVICE)
-        if champion is None:
-            raise RuntimeError(f"{SERVICE} has no champion after retraining")
+        self.stores, champion = harness.seed_champion(self.settings, SERVICE)
         create_batch_resources(self.settings, [SERVICE])
         stack_s = time.perf_counter() - started
 
@@ -270,11 +189,11 @@ class Bench:
         ready: dict[str, float] = {}
         for name, command in (("api", "serve"), ("worker", "worker")):
             argv = [sys.executable, "-m", "mlseam.cli", command, SERVICE]
-            proc = Proc(name, argv, env, self.tmp / f"{name}.log", REPO_ROOT)
+            proc = harness.Proc(name, argv, env, self.tmp / f"{name}.log", harness.REPO_ROOT)
             self.procs.append(proc)
             if name == "api":
                 self.api = proc
-                ready[name] = wait_ready(proc, f"http://127.0.0.1:{self.port}/{SERVICE}/readyz")
+                ready[name] = harness.poll_readiness(proc, f"http://127.0.0.1:{self.port}/{SERVICE}/readyz")
             else:
                 self.worker = proc
         worker_s = self.wait_worker_idle()
@@ -288,7 +207,7 @@ class Bench:
         """Seconds until the worker uses (almost) no CPU: past its start-up, long-polling its queue."""
         assert self.worker is not None
         started = time.perf_counter()
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + harness.READY_TIMEOUT_S
         before = self.worker.cpu_s()
         while time.monotonic() < deadline:
             time.sleep(IDLE_WINDOW_S)
@@ -298,32 +217,25 @@ class Bench:
             if after - before < IDLE_CPU_S:
                 return time.perf_counter() - started
             before = after
-        raise RuntimeError(f"the worker kept busy for {READY_TIMEOUT_S:.0f} s:\n{self.worker.tail()}")
+        raise RuntimeError(f"the worker kept busy for {harness.READY_TIMEOUT_S:.0f} s:\n{self.worker.tail()}")
 
     def env(self) -> dict[str, str]:
         """The environment of both processes: the stack's location and the batch settings; defaults otherwise."""
         settings = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLSEAM_")}
         body_limit = int(type(settings).model_fields["batch_max_body_bytes"].default)
-        env.update(
-            MLSEAM_ENVIRONMENT="local",
-            MLSEAM_DATABASE_URL=settings.dsn,
-            MLSEAM_AWS_ENDPOINT_URL=settings.aws_endpoint_url or "",
-            MLSEAM_REGISTRY_TABLE=settings.registry_table,
-            MLSEAM_ARTIFACTS_BUCKET=settings.artifacts_bucket,
+        return harness.build_served_env(
+            settings,
+            self.services_dir,
+            self.port,
             MLSEAM_BATCHES_TABLE=settings.batches_table,
             MLSEAM_BATCHES_BUCKET=settings.batches_bucket,
             MLSEAM_BATCHES_PREFIX=settings.batches_prefix,
             MLSEAM_QUEUE_PREFIX=settings.queue_prefix,
-            MLSEAM_SERVICES_DIR=str(self.services_dir),
-            MLSEAM_SERVE_PORT=str(self.port),
             MLSEAM_BATCH_CHUNK_ITEMS=str(self.chunk),
             MLSEAM_BATCH_MAX_ITEMS=str(settings.batch_max_items),
             MLSEAM_BATCH_MAX_BODY_BYTES=str(max(body_limit, len(self.body) + MIB)),
             MLSEAM_WORKER_WAIT_S="1",
-            MLSEAM_LOG_LEVEL="WARNING",
         )
-        return env
 
     # end to end -------------------------------------------------------------------------------------------------
 
@@ -418,9 +330,7 @@ class Bench:
     def stop_processes(self) -> None:
         """Stop the API and the worker (the floor then runs on a quiet machine); note odd exits."""
         for proc in self.procs:
-            code = proc.stop()
-            if code not in (0, -signal.SIGTERM):
-                print(f"note: {proc.name} exited with {code} on SIGTERM; last log lines:\n{proc.tail(10)}")
+            proc.stop_noting()
 
     # floor ------------------------------------------------------------------------------------------------------
 
@@ -483,40 +393,11 @@ class Bench:
 
     def cleanup(self) -> None:
         """Stop every process and the stack and remove the temp dir; a second Ctrl-C does not cut it short."""
-        with _signals_ignored():
-            self._cleanup()
-
-    def _cleanup(self) -> None:
-        for proc in self.procs:
-            try:
-                proc.stop()
-            except Exception as exc:  # noqa: BLE001 - cleanup goes on with the next process
-                print(f"cleanup: stopping {proc.name} (pid {proc.pid}): {exc}")
-        if self.stack is not None:
-            try:
-                self.stack.stop()
-            except Exception as exc:  # noqa: BLE001 - the temp dir still goes
-                print(f"cleanup: stopping the local stack: {exc}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        with harness.ignore_signals():
+            harness.stop_everything(self.procs, self.stack, self.tmp)
 
 
 # --- report ----------------------------------------------------------------------------------------------------
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"machine: {os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()} ({sys.executable}); load average before the run "
-        + "/".join(f"{v:.2f}" for v in os.getloadavg())
-    )
 
 
 def _settings_line(args: argparse.Namespace) -> str:
@@ -606,60 +487,29 @@ def print_aim(run: EndToEnd, floor: Floor) -> None:
 # --- main ------------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the benchmark like Ctrl-C, so the cleanup in ``finally`` runs."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Ctrl-C and SIGTERM are ignored meanwhile (cleanup runs to its end), then handled as before."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runner = Bench(args)
-    try:
-        with _sigterm_interrupts():
-            print(_machine())
-            print(_settings_line(args))
-            print(f"setup: {runner.setup()}", flush=True)
-            print(f"warm-up: {runner.warm_up()}", flush=True)
-            print("running the batch end to end ...", file=sys.stderr, flush=True)
-            run = runner.end_to_end()
-            runner.stop_processes()
-            print("running the floor ...", file=sys.stderr, flush=True)
-            floor = runner.floor(run.batch_id, run.model_version)
-    except KeyboardInterrupt:
-        print("interrupted; cleaning up")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - reported as one message, then cleanup
-        print(f"benchmark setup or run failed: {type(exc).__name__}: {exc}")
-        return 1
-    finally:
-        runner.cleanup()
+
+    def measure() -> tuple[EndToEnd, Floor]:
+        print(harness.describe_machine())
+        print(_settings_line(args))
+        print(f"setup: {runner.setup()}", flush=True)
+        print(f"warm-up: {runner.warm_up()}", flush=True)
+        print("running the batch end to end ...", file=sys.stderr, flush=True)
+        run = runner.end_to_end()
+        runner.stop_processes()
+        print("running the floor ...", file=sys.stderr, flush=True)
+        return run, runner.floor(run.batch_id, run.model_version)
+
+    measured, code = harness.run_guarded(measure, runner.cleanup)
+    if measured is None:
+        return code
+    run, floor = measured
     print_end_to_end(run, floor)
     print_floor(floor)
     print_aim(run, floor)
-    print(
-        f"load average after the run {'/'.join(f'{v:.2f}' for v in os.getloadavg())}; "
-        f"total: {time.perf_counter() - started:.1f} s"
-    )
+    print(harness.describe_totals(started))
     return 0
 
 

@@ -23,7 +23,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness
 import numpy as np
 import psycopg2
 
@@ -204,10 +204,7 @@ def _server_version(dsn: str) -> str:
 def run_child(reader: str, dsn: str) -> Run:
     """Measure one read in a fresh interpreter."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--measure", reader, "--dsn", dsn]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{reader} child exited {done.returncode}:\n{done.stderr.strip()}")
-    raw: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    raw = harness.run_child_json(argv, f"{reader} child", CHILD_TIMEOUT_S)
     return Run(
         reader=reader,
         rows=int(raw["rows"]),

@@ -36,31 +36,26 @@ import asyncio
 import json
 import math
 import os
-import platform
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+import harness
+
 SERVICE = "digits"
 SERVER_CPU = 0
 CLIENT_CPU = 1
 SCENARIOS: tuple[tuple[int, int], ...] = ((1, 1), (1, 8), (1, 64), (100, 1), (100, 8), (100, 64))
 """(rows per request, concurrency)."""
 WARMUP_S = 1.0
-READY_TIMEOUT_S = 60.0
 READY_STARTS = 3
-STOP_TIMEOUT_S = 15.0
 CHILD_SLACK_S = 60.0
 INPROCESS_SECONDS = 2.0
 CHECK_IMAGES = 100
@@ -105,7 +100,7 @@ def predict(rows: list[list[float]]) -> list[str]:
 MINIMAL_MODULE = "bench_minimal_app"
 
 
-# --- small helpers shared by the parent and the children ------------------------------------------------------
+# --- small functions shared by the parent and the children ----------------------------------------------------
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -361,58 +356,14 @@ class ServerRun:
     scenarios: dict[tuple[int, int], Scenario] = field(default_factory=dict)
 
 
-class Proc:
-    """A server process we started: stopped with SIGTERM, then SIGKILL, whatever happens."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
-        self.log = log
-        with log.open("wb") as sink:
-            self.process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> int | None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
-        return self.process.returncode
-
-
 @dataclass
 class Live:
     """A server being measured: its figures so far, process, port and pre-encoded request files."""
 
     run: ServerRun
-    proc: Proc
+    proc: harness.Proc
     port: int
     files: dict[int, Path]
-
-
-def wait_ready(proc: Proc, url: str, started: float) -> float:
-    """Seconds from ``started`` to the first 200 from ``url``; raises if the process dies or never gets there."""
-    import httpx
-
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if proc.process.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.process.returncode}:\n{proc.tail()}")
-            try:
-                if client.get(url).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.01)
-    raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s:\n{proc.tail()}")
 
 
 def http_request(port: int, path: str, body: bytes) -> str:
@@ -465,10 +416,10 @@ class Bench:
         self.duration: float = 1.0 if args.quick else float(args.duration)
         self.warmup = min(WARMUP_S, self.duration)
         self.tmp = Path(tempfile.mkdtemp(prefix="mlseam-bench-serving-"))
-        self.procs: list[Proc] = []
+        self.procs: list[harness.Proc] = []
         self.stack: Any = None
         self.settings: Any = None
-        self.services_dir = REPO_ROOT / "services"
+        self.services_dir = harness.REPO_ROOT / "services"
         self.model_path = self.tmp / "champion.pkl"
         self.images: list[Any] = []
         self.expected: list[str] = []
@@ -480,34 +431,11 @@ class Bench:
         from sklearn.datasets import load_digits
 
         from mlseam.artifacts import load_model
-        from mlseam.local.ports import free_port
-        from mlseam.local.stack import LocalStack
-        from mlseam.manifest import load_service
-        from mlseam.settings import Settings
-        from mlseam.stores import build_stores
-        from mlseam.training import Retrainer, seed_service
 
         started = time.perf_counter()
-        self.settings = Settings(
-            environment="local",
-            local_dir=self.tmp / "stack",
-            services_dir=self.services_dir,
-            database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/mlseam",
-            aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
-        )
-        self.stack = LocalStack(self.settings)
+        self.settings, self.stack = harness.configure_stack(self.tmp, self.services_dir)
         self.stack.start()
-        service = load_service(SERVICE, self.services_dir)
-        stores = build_stores(self.settings)
-        seed_service(service, stores)
-        outcome = Retrainer(
-            service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts
-        ).run()
-        if outcome.exit_code != 0:
-            raise RuntimeError(f"retraining {SERVICE} failed: {outcome.summary}")
-        champion = stores.registry.get_champion(SERVICE)
-        if champion is None:
-            raise RuntimeError(f"{SERVICE} has no champion after retraining")
+        stores, champion = harness.seed_champion(self.settings, SERVICE)
         record = stores.registry.get_version(SERVICE, champion.version)
         data = stores.artifacts.get(record.artifact_key, record.artifact_sha256)
         self.model_path.write_bytes(data)
@@ -522,18 +450,7 @@ class Bench:
 
     def served_env(self, port: int) -> dict[str, str]:
         """The environment of `mlseam serve`: only the stack's location, port and log level; defaults otherwise."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLSEAM_")}
-        env.update(
-            MLSEAM_ENVIRONMENT="local",
-            MLSEAM_DATABASE_URL=self.settings.dsn,
-            MLSEAM_AWS_ENDPOINT_URL=self.settings.aws_endpoint_url or "",
-            MLSEAM_REGISTRY_TABLE=self.settings.registry_table,
-            MLSEAM_ARTIFACTS_BUCKET=self.settings.artifacts_bucket,
-            MLSEAM_SERVICES_DIR=str(self.services_dir),
-            MLSEAM_SERVE_PORT=str(port),
-            MLSEAM_LOG_LEVEL="WARNING",
-        )
-        return env
+        return harness.build_served_env(self.settings, self.services_dir, port)
 
     # in-process baseline ----------------------------------------------------------------------------------------
 
@@ -550,17 +467,11 @@ class Bench:
             "--seconds",
             str(min(INPROCESS_SECONDS, self.duration)),
         ]
-        done = subprocess.run(
-            pinned(SERVER_CPU, argv), capture_output=True, text=True, timeout=CHILD_SLACK_S * 2, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"in-process child exited {done.returncode}:\n{done.stderr.strip()}")
-        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return figures
+        return harness.run_child_json(pinned(SERVER_CPU, argv), "in-process child", CHILD_SLACK_S * 2)
 
     # servers ----------------------------------------------------------------------------------------------------
 
-    def start_server(self, name: str) -> tuple[Proc, int, str, float]:
+    def start_server(self, name: str) -> tuple[harness.Proc, int, str, float]:
         """Start ``name`` pinned to the server CPU; (process, port, predict path, seconds to ready)."""
         from mlseam.local.ports import free_port
 
@@ -593,13 +504,13 @@ class Bench:
                 "warning",
                 "--no-access-log",
             ]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MLSEAM_")}
+            env = harness.strip_mlseam_env()
             env.update(BENCH_MODEL_PATH=str(self.model_path), BENCH_SERVICES_DIR=str(self.services_dir))
             ready_path, predict_path = "/readyz", "/predict"
         started = time.perf_counter()
-        proc = Proc(pinned(SERVER_CPU, argv), env, log, REPO_ROOT)
+        proc = harness.Proc(name, pinned(SERVER_CPU, argv), env, log, harness.REPO_ROOT)
         self.procs.append(proc)
-        ready = wait_ready(proc, f"http://127.0.0.1:{port}{ready_path}", started)
+        ready = harness.poll_readiness(proc, f"http://127.0.0.1:{port}{ready_path}", started, interval_s=0.01)
         return proc, port, predict_path, ready
 
     def check_answers(self, name: str, port: int, path: str) -> str:
@@ -630,7 +541,7 @@ class Bench:
         return target
 
     def load(
-        self, proc: Proc, port: int, requests: Path, concurrency: int, warmup: float, duration: float
+        self, proc: harness.Proc, port: int, requests: Path, concurrency: int, warmup: float, duration: float
     ) -> dict[str, Any]:
         argv = [
             sys.executable,
@@ -650,17 +561,9 @@ class Bench:
             "--server-pid",
             str(proc.pid),
         ]
-        done = subprocess.run(
-            pinned(CLIENT_CPU, argv),
-            capture_output=True,
-            text=True,
-            timeout=warmup + duration + CHILD_SLACK_S,
-            check=False,
+        return harness.run_child_json(
+            pinned(CLIENT_CPU, argv), "load generator", warmup + duration + CHILD_SLACK_S, stderr_chars=2000
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"load generator exited {done.returncode}:\n{done.stderr.strip()[-2000:]}")
-        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return figures
 
     def start_live(self, name: str, title: str) -> Live:
         """Start a server, check its answers and pre-encode its requests."""
@@ -707,42 +610,19 @@ class Bench:
     def finish(self, live: Live) -> None:
         """RSS after everything, then stop the server."""
         live.run.rss_end = rss_bytes(live.proc.pid)
-        code = live.proc.stop()
-        if code not in (0, -signal.SIGTERM):
-            print(f"note: {live.run.name} exited with {code} on SIGTERM; last log lines:\n{live.proc.tail(10)}")
+        live.proc.stop_noting()
 
     def cleanup(self) -> None:
-        for proc in self.procs:
-            try:
-                proc.stop()
-            except Exception as exc:  # noqa: BLE001 - cleanup goes on with the next process
-                print(f"cleanup: stopping pid {proc.pid}: {exc}")
-        if self.stack is not None:
-            try:
-                self.stack.stop()
-            except Exception as exc:  # noqa: BLE001 - the temp dir still goes
-                print(f"cleanup: stopping the local stack: {exc}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        harness.stop_everything(self.procs, self.stack, self.tmp)
 
 
 # --- report ----------------------------------------------------------------------------------------------------
 
 
 def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     pin = "taskset" if shutil.which("taskset") else "NOT pinned (no taskset)"
-    return (
-        f"machine: {os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()} ({sys.executable}); servers and in-process on CPU {SERVER_CPU}, "
-        f"load generator on CPU {CLIENT_CPU} ({pin}); load average before the run "
-        + "/".join(f"{v:.2f}" for v in os.getloadavg())
+    return harness.describe_machine(
+        f"servers and in-process on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU} ({pin})"
     )
 
 
@@ -916,20 +796,6 @@ def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> Non
 # --- main ------------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the benchmark like Ctrl-C, so the cleanup in ``finally`` runs."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runner = Bench(args)
@@ -939,40 +805,36 @@ def bench(args: argparse.Namespace) -> int:
     ]
     if args.only:
         servers = [(name, title) for name, title in servers if name == args.only]
-    runs: dict[str, ServerRun] = {}
-    inproc: dict[str, Any] | None = None
-    try:
-        with _sigterm_interrupts():
-            print(f"setup: {runner.setup()}", flush=True)
-            print(_machine())
-            print(_mlseam_settings())
-            print(
-                f"scenarios: {runner.warmup:g} s warm-up (discarded) + {runner.duration:g} s measured each; "
-                f"raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request",
-                flush=True,
-            )
-            inproc = runner.run_inprocess()
-            # Both servers are started one after the other (so neither slows the other's start), then the
-            # scenarios alternate between them (ABBA order): a slow patch of the machine hits both alike.
-            lives = [runner.start_live(name, title) for name, title in servers]
-            for live in lives:
-                runner.warm(live)
-            for index, (rows, concurrency) in enumerate(SCENARIOS):
-                for live in lives if index % 2 == 0 else lives[::-1]:
-                    runner.scenario(live, rows, concurrency)
-            for live in lives:
-                runner.finish(live)
-                runs[live.run.name] = live.run
-    except KeyboardInterrupt:
-        print("interrupted; cleaning up")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - reported as one message, then cleanup
-        print(f"benchmark setup or run failed: {type(exc).__name__}: {exc}")
-        return 1
-    finally:
-        runner.cleanup()
-    if inproc is not None:
-        print_inprocess(inproc)
+
+    def measure() -> tuple[dict[str, Any], dict[str, ServerRun]]:
+        print(f"setup: {runner.setup()}", flush=True)
+        print(_machine())
+        print(_mlseam_settings())
+        print(
+            f"scenarios: {runner.warmup:g} s warm-up (discarded) + {runner.duration:g} s measured each; "
+            f"raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request",
+            flush=True,
+        )
+        inproc = runner.run_inprocess()
+        # Both servers are started one after the other (so neither slows the other's start), then the
+        # scenarios alternate between them (ABBA order): a slow patch of the machine hits both alike.
+        lives = [runner.start_live(name, title) for name, title in servers]
+        for live in lives:
+            runner.warm(live)
+        for index, (rows, concurrency) in enumerate(SCENARIOS):
+            for live in lives if index % 2 == 0 else lives[::-1]:
+                runner.scenario(live, rows, concurrency)
+        runs: dict[str, ServerRun] = {}
+        for live in lives:
+            runner.finish(live)
+            runs[live.run.name] = live.run
+        return inproc, runs
+
+    measured, code = harness.run_guarded(measure, runner.cleanup)
+    if measured is None:
+        return code
+    inproc, runs = measured
+    print_inprocess(inproc)
     for run in runs.values():
         print_server(run)
     print_comparison(runs, inproc)
@@ -981,10 +843,7 @@ def bench(args: argparse.Namespace) -> int:
         "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; "
         "others: every other process on the machine)"
     )
-    print(
-        f"load average after the run {'/'.join(f'{v:.2f}' for v in os.getloadavg())}; "
-        f"total: {time.perf_counter() - started:.1f} s"
-    )
+    print(harness.describe_totals(started))
     return 0
 
 
