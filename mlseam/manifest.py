@@ -19,7 +19,10 @@ from mlseam.errors import ContractError, ManifestError, UnknownServiceError
 from mlseam.tasks import TASK_KINDS, TaskKind
 
 MANIFEST = "service.yaml"
-_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+MAX_NAME_LENGTH = 32
+"""Longest service name: it is built into AWS names (``<name>-api``, target groups of at most 32)."""
+SERVICE_NAME = re.compile(rf"^[a-z][a-z0-9-]{{1,{MAX_NAME_LENGTH - 2}}}[a-z0-9]$")
+"""What a service name looks like: DNS-safe, 3 to MAX_NAME_LENGTH characters."""
 _DAYS_OF_WEEK = re.compile(r"^[0-7](-[0-7])?(,[0-7](-[0-7])?)*$")
 _REFERENCE = re.compile(r"^(?P<file>[A-Za-z_][\w/]*\.py):(?P<attr>[A-Za-z_]\w*)$")
 # Fargate's valid cpu units and, for each, the memory (MiB) range it accepts.
@@ -73,8 +76,8 @@ class Manifest(pydantic.BaseModel):
     @pydantic.field_validator("name")
     @classmethod
     def _dns_safe(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError("must be 3-32 characters of a-z, 0-9 and '-', starting with a letter")
+        if not SERVICE_NAME.match(name):
+            raise ValueError(f"must be 3-{MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', starting with a letter")
         return name
 
     @pydantic.field_validator("task")

@@ -12,8 +12,9 @@ variables:
 A literal dollar sign is written ``$$``.
 """
 
+from mlseam.manifest import MAX_NAME_LENGTH
 from mlseam.scaffold.create import TEMPLATES_DIR, create_service, render_service, template_kinds
-from mlseam.scaffold.names import MAX_NAME_LENGTH, RESERVED_NAMES, check_service_name, class_name_for
+from mlseam.scaffold.names import RESERVED_NAMES, check_service_name, class_name_for
 
 __all__ = [
     "MAX_NAME_LENGTH",

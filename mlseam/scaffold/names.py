@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from mlseam.errors import ConfigError
-
-MAX_NAME_LENGTH = 32
-"""Longest service name: the rule mlseam.manifest and the ml-service Terraform module enforce.
-
-The name is built into AWS names: ``<name>-api`` (ECS), ``mlseam-<env>-<name>-retrain-schedule``
-(EventBridge Scheduler, at most 64 characters), ``<env>-<name>`` (target group, at most 32).
-"""
-
-_NAME = re.compile(rf"^[a-z][a-z0-9-]{{1,{MAX_NAME_LENGTH - 2}}}[a-z0-9]$")
+from mlseam.manifest import MAX_NAME_LENGTH, SERVICE_NAME
 
 RESERVED_NAMES = frozenset(
     {
@@ -56,7 +46,7 @@ RESERVED_NAMES = frozenset(
 
 def check_service_name(name: str) -> None:
     """Raise ConfigError (one line saying what to do) unless ``name`` may name a new service."""
-    if not _NAME.match(name):
+    if not SERVICE_NAME.match(name):
         raise ConfigError(
             f"invalid service name {name!r}: use 3-{MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', "
             "starting with a letter and ending with a letter or digit, e.g. receipt-totals"
