@@ -5,17 +5,17 @@ from __future__ import annotations
 from rich.console import Console
 
 from mlseam.errors import MlseamError
-from mlseam.manifest import discover_services, load_service
+from mlseam.manifest import load_service
 from mlseam.settings import Settings
 from mlseam.status import overview_table
 from mlseam.stores import build_stores
 from mlseam.training import Retrainer, seed_service
 
 
-def prepare_services(settings: Settings, console: Console, services: list[str] | None = None) -> None:
-    """Seed (idempotent) and retrain the services (default: every one); one broken service does not stop the rest."""
+def prepare_services(settings: Settings, console: Console, services: list[str]) -> None:
+    """Seed (idempotent) and retrain ``services``; one broken service does not stop the rest."""
     stores = build_stores(settings)
-    for name in services or discover_services(settings.services_dir):
+    for name in services:
         try:
             service = load_service(name, settings.services_dir)
             if service.manifest.seed is not None:

@@ -85,13 +85,13 @@ def _stop_signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def serve_local(settings: Settings, console: Console, services: list[str] | None = None) -> None:
-    """Serve the loadable services (default: every one) on one port, under the same paths as the load balancer."""
+def serve_local(settings: Settings, console: Console, services: list[str]) -> None:
+    """Serve the loadable ``services`` on one port, under the same paths as the load balancer."""
     from mlseam.serving import serve
 
     base = f"http://{settings.serve_host}:{settings.serve_port}"
     names, curls = [], []
-    for name in services or discover_services(settings.services_dir):
+    for name in services:
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
