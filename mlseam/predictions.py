@@ -35,28 +35,78 @@ class Probabilities:
     def json_outputs(self) -> list[bytes]:
         """Per input, ``{"label": ..., "probabilities": {class: probability}}`` as JSON text.
 
-        Probabilities are rounded for the answer (meaningless in a row that is not finite). The
-        whole matrix is written by orjson at once and cut into numbers, then each row is joined
-        with its keys: building a dict per input costs more than predicting it.
+        Each probability is written with exactly ``PROBABILITY_DIGITS`` decimals ("0.013571",
+        "1.000000"), which parses to the same float as rounding it to that many digits
+        (meaningless in a row that is not finite). Fixed-width numbers let numpy write every
+        row's probabilities at once into one byte matrix; only the label differs per row.
         """
-        count, width = self.matrix.shape
-        if count == 0:
+        if not len(self.matrix):
             return []
-        rounded = np.clip(np.nan_to_num(self.matrix), 0.0, 1.0).round(PROBABILITY_DIGITS)
-        numbers = orjson.dumps(rounded, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].replace(b"],[", b",").split(b",")
-        names = [orjson.dumps(name) for name in self.classes]
-        openers = [b'{"label":' + name + b',"probabilities":{' + names[0] + b":" for name in names]
-        keys = [b"," + name + b":" for name in names]
-        parts = keys * count
-        parts[::width] = [openers[j] for j in self._best().tolist()]
-        pieces: list[bytes] = [b""] * (2 * count * width)
-        pieces[::2] = parts
-        pieces[1::2] = numbers
-        step = 2 * width
-        return [b"".join(pieces[start : start + step]) + b"}}" for start in range(0, len(pieces), step)]
+        return _ProbabilityWriter.for_classes(tuple(self.classes)).write(self.matrix, self._best())
 
     def _best(self) -> np.ndarray:
         return np.asarray(np.where(self.finite[:, None], self.matrix, 0.0).argmax(axis=1))
+
+
+_SCALE = 10**PROBABILITY_DIGITS
+_THREE_DIGITS = np.array([b"%03d" % n for n in range(1000)], dtype="S3")
+"""``_THREE_DIGITS[n]`` is ``n`` (0-999) as three ASCII digits: the decimals are written 3 at a time."""
+
+
+class _ProbabilityWriter:
+    """The byte layout of one output row for a fixed list of classes, reused across batches.
+
+    A row is ``{"label":<name>,"probabilities":{<name>:0.dddddd,...}}``. Labels shorter than
+    the longest are followed by spaces (JSON whitespace), so every row has the same width and
+    numpy writes a whole batch into one byte matrix.
+    """
+
+    def __init__(self, classes: tuple[str, ...]) -> None:
+        names = [orjson.dumps(name) for name in classes]
+        label_width = max(len(name) for name in names)
+        self.labels = np.frombuffer(b"".join(name.ljust(label_width) for name in names), dtype=np.uint8).reshape(
+            len(names), label_width
+        )
+        template = bytearray(b'{"label":')
+        self.label_at = len(template)
+        template += b" " * label_width + b',"probabilities":{'
+        units: list[int] = []
+        for j, name in enumerate(names):
+            template += (b"," if j else b"") + name + b":"
+            units.append(len(template))
+            template += b"0." + b"0" * PROBABILITY_DIGITS
+        template += b"}}"
+        self.template = np.frombuffer(bytes(template), dtype=np.uint8)
+        self.units = np.asarray(units)
+        # Columns of each class's decimals, three at a time: (classes, 3) for each group.
+        self.groups = [self.units[:, None] + 2 + start + np.arange(3) for start in range(0, PROBABILITY_DIGITS, 3)]
+
+    @classmethod
+    def for_classes(cls, classes: tuple[str, ...]) -> _ProbabilityWriter:
+        writer = _WRITERS.get(classes)
+        if writer is None:
+            if len(_WRITERS) > 64:  # models come and go with reloads; keep the few in use
+                _WRITERS.clear()
+            writer = _WRITERS[classes] = cls(classes)
+        return writer
+
+    def write(self, matrix: np.ndarray, best: np.ndarray) -> list[bytes]:
+        count = matrix.shape[0]
+        scaled = np.rint(np.clip(np.nan_to_num(matrix), 0.0, 1.0) * _SCALE).astype(np.int32)
+        whole = scaled == _SCALE
+        rows = np.broadcast_to(self.template, (count, self.template.size)).copy()
+        rows[:, self.label_at : self.label_at + self.labels.shape[1]] = self.labels[best]
+        rows[:, self.units] = whole.astype(np.uint8) + ord("0")
+        decimals = np.where(whole, 0, scaled)
+        for i, columns in enumerate(reversed(self.groups)):
+            group = decimals // 1000**i % 1000 if i else decimals % 1000
+            rows[:, columns] = _THREE_DIGITS.take(group).view(np.uint8).reshape(*group.shape, 3)
+        text = rows.tobytes()
+        size = self.template.size
+        return [text[start : start + size] for start in range(0, count * size, size)]
+
+
+_WRITERS: dict[tuple[str, ...], _ProbabilityWriter] = {}
 
 
 def class_names(model: object) -> list[str]:

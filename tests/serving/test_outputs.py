@@ -133,3 +133,4 @@ def test_written_json_equals_the_dict_a_client_expects(data: st.DataObject) -> N
         for row in matrix
     ]
     assert [orjson.loads(text) for text in written] == expected
+    assert len({len(text) for text in written}) <= 1, "every row has the same width, whatever its label"
