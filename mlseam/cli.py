@@ -6,17 +6,19 @@ import gc
 import logging
 import sys
 from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from functools import cache, wraps
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import pydantic
 import typer
-from rich.console import Console
 
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.manifest import Service, discover_services, load_service
 from mlseam.settings import Settings, get_settings
 from mlseam.stores import Stores, build_stores, database_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Commands import their jobs inside: `mlseam serve` then stays free of Alembic, SQLAlchemy and
 # the training code, which saves memory and start-up time in every API container.
@@ -26,8 +28,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+@cache
+def out() -> Console:
+    """Where results go (stdout); rich is imported on first use, so `mlseam serve` never loads it."""
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err() -> Console:
+    """Where errors go (stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The service image sets MLSEAM_SERVICE, so its commands are just `serve`, `worker` and `retrain`.
@@ -42,15 +59,15 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except MlseamError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = f"setting MLSEAM_{str(first['loc'][0]).upper()}: " if first["loc"] else "settings: "
-            err.print(f"error: {where}{first['msg'].removeprefix('Value error, ')}", markup=False, soft_wrap=True)
+            err().print(f"error: {where}{first['msg'].removeprefix('Value error, ')}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -77,7 +94,7 @@ def migrate_command() -> None:
     from mlseam.examples.migrate import migrate  # Alembic is heavy: only here
 
     migrate(database_url(get_settings()))
-    out.print("examples schema is up to date")
+    out().print("examples schema is up to date")
 
 
 @app.command("seed")
@@ -89,7 +106,7 @@ def seed_command(service: ServiceArg) -> None:
     _, stores, loaded = _context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     total, added = seed_service(loaded, stores)
-    out.print(f"{loaded.name}: {total} demo examples, {added} new")
+    out().print(f"{loaded.name}: {total} demo examples, {added} new")
 
 
 @app.command("retrain")
@@ -104,7 +121,7 @@ def retrain_command(service: ServiceArg) -> None:
     settings, stores, loaded = _context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     outcome = Retrainer.for_settings(loaded, stores, settings).run()
-    out.print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
+    out().print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(outcome.exit_code)
 
 
@@ -121,7 +138,7 @@ def promote_command(
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
     champion = promote(stores.registry, stores.artifacts, service, version, reason=reason)
-    out.print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
+    out().print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
 
 
 @app.command("rollback")
@@ -136,7 +153,7 @@ def rollback_command(
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
     champion = rollback(stores.registry, stores.artifacts, service, reason=reason)
-    out.print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
+    out().print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
 
 
 @app.command("status")
@@ -149,11 +166,11 @@ def status_command(
 
     settings, stores, _ = _context()
     if service is None:
-        out.print(overview_table(settings, stores))
+        out().print(overview_table(settings, stores))
         return
     loaded = load_service(service, settings.services_dir)
-    out.print(history_table(loaded, stores))
-    out.print(champion_moves_table(loaded, stores))
+    out().print(history_table(loaded, stores))
+    out().print(champion_moves_table(loaded, stores))
 
 
 @app.command("serve")
@@ -207,7 +224,7 @@ def new_command(
     from mlseam.scaffold import create_service
 
     folder = create_service(name, task, get_settings().services_dir)
-    out.print(
+    out().print(
         f"created {folder}: fill in its TODOs; `make check SERVICE={name}` checks the contract, "
         f"`make run SERVICES={name}` seeds, retrains and serves it"
     )
@@ -233,7 +250,7 @@ def check_command(
     for name in names:
         report = check_service(name, services_dir)
         for line in report.lines():
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
+            out().print(line, markup=False, highlight=False, soft_wrap=True)
         passed = passed and report.passed
     raise typer.Exit(0 if passed else 1)
 
@@ -251,7 +268,7 @@ def local_stack_command(
     configure_logging(settings)
     for name in services or []:
         load_service(name, settings.services_dir)  # an unknown or broken service is one line before anything starts
-    run_local_stack(settings, stay=serve, console=out, services=services)
+    run_local_stack(settings, stay=serve, console=out(), services=services)
 
 
 def main() -> None:

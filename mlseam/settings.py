@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     database_secret_id: str | None = Field(
         default=None, description="Secrets Manager id of a JSON secret with username and password (RDS-managed)"
     )
-    aws_endpoint_url: str | None = Field(default=None, description="unset in AWS: boto3 default")
+    aws_endpoint_url: str | None = Field(default=None, description="unset in AWS: the SDK's default endpoint")
     aws_region: str = "eu-west-1"
     registry_table: str = "mlseam-registry-local"
     artifacts_bucket: str = "mlseam-artifacts-local"

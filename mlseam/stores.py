@@ -29,7 +29,7 @@ class Stores:
 
 def build_stores(settings: Settings) -> Stores:
     """The real stores for ``settings`` (the local stack's emulator and database by default)."""
-    # boto3 clients are thread-safe and each costs tens of milliseconds to build: one per AWS service.
+    # AWS clients are thread-safe and each costs tens of milliseconds to build: one per AWS service.
     dynamodb, s3 = aws_client(settings, "dynamodb"), aws_client(settings, "s3")
     return Stores(
         examples=PostgresExamplesStore(settings.dsn, credentials=database_credentials(settings)),
