@@ -21,7 +21,9 @@ poll every few seconds). The load generator reports its own CPU use and the serv
 else's on the machine), so a saturated client or a busy machine shows. Any non-200 answer or
 transport error is counted and printed. RSS (process and children) is read after a warm-up burst and again
 after all scenarios; time to ready is from process start to the first ``200`` on the readiness probe,
-the median of three cold starts.
+the median of three cold starts. For scale, also measured: a fresh Python (default settings) that only
+unpickles the champion (importing its model module and scikit-learn) and exits; mlseam can start sooner than
+that because it turns the cyclic garbage collector off until its heap is loaded.
 
 The project's aims are printed with a verdict each (met/missed); the script only measures and prints and
 exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
@@ -38,6 +40,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,6 +101,16 @@ def predict(rows: list[list[float]]) -> list[str]:
     return model.predict([np.asarray(row, dtype=np.float64).reshape(8, 8) for row in rows])
 '''
 MINIMAL_MODULE = "bench_minimal_app"
+
+LOAD_ONLY = """\
+import os, pickle
+from pathlib import Path
+from mlseam.manifest import load_service
+load_service("digits", Path(os.environ["BENCH_SERVICES_DIR"]))
+with open(os.environ["BENCH_MODEL_PATH"], "rb") as file:
+    pickle.load(file)
+"""
+"""The scale of any server's time to ready: a fresh Python that only unpickles the champion, then exits."""
 
 
 # --- small functions shared by the parent and the children ----------------------------------------------------
@@ -469,6 +482,23 @@ class Bench:
         ]
         return harness.run_child_json(pinned(SERVER_CPU, argv), "in-process child", CHILD_SLACK_S * 2)
 
+    def load_only(self) -> list[float]:
+        """Seconds a fresh Python pinned to the server CPU takes to unpickle the champion and exit, per start."""
+        env = harness.strip_mlseam_env()
+        env.update(BENCH_MODEL_PATH=str(self.model_path), BENCH_SERVICES_DIR=str(self.services_dir))
+        samples = []
+        for _ in range(READY_STARTS):
+            started = time.perf_counter()
+            subprocess.run(
+                pinned(SERVER_CPU, [sys.executable, "-c", LOAD_ONLY]),
+                env=env,
+                cwd=harness.REPO_ROOT,
+                check=True,
+                timeout=CHILD_SLACK_S,
+            )
+            samples.append(time.perf_counter() - started)
+        return samples
+
     # servers ----------------------------------------------------------------------------------------------------
 
     def start_server(self, name: str) -> tuple[harness.Proc, int, str, float]:
@@ -686,6 +716,11 @@ def print_inprocess(figures: dict[str, Any]) -> None:
         f"(p50 {one['p50_ms']:.3f} ms, p99 {one['p99_ms']:.3f} ms); 100-row calls {hundred['calls_per_s']:,.0f} "
         f"calls/s = {hundred['rows_per_s']:,.0f} rows/s (p50 {hundred['p50_ms']:.2f} ms)"
     )
+    alone = figures["load_only_s"]
+    print(
+        f"for scale: a fresh Python that only unpickles the champion takes "
+        f"{statistics.median(alone):.2f} s (median of {', '.join(f'{v:.2f}' for v in alone)})"
+    )
 
 
 def print_comparison(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
@@ -723,6 +758,12 @@ def print_comparison(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) 
                 f"{run.name} vs in-process: best 1-row {best_one / inproc['1']['calls_per_s']:.0%} of predict calls/s, "
                 f"best 100-row {best_rows / inproc['100']['rows_per_s']:.0%} of predict rows/s"
             )
+
+
+def _load_only_note(inproc: dict[str, Any] | None) -> str:
+    if inproc is None or not inproc.get("load_only_s"):
+        return ""
+    return f"; a fresh Python only unpickling the champion: {statistics.median(inproc['load_only_s']):.2f} s"
 
 
 def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
@@ -766,7 +807,7 @@ def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> Non
             "mlseam RSS <= minimal RSS * 1.2 and mlseam ready < 3 s",
             rss <= AIM_RSS_RATIO and mlseam.ready_s < AIM_READY_S,
             f"{mlseam.rss_warm / MIB:.1f} vs {minimal.rss_warm / MIB:.1f} MiB = {rss:.2f}x; "
-            f"ready {mlseam.ready_s:.2f} s",
+            f"ready {mlseam.ready_s:.2f} s" + _load_only_note(inproc),
         )
     else:
         for text in (
@@ -816,6 +857,7 @@ def bench(args: argparse.Namespace) -> int:
             flush=True,
         )
         inproc = runner.run_inprocess()
+        inproc["load_only_s"] = runner.load_only()
         # Both servers are started one after the other (so neither slows the other's start), then the
         # scenarios alternate between them (ABBA order): a slow patch of the machine hits both alike.
         lives = [runner.start_live(name, title) for name, title in servers]
