@@ -1,8 +1,10 @@
-"""Start-up: `mlseam serve` loads with the cyclic GC off and always ends with it on."""
+"""Start-up: `mlseam serve` loads with the cyclic GC off, ends with it on, and imports only what serving needs."""
 
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
 import sys
 
 import pytest
@@ -34,3 +36,20 @@ def test_freezing_the_heap_turns_the_collector_back_on() -> None:
     freeze_heap()
     assert gc.isenabled()
     assert gc.get_freeze_count() > 0
+
+
+# Each costs start-up time and memory in every API container, and none is needed to serve.
+NOT_FOR_SERVING = ("alembic", "sqlalchemy", "rich", "boto3", "s3transfer", "mlseam.training", "mlseam.local")
+
+
+def test_the_serve_path_imports_none_of_the_other_commands_tools() -> None:
+    code = (
+        "import json, sys\n"
+        "import mlseam.cli, mlseam.serving, mlseam.serving.app, mlseam.serving.server, mlseam.stores\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout))
+
+    assert "fastapi" in loaded and "botocore" in loaded  # what serving does need is there
+    assert [name for name in NOT_FOR_SERVING if name in loaded] == []
