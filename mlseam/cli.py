@@ -49,6 +49,10 @@ def err() -> Console:
 F = TypeVar("F", bound=Callable[..., Any])
 # The service image sets MLSEAM_SERVICE, so its commands are just `serve`, `worker` and `retrain`.
 ServiceArg = Annotated[str, typer.Argument(help="service name: a folder of services/", envvar="MLSEAM_SERVICE")]
+ServicesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="service names (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
+]
 
 
 def user_errors(command: F) -> F:
@@ -176,10 +180,7 @@ def status_command(
 @app.command("serve")
 @user_errors
 def serve_command(
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="services to serve (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
-    ] = None,
+    services: ServicesArg = None,
 ) -> None:
     """Serve the inference APIs under /<service>/ on MLSEAM_SERVE_HOST:MLSEAM_SERVE_PORT."""
     from mlseam.serving import serve
@@ -233,10 +234,7 @@ def new_command(
 @app.command("check")
 @user_errors
 def check_command(
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="services to check (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
-    ] = None,
+    services: ServicesArg = None,
 ) -> None:
     """Check each service's model against the contract, in memory (no database, no AWS).
 

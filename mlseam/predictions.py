@@ -7,6 +7,7 @@ retrain job (which refuses a candidate whose ``predict`` would disagree with wha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ class Probabilities:
         """
         if not len(self.matrix):
             return []
-        return _ProbabilityWriter.for_classes(tuple(self.classes)).write(self.matrix, self._best())
+        return _writer(tuple(self.classes)).write(self.matrix, self._best())
 
     def _best(self) -> np.ndarray:
         return np.asarray(np.where(self.finite[:, None], self.matrix, 0.0).argmax(axis=1))
@@ -81,32 +82,24 @@ class _ProbabilityWriter:
         # Columns of each class's decimals, three at a time: (classes, 3) for each group.
         self.groups = [self.units[:, None] + 2 + start + np.arange(3) for start in range(0, PROBABILITY_DIGITS, 3)]
 
-    @classmethod
-    def for_classes(cls, classes: tuple[str, ...]) -> _ProbabilityWriter:
-        writer = _WRITERS.get(classes)
-        if writer is None:
-            if len(_WRITERS) > 64:  # models come and go with reloads; keep the few in use
-                _WRITERS.clear()
-            writer = _WRITERS[classes] = cls(classes)
-        return writer
-
     def write(self, matrix: np.ndarray, best: np.ndarray) -> list[bytes]:
         count = matrix.shape[0]
         scaled = np.rint(np.clip(np.nan_to_num(matrix), 0.0, 1.0) * _SCALE).astype(np.int32)
-        whole = scaled == _SCALE
+        units, decimals = np.divmod(scaled, _SCALE)
         rows = np.broadcast_to(self.template, (count, self.template.size)).copy()
         rows[:, self.label_at : self.label_at + self.labels.shape[1]] = self.labels[best]
-        rows[:, self.units] = whole.astype(np.uint8) + ord("0")
-        decimals = np.where(whole, 0, scaled)
+        rows[:, self.units] = units + ord("0")
         for i, columns in enumerate(reversed(self.groups)):
-            group = decimals // 1000**i % 1000 if i else decimals % 1000
+            group = decimals // 1000**i % 1000
             rows[:, columns] = _THREE_DIGITS.take(group).view(np.uint8).reshape(*group.shape, 3)
         text = rows.tobytes()
         size = self.template.size
         return [text[start : start + size] for start in range(0, count * size, size)]
 
 
-_WRITERS: dict[tuple[str, ...], _ProbabilityWriter] = {}
+@lru_cache(maxsize=64)  # models come and go with reloads; keep the writers of the few in use
+def _writer(classes: tuple[str, ...]) -> _ProbabilityWriter:
+    return _ProbabilityWriter(classes)
 
 
 def class_names(model: object) -> list[str]:

@@ -89,14 +89,12 @@ def invalid_from(exc: pydantic.ValidationError, prefix: str, index: int | None) 
 class TaskKind(ABC, Generic[InputT, BatchT]):
     """A kind of prediction task, configured for one service by its manifest's ``inputs``.
 
-    Subclasses declare ``name`` (used in service.yaml), ``table`` (their PostgreSQL table),
-    ``label_column`` and its SQL type, and the pydantic options their ``inputs`` section takes.
+    Subclasses declare ``name`` (used in service.yaml), ``table`` (their PostgreSQL table, whose
+    schema the migrations own) and the pydantic options their ``inputs`` section takes.
     """
 
     name: ClassVar[str]
     table: ClassVar[str]
-    label_column: ClassVar[str]
-    label_sql_type: ClassVar[str]
     options_model: ClassVar[type[pydantic.BaseModel]]
     needs_label_variety: ClassVar[bool] = False
 

@@ -59,8 +59,6 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
 
     name: ClassVar[str] = "image_classification"
     table: ClassVar[str] = "image_classification_examples"
-    label_column: ClassVar[str] = "label"
-    label_sql_type: ClassVar[str] = "text"
     options_model: ClassVar[type[pydantic.BaseModel]] = ImageOptions
     needs_label_variety: ClassVar[bool] = True
     output_field: ClassVar[str] = "label"

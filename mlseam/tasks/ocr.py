@@ -48,8 +48,6 @@ class Ocr(TaskKind[np.ndarray, list[np.ndarray]]):
 
     name: ClassVar[str] = "ocr"
     table: ClassVar[str] = "ocr_examples"
-    label_column: ClassVar[str] = "label"
-    label_sql_type: ClassVar[str] = "text"
     options_model: ClassVar[type[pydantic.BaseModel]] = OcrOptions
     output_field: ClassVar[str] = "text"
     output_type: ClassVar[Any] = str

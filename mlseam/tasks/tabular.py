@@ -45,8 +45,6 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
 
     name: ClassVar[str] = "tabular_regression"
     table: ClassVar[str] = "tabular_regression_examples"
-    label_column: ClassVar[str] = "label"
-    label_sql_type: ClassVar[str] = "double precision"
     options_model: ClassVar[type[pydantic.BaseModel]] = TabularOptions
     output_field: ClassVar[str] = "value"
 
