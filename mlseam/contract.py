@@ -78,20 +78,66 @@ class Model(ABC):
         return new < old - self.min_improvement
 
 
-_REQUIRED_METHODS = {
-    "fit": "fit(self, examples) -> None",
-    "predict": "predict(self, inputs) -> list of outputs",
-    "evaluate": "evaluate(self, examples) -> dict[str, float]",
+_METHODS = {
+    # how the platform calls each method: the number of arguments after self, and how to declare it
+    "fit": (1, "fit(self, examples) -> None"),
+    "predict": (1, "predict(self, inputs) -> list of outputs"),
+    "evaluate": (1, "evaluate(self, examples) -> dict[str, float]"),
+    "predict_proba": (1, "predict_proba(self, inputs) -> array"),
+    "is_better": (2, "is_better(self, candidate, champion) -> bool"),
 }
+_REQUIRED_METHODS = ("fit", "predict", "evaluate")
+
+
+def _check_callable_as(cls: type, method: str, *, where: str) -> None:
+    """ContractError unless ``cls().method(*args)`` can bind the arguments the platform passes."""
+    attribute = inspect.getattr_static(cls, method)
+    if isinstance(attribute, staticmethod | classmethod):
+        function = getattr(cls, method)
+        extra = 0
+    else:
+        function = attribute
+        extra = 1  # self
+    arguments, declaration = _METHODS[method]
+    if not callable(function):
+        raise ContractError(f"{where}: {method} is {type(function).__name__}, not a method; define `{declaration}`")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: nothing to check
+    try:
+        signature.bind(*([None] * (arguments + extra)))
+    except TypeError:
+        raise ContractError(
+            f"{where}: {method}{signature} cannot be called as `{declaration}`; fix its parameters"
+        ) from None
+
+
+def _check_constructible(cls: type, *, where: str) -> None:
+    """ContractError unless ``cls()`` binds: the platform creates every candidate without arguments."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        raise ContractError(
+            f"{where}: __init__{signature} needs arguments, but the platform creates the model as "
+            f"`{cls.__name__}()`; give every parameter a default or move it to params"
+        ) from None
 
 
 def validate_model_class(cls: object, *, where: str, task: str | None = None) -> type[Model]:
     """``cls`` if it honours the contract, else ContractError naming ``where`` and the rule."""
     if not (inspect.isclass(cls) and issubclass(cls, Model)):
         raise ContractError(f"{where}: is not a subclass of mlseam.Model; declare `class X(mlseam.Model)`")
-    for method, signature in _REQUIRED_METHODS.items():
+    for method in _REQUIRED_METHODS:
         if getattr(getattr(cls, method, None), "__isabstractmethod__", False):
-            raise ContractError(f"{where}: missing method {method}; define `{signature}`")
+            raise ContractError(f"{where}: missing method {method}; define `{_METHODS[method][1]}`")
+    for method in _METHODS:
+        _check_callable_as(cls, method, where=where)
+    _check_constructible(cls, where=where)
     declared_task = getattr(cls, "task", None)
     if declared_task not in TASK_KINDS:
         raise ContractError(
@@ -109,6 +155,4 @@ def validate_model_class(cls: object, *, where: str, task: str | None = None) ->
         raise ContractError(f"{where}: min_improvement must be a finite number >= 0, got {gap!r}")
     if not isinstance(cls.params, Mapping):
         raise ContractError(f"{where}: params must be a dict of hyper-parameters")
-    if len(inspect.signature(cls.is_better).parameters) != 3:
-        raise ContractError(f"{where}: is_better must take (self, candidate, champion)")
     return cls

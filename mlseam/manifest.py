@@ -132,6 +132,35 @@ class Service:
         return _load_reference(self.directory, self.manifest.seed, self.name, "seed")
 
 
+def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[str, ...] = ()) -> str:
+    """One pydantic error as ``field <dotted.name>: <what is wrong>``, in words that say what to write."""
+    location = tuple(str(part) for part in error["loc"])
+    field = ".".join(prefix + location) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_fields_at(model, location[:-1]))
+        return f"field {field}: unknown field; the fields here are {allowed}"
+    if kind == "missing":
+        return f"field {field}: required, but missing"
+    message = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+    if kind in _NUMBER_ERRORS or kind.endswith(("_type", "_parsing")):
+        message += f" (got {error['input']!r})"
+    return f"field {field}: {message}"
+
+
+_NUMBER_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _fields_at(model: type[pydantic.BaseModel], location: tuple[str, ...]) -> list[str]:
+    """The field names of the (nested) model found by following ``location`` down from ``model``."""
+    for part in location:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
 def discover_services(services_dir: Path) -> list[str]:
     """Names of every folder in ``services_dir`` holding a ``service.yaml``, sorted."""
     return sorted(p.parent.name for p in services_dir.glob(f"*/{MANIFEST}"))
@@ -150,10 +179,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate(raw)
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        raise ManifestError(f"{path}: field {field}: {message}") from exc
+        raise ManifestError(f"{path}: {describe_error(exc.errors()[0], Manifest)}") from exc
     if manifest.name != path.parent.name:
         raise ManifestError(f"{path}: field name: {manifest.name!r} must equal its folder name {path.parent.name!r}")
     return manifest
@@ -169,9 +195,8 @@ def load_service(name: str, services_dir: Path) -> Service:
     try:
         task = TASK_KINDS[manifest.task].from_manifest(manifest.inputs)
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(["inputs", *(str(part) for part in error["loc"])])
-        raise ManifestError(f"{path}: field {field}: {error['msg'].removeprefix('Value error, ')}") from exc
+        model = TASK_KINDS[manifest.task].options_model
+        raise ManifestError(f"{path}: {describe_error(exc.errors()[0], model, prefix=('inputs',))}") from exc
     cls = _load_reference(path.parent, manifest.model, name, "model")
     where = f"{path.parent / manifest.model}"
     model_class = validate_model_class(cls, where=where, task=manifest.task)
@@ -184,7 +209,10 @@ def _load_reference(directory: Path, reference: str, service: str, field: str) -
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise ContractError(f"{directory / reference}: {file_name} defines no {attr!r}") from None
+        raise ContractError(
+            f"{directory / MANIFEST}: field {field}: {file_name} defines no {attr!r}; "
+            f"name a class (or function) that {file_name} defines"
+        ) from None
 
 
 def _module_name(service: str, file_name: str) -> str:

@@ -37,7 +37,8 @@ class Lower(Higher):
 def test_public_api_matches_all() -> None:
     # Submodules show up as attributes once imported anywhere; only `tasks` is public.
     public = {n for n in dir(mlseam) if not n.startswith("_") and not isinstance(getattr(mlseam, n), ModuleType)}
-    assert public | {"tasks"} == set(mlseam.__all__) - {"__version__"}
+    assert public | {"tasks", "__version__"} == set(mlseam.__all__)
+    assert all(hasattr(mlseam, name) for name in mlseam.__all__)
 
 
 def test_higher_is_better_needs_the_minimum_improvement() -> None:
@@ -82,6 +83,23 @@ class NoPredict(mlseam.Model):
         (type("Gap", (Lower,), {"min_improvement": -1}), None, "min_improvement must be a finite number >= 0"),
         (type("NoMetric", (Lower,), {"primary_metric": ""}), None, "primary_metric must be the name"),
         (type("BadTask", (Lower,), {"task": "ocr-ish"}), None, "'ocr-ish' is not a task kind; use one of"),
+        (
+            type("NoInputs", (Lower,), {"predict": lambda self: []}),
+            None,
+            "x.py:NoInputs: predict(self) cannot be called as `predict(self, inputs) -> list of outputs`",
+        ),
+        (type("NotAMethod", (Lower,), {"fit": 3}), None, "fit is int, not a method; define `fit(self, examples)"),
+        (type("NoneMethod", (Lower,), {"evaluate": None}), None, "evaluate is NoneType, not a method"),
+        (
+            type("OneSided", (Lower,), {"is_better": lambda self, candidate: True}),
+            None,
+            "is_better(self, candidate) cannot be called as `is_better(self, candidate, champion) -> bool`",
+        ),
+        (
+            type("NeedsArgs", (Lower,), {"__init__": lambda self, path: None}),
+            None,
+            "__init__(path) needs arguments, but the platform creates the model as `NeedsArgs()`",
+        ),
     ],
 )
 def test_contract_breaking_classes_are_refused_with_one_line(cls: Any, task: str | None, message: str) -> None:
@@ -89,3 +107,21 @@ def test_contract_breaking_classes_are_refused_with_one_line(cls: Any, task: str
         validate_model_class(cls, where=f"x.py:{cls.__name__}", task=task)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+class Flexible(Lower):
+    """Valid, if unusual: star-args, defaults and static methods bind the platform's calls."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    @staticmethod
+    def predict(inputs: Any, *extra: Any) -> list[Any]:
+        return []
+
+    def is_better(self, *metrics: Any) -> bool:
+        return super().is_better(*metrics)
+
+
+def test_classes_whose_methods_bind_the_platforms_calls_are_accepted() -> None:
+    assert validate_model_class(Flexible, where="x.py:Flexible") is Flexible

@@ -21,7 +21,7 @@ class DiabetesModel(mlseam.Model):
     params = {"alphas": [0.01, 0.1, 1.0, 10.0, 100.0]}
 
     def __init__(self) -> None:
-        self.pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=[0.01, 0.1, 1.0, 10.0, 100.0]))
+        self.pipeline = make_pipeline(StandardScaler(), RidgeCV(**self.params))
 
     def fit(self, examples: mlseam.Examples) -> None:
         self.pipeline.fit(examples.inputs, examples.labels)

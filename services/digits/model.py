@@ -21,7 +21,7 @@ class DigitsModel(mlseam.Model):
     params = {"C": 0.5, "max_iter": 2000}
 
     def __init__(self) -> None:
-        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
+        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(**self.params))
 
     @property
     def classes(self) -> list[str]:
