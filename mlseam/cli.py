@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 # the training code, which saves memory and start-up time in every API container.
 app = typer.Typer(
     help="mlseam: retrain, promote and inspect the platform's ML services.",
+    epilog=(
+        "Exit codes: 0 done; 1 a store or promotion error (unreachable, not found, conflict); "
+        "2 bad usage or configuration (service.yaml, model class, settings); "
+        "retrain only: 3 refused by a quality gate, 4 failed, "
+        "5 champion kept but it could not be evaluated."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -73,8 +79,26 @@ def user_errors(command: F) -> F:
             where = f"setting MLSEAM_{str(first['loc'][0]).upper()}: " if first["loc"] else "settings: "
             err().print(f"error: {where}{first['msg'].removeprefix('Value error, ')}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except Exception as exc:
+            refused = aws_refusal(exc)
+            if refused is None:
+                raise
+            err().print(f"error: {refused}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def aws_refusal(exc: BaseException) -> str | None:
+    """One line for an AWS API error the stores did not translate (denied, throttled, ...), else None."""
+    exceptions = sys.modules.get("botocore.exceptions")  # loaded whenever an AWS call could have raised
+    if exceptions is None or not isinstance(exc, exceptions.ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    return (
+        f"AWS refused {exc.operation_name}: {error.get('Code', 'unknown error')}: {error.get('Message', '')}; "
+        "check the AWS credentials, their permissions and the region (MLSEAM_AWS_REGION)"
+    )
 
 
 def configure_logging(settings: Settings) -> None:
@@ -118,7 +142,8 @@ def seed_command(service: ServiceArg) -> None:
 def retrain_command(service: ServiceArg) -> None:
     """Fit a candidate, compare it with the champion on the same holdout, promote if better.
 
-    Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed.
+    Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed, 5 champion kept
+    but it could not be evaluated on the holdout (its artifact or code is broken: look, or roll back).
     """
     from mlseam.training import Retrainer
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import typer
 
 from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.local.ports import free_port
@@ -128,3 +129,34 @@ def test_status_shows_a_broken_service_instead_of_failing(settings: Settings) ->
     result = mlseam(settings, "status")
     assert result.returncode == 0, result.stderr
     assert "diabetes" in result.stdout and "cannot load" in result.stdout
+
+
+def test_an_aws_refusal_the_stores_do_not_translate_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    from mlseam.cli import user_errors
+
+    @user_errors
+    def promote() -> None:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform dynamodb:GetItem"}}
+        raise ClientError(error, "GetItem")  # type: ignore[arg-type]
+
+    with pytest.raises(typer.Exit) as caught:
+        promote()
+
+    assert caught.value.exit_code == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: AWS refused GetItem: AccessDeniedException: not authorized to perform dynamodb:GetItem; "
+        "check the AWS credentials, their permissions and the region (MLSEAM_AWS_REGION)"
+    )
+
+
+def test_other_exceptions_are_not_swallowed() -> None:
+    from mlseam.cli import user_errors
+
+    @user_errors
+    def crash() -> None:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        crash()

@@ -26,25 +26,31 @@ log = logging.getLogger("mlseam.retrain")
 
 EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.REFUSED: 3, Status.FAILED: 4}
 """Process exit code per outcome: 0 means the service has a sound champion."""
+EXIT_CHAMPION_UNHEALTHY = 5
+"""Exit code when the champion was kept but could not be evaluated: it needs a look (or a rollback)."""
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a retrain did: the final registry record and a one-line summary."""
+    """What a retrain did: the final registry record, a one-line summary, whether the champion failed."""
 
     record: ModelVersion
     summary: str
+    champion_unhealthy: bool = False
 
     @property
     def exit_code(self) -> int:
+        if self.champion_unhealthy:
+            return EXIT_CHAMPION_UNHEALTHY
         return EXIT_CODES.get(self.record.status, 4)
 
 
 class _Stop(Exception):  # noqa: N818 - control flow, never leaves this module
-    def __init__(self, status: Status, reason: str) -> None:
+    def __init__(self, status: Status, reason: str, *, champion_unhealthy: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.champion_unhealthy = champion_unhealthy
 
 
 def library_versions() -> dict[str, str]:
@@ -125,10 +131,12 @@ class Retrainer:
         )
         self.registry.create_version(record)
         log.info("%s %s: retrain started", service.name, record.version)
+        champion_unhealthy = False
         try:
             self._train(record)
         except _Stop as stop:
             record.status, record.reason = stop.status, stop.reason
+            champion_unhealthy = stop.champion_unhealthy
         except QualityGateError as exc:
             record.status, record.reason = Status.REFUSED, str(exc)
         except MlseamError as exc:
@@ -138,7 +146,10 @@ class Retrainer:
             record.status, record.reason = Status.FAILED, f"{type(exc).__name__}: {exc}"
         record.finished_at = record.finished_at or now_iso()
         self.registry.update_version(record)
-        return Outcome(record=record, summary=f"{service.name} {record.version} {record.status.value}: {record.reason}")
+        summary = f"{service.name} {record.version} {record.status.value}: {record.reason}"
+        if record.malformed_rows:
+            summary += f" ({record.malformed_rows} malformed example rows skipped)"
+        return Outcome(record=record, summary=summary, champion_unhealthy=champion_unhealthy)
 
     def _train(self, record: ModelVersion) -> None:
         service, name = self.service, self.service.name
@@ -153,7 +164,7 @@ class Retrainer:
                 log.info("%s: read %d rows so far", name, rows)
 
         read = self.examples.read(name, service.task, progress=progress)
-        data = read.examples
+        data, watermark = read.examples, read.watermark
         record.watermark, record.malformed_rows = read.watermark, read.malformed
         record.timings["read_s"] = round(read.seconds, 3)
         log.info(
@@ -164,14 +175,15 @@ class Retrainer:
             read.malformed,
             read.watermark,
         )
+        del read  # `data` is then the rows' only reference, so `del data` below frees them
         if (
             champion_record is not None
-            and champion_record.watermark == read.watermark
+            and champion_record.watermark == watermark
             and (champion_record.train_count + champion_record.holdout_count == len(data))
         ):
             raise _Stop(
                 Status.KEPT,
-                f"no new examples since champion {champion_record.version} (watermark {read.watermark}); champion kept",
+                f"no new examples since champion {champion_record.version} (watermark {watermark}); champion kept",
             )
         gates.check_enough_examples(len(data), service.manifest.min_examples)
 
@@ -254,6 +266,7 @@ class Retrainer:
                 Status.KEPT,
                 f"{score} {rows}, but champion {champion.version} could not be evaluated "
                 f"({champion_problem}); champion kept, promote by hand if intended",
+                champion_unhealthy=True,
             )
         else:
             assert record.champion_metrics is not None  # noqa: S101 - set when no problem

@@ -76,6 +76,8 @@ def test_a_tampered_champion_is_never_loaded(settings: Settings, stores: Stores)
     assert outcome.record.status == Status.KEPT
     assert "ArtifactIntegrityError" in outcome.record.reason and "refusing to load it" in outcome.record.reason
     assert outcome.record.champion_metrics is None
+    # and the job says the champion needs a look, so a scheduled run shows as failed
+    assert outcome.exit_code == 5
 
 
 KILL_BEFORE_PROMOTION = """

@@ -8,9 +8,10 @@ import pytest
 
 from builders import clone_service, linear_examples, linear_service
 from mlseam.artifacts import InMemoryArtifactStore
+from mlseam.contract import Model
 from mlseam.examples import InMemoryExamplesStore, LabelledExample
 from mlseam.manifest import Service, load_service
-from mlseam.registry import InMemoryRegistry, Status
+from mlseam.registry import InMemoryRegistry, ModelVersion, Status
 from mlseam.training import Retrainer, seed_service
 from mlseam.training.retrain import Outcome
 
@@ -87,6 +88,7 @@ def test_malformed_rows_are_skipped_and_counted(services_dir: Path, fakes: Fakes
     assert outcome.record.status == Status.PROMOTED
     assert outcome.record.malformed_rows == 3
     assert outcome.record.train_count + outcome.record.holdout_count == 100
+    assert outcome.summary.endswith("(3 malformed example rows skipped)")
 
 
 def test_a_stubborn_rule_keeps_the_champion(services_dir: Path, fakes: Fakes) -> None:
@@ -155,3 +157,35 @@ def test_a_classifier_must_serve_what_it_was_scored_on(
         assert outcome.record.status == Status.REFUSED and outcome.exit_code == 3
         assert message in outcome.summary
         assert fakes.registry.get_champion(service.name) is None
+
+
+def test_a_retrain_that_loses_a_promotion_race_keeps_the_winner(services_dir: Path, fakes: Fakes) -> None:
+    # given: a champion v1 and new data
+    service = _linear(services_dir, fakes)
+    assert fakes.retrain(service).record.status == Status.PROMOTED
+    fakes.examples.add(service.name, service.task, linear_examples(300, seed=3), source="test")
+    # ... and someone promotes v1 again (a new revision) while the candidate is being uploaded
+    registry, upload = fakes.registry, Retrainer._upload
+
+    def upload_then_race(self: Retrainer, record: ModelVersion, candidate: Model) -> None:
+        upload(self, record, candidate)
+        champion = registry.get_champion(service.name)
+        assert champion is not None
+        registry.move_champion(
+            service.name, "v1", expected_revision=champion.revision, action="promote", reason="by hand"
+        )
+
+    # when
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Retrainer, "_upload", upload_then_race)
+        outcome = fakes.retrain(service)
+
+    # then: the candidate is kept with its reason, the hand promotion stands, history is consistent
+    assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
+    assert "the champion changed during this retrain" in outcome.record.reason
+    assert registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    assert [(e.action, e.to_version) for e in registry.history(service.name)] == [
+        ("promote", "v1"),
+        ("promote", "v1"),
+    ]
+    assert registry.get_version(service.name, "v2").status == Status.KEPT
