@@ -60,6 +60,8 @@ ServicesArg = Annotated[
     typer.Argument(help="service names (default: MLSEAM_SERVICE, else every service)", envvar="MLSEAM_SERVICE"),
 ]
 
+ByOption = Annotated[str | None, typer.Option(help="who, kept in the history (default: user@host)")]
+
 
 def user_errors(command: F) -> F:
     """Turn mlseam errors into one line on stderr and an exit code, never a traceback."""
@@ -160,13 +162,14 @@ def promote_command(
     service: ServiceArg,
     version: Annotated[str, typer.Argument(help="version to make champion, e.g. v3")],
     reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual promotion",
+    by: ByOption = None,
 ) -> None:
     """Make a stored version the champion (its artifact digest is checked first)."""
-    from mlseam.training import promote
+    from mlseam.training.promotion import current_actor, promote
 
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
-    champion = promote(stores.registry, stores.artifacts, service, version, reason=reason)
+    champion = promote(stores.registry, stores.artifacts, service, version, reason=reason, actor=by or current_actor())
     out().print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
 
 
@@ -175,13 +178,14 @@ def promote_command(
 def rollback_command(
     service: ServiceArg,
     reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual rollback",
+    by: ByOption = None,
 ) -> None:
-    """Return the champion to the previous one; the version left is never rolled back to again."""
-    from mlseam.training import rollback
+    """Return the champion to the previous one; the version left is not rolled back to again unless re-promoted."""
+    from mlseam.training.promotion import current_actor, rollback
 
     settings, stores, _ = _context()
     load_service(service, settings.services_dir)
-    champion = rollback(stores.registry, stores.artifacts, service, reason=reason)
+    champion = rollback(stores.registry, stores.artifacts, service, reason=reason, actor=by or current_actor())
     out().print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
 
 
@@ -198,7 +202,7 @@ def status_command(
         out().print(overview_table(settings, stores))
         return
     loaded = load_service(service, settings.services_dir)
-    out().print(history_table(loaded, stores))
+    out().print(history_table(loaded, stores, width=out().width))
     out().print(champion_moves_table(loaded, stores))
 
 

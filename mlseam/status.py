@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from mlseam.errors import MlseamError
@@ -9,6 +10,7 @@ from mlseam.manifest import Service, discover_services, load_service
 from mlseam.registry import ModelVersion
 from mlseam.settings import Settings
 from mlseam.stores import Stores
+from mlseam.training.promotion import rolled_back_versions
 
 
 def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None) -> str:
@@ -57,14 +59,27 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
     return table
 
 
-def history_table(service: Service, stores: Stores) -> Table:
-    """Every retrain of ``service``, newest first, with both metrics on the shared holdout."""
+WIDE = 120
+"""Terminal width from which the history shows every column on one line per version."""
+
+
+def history_table(service: Service, stores: Stores, *, width: int = WIDE) -> Table:
+    """Every retrain of ``service``, newest first, with both metrics on the shared holdout.
+
+    Narrower than ``WIDE``, the row counts and watermark are left out and times take two lines,
+    so that the reason still has room to be read.
+    """
     primary = service.model_class.primary_metric
     champion = stores.registry.get_champion(service.name)
     direction = "higher" if service.model_class.higher_is_better else "lower"
-    table = Table(title=f"{service.name}: versions ({primary}, {direction} is better)")
-    for column in ("version", "status", primary, "champion then", "train/holdout", "watermark", "finished", "reason"):
-        table.add_column(column, overflow="fold")
+    wide = width >= WIDE
+    table = Table(title=f"{service.name}: versions ({primary}, {direction} is better)", box=box.SIMPLE_HEAD)
+    columns = ["version", "status", primary, "vs champion"]
+    columns += ["train/holdout", "watermark", "finished (UTC)"] if wide else ["finished"]
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    rolled_back = rolled_back_versions(stores.registry.history(service.name))
     for record in stores.registry.list_versions(service.name):
         marker = " *" if champion and champion.version == record.version else ""
         then = (
@@ -72,24 +87,28 @@ def history_table(service: Service, stores: Stores) -> Table:
             if record.champion_version
             else "-"
         )
-        table.add_row(
+        finished = _when(record.finished_at) if record.finished_at else "running"
+        cells = [
             record.version + marker,
-            record.status.value + (" (rolled back)" if record.rolled_back_at else ""),
+            record.status.value + ("\n(rolled back)" if record.version in rolled_back else ""),
             _metric(record),
             then,
-            f"{record.train_count}/{record.holdout_count}",
-            str(record.watermark),
-            _when(record.finished_at) if record.finished_at else "running",
-            record.reason,
-        )
+        ]
+        if wide:
+            cells += [f"{record.train_count}/{record.holdout_count}", str(record.watermark), finished]
+        else:
+            cells.append(finished.replace(" ", "\n"))
+        table.add_row(*cells, record.reason)
     return table
 
 
 def champion_moves_table(service: Service, stores: Stores) -> Table:
     """Every promotion and rollback of ``service``, oldest first."""
-    table = Table(title=f"{service.name}: champion history")
-    for column in ("#", "action", "from", "to", "at", "reason"):
-        table.add_column(column, overflow="fold")
+    table = Table(title=f"{service.name}: champion history", box=box.SIMPLE_HEAD)
+    for column in ("#", "action", "from", "to", "at (UTC)"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("by", overflow="fold", max_width=24)
+    table.add_column("reason", overflow="fold")
     for event in stores.registry.history(service.name):
         table.add_row(
             str(event.revision),
@@ -97,6 +116,7 @@ def champion_moves_table(service: Service, stores: Stores) -> Table:
             event.from_version or "-",
             event.to_version,
             _when(event.at),
+            event.actor or "-",
             event.reason,
         )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -65,7 +66,7 @@ def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stor
     kept = mlseam(settings, "retrain", name)
     assert kept.returncode == 0 and f"{name} v2 kept: not better" in kept.stdout
 
-    promoted = mlseam(settings, "promote", name, "v2", "--reason", "reviewed by hand")
+    promoted = mlseam(settings, "promote", name, "v2", "--reason", "reviewed by hand", "--by", "ana")
     assert promoted.returncode == 0 and "champion is now v2" in promoted.stdout
     rolled = mlseam(settings, "rollback", name)
     assert rolled.returncode == 0 and "champion is now v1" in rolled.stdout
@@ -76,7 +77,12 @@ def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stor
         ("promote", "v2"),
         ("rollback", "v1"),
     ]
-    assert stores.registry.history(name)[1].reason == "reviewed by hand"
+    history = stores.registry.history(name)
+    assert history[1].reason == "reviewed by hand"
+    assert [e.actor for e in history[:2]] == ["retrain job", "ana"]
+    assert history[2].actor.endswith(f"@{socket.gethostname()}")  # user@host when --by is not given
+    shown = mlseam(settings, "status", name)
+    assert "v2" in shown.stdout and "(rolled back)" in shown.stdout and "ana" in shown.stdout
 
 
 def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:

@@ -30,10 +30,6 @@ class Registry(Protocol):
         """Store a new state (progress or outcome) of a record that is still ``running``."""
         ...
 
-    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
-        """Remember that ``version`` was rolled back, so a later rollback skips it."""
-        ...
-
     def get_version(self, service: str, version: str) -> ModelVersion:
         """One version, or VersionNotFoundError."""
         ...
@@ -47,9 +43,11 @@ class Registry(Protocol):
         ...
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
     ) -> Champion:
         """Point the champion at ``version`` if it is still at ``expected_revision``, with a history event.
+
+        The pointer and the event are written together or not at all; ``actor`` says who moved it.
 
         Raises PromotionConflictError when another writer moved it first; nothing is written then.
         """
@@ -140,11 +138,6 @@ class DynamoRegistry:
                 raise StoreError(f"{record.service} {record.version} {problem}; registry left as it was") from exc
             raise StoreError(f"registry write failed: {exc}") from exc
 
-    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
-        record = self.get_version(service, version)
-        record.rolled_back_at = at
-        self._call("put_item", Item=self._version_item(record))
-
     def get_version(self, service: str, version: str) -> ModelVersion:
         number = version_number(version)
         if number is None:
@@ -188,7 +181,7 @@ class DynamoRegistry:
         )
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
     ) -> Champion:
         current = self.get_champion(service)
         at = now_iso()
@@ -219,6 +212,8 @@ class DynamoRegistry:
         }
         if current is not None:
             event["from_version"] = {"S": current.version}
+        if actor:
+            event["actor"] = {"S": actor}
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -252,6 +247,7 @@ class DynamoRegistry:
                 to_version=i["to_version"]["S"],
                 at=i["at"]["S"],
                 reason=i["reason"]["S"],
+                actor=i["actor"]["S"] if "actor" in i else "",
             )
             for i in self._query(service, "EVENT#", newest_first=False)
         ]

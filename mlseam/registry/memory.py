@@ -38,12 +38,6 @@ class InMemoryRegistry:
                 raise StoreError(f"{record.service} {record.version} is no longer running; registry left as it was")
             self._versions[key] = copy.deepcopy(record)
 
-    def mark_rolled_back(self, service: str, version: str, at: str) -> None:
-        record = self.get_version(service, version)
-        record.rolled_back_at = at
-        with self._lock:
-            self._versions[(service, record.number)] = record
-
     def get_version(self, service: str, version: str) -> ModelVersion:
         number = version_number(version)
         if number is None:
@@ -64,7 +58,7 @@ class InMemoryRegistry:
             return self._champions.get(service)
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
     ) -> Champion:
         with self._lock:
             current = self._champions.get(service)
@@ -77,7 +71,7 @@ class InMemoryRegistry:
             self._champions[service] = champion
             self._events.setdefault(service, []).append(
                 ChampionEvent(
-                    service, champion.revision, action, current.version if current else None, version, at, reason
+                    service, champion.revision, action, current.version if current else None, version, at, reason, actor
                 )
             )
             return champion

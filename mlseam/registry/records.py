@@ -63,7 +63,6 @@ class ModelVersion:
     artifact_sha256: str | None = None
     artifact_size: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    rolled_back_at: str | None = None
 
     @property
     def version(self) -> str:
@@ -106,7 +105,7 @@ class Champion:
 
 @dataclass(frozen=True)
 class ChampionEvent:
-    """One move of the champion pointer, kept forever: what, when, why."""
+    """One move of the champion pointer, kept forever: what, when, why and by whom."""
 
     service: str
     revision: int
@@ -115,3 +114,4 @@ class ChampionEvent:
     to_version: str
     at: str
     reason: str
+    actor: str = ""  # who moved it: "retrain job", or user@host of a manual promote or rollback

@@ -26,6 +26,8 @@ log = logging.getLogger("mlseam.retrain")
 
 EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.REFUSED: 3, Status.FAILED: 4}
 """Process exit code per outcome: 0 means the service has a sound champion."""
+RETRAIN_ACTOR = "retrain job"
+"""Who the champion history says moved the champion when a retrain promoted."""
 EXIT_CHAMPION_UNHEALTHY = 5
 """Exit code when the champion was kept but could not be evaluated: it needs a look (or a rollback)."""
 
@@ -281,6 +283,7 @@ class Retrainer:
                 expected_revision=champion.revision if champion else 0,
                 action="promote",
                 reason=reason,
+                actor=RETRAIN_ACTOR,
             )
         except PromotionConflictError:
             raise _Stop(

@@ -100,11 +100,13 @@ def test_every_move_is_kept_in_history(registry: Registry, service: str) -> None
     one, two = _stored(registry, service), _stored(registry, service)
     registry.move_champion(service, one.version, expected_revision=0, action="promote", reason="first model")
     registry.move_champion(service, two.version, expected_revision=1, action="promote", reason="better")
-    registry.move_champion(service, one.version, expected_revision=2, action="rollback", reason="bad release")
+    registry.move_champion(
+        service, one.version, expected_revision=2, action="rollback", reason="bad release", actor="ana@laptop"
+    )
     history = registry.history(service)
-    assert [(e.action, e.from_version, e.to_version, e.reason) for e in history] == [
-        ("promote", None, one.version, "first model"),
-        ("promote", one.version, two.version, "better"),
-        ("rollback", two.version, one.version, "bad release"),
+    assert [(e.action, e.from_version, e.to_version, e.reason, e.actor) for e in history] == [
+        ("promote", None, one.version, "first model", ""),
+        ("promote", one.version, two.version, "better", ""),
+        ("rollback", two.version, one.version, "bad release", "ana@laptop"),
     ]
     assert all(e.at for e in history)
