@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     artifacts_prefix: str = "artifacts"
 
     code_version: str | None = Field(default=None, description="git SHA baked into the image")
+    retrain_abandoned_after_minutes: float = Field(
+        default=360.0, ge=0, description="a retrain still 'running' after this is closed as failed by the next one"
+    )
     log_level: str = "INFO"
 
     # Serving (`mlseam serve`, and `make run` for every service on one port).

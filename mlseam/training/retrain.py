@@ -7,12 +7,13 @@ import platform
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from typing import Any
 
 from mlseam.artifacts import ArtifactStore, dump_model, load_model
 from mlseam.contract import Model
-from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError
+from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError, StoreError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
@@ -100,6 +101,7 @@ class Retrainer:
         artifacts: ArtifactStore,
         artifacts_prefix: str = "artifacts",
         code_version: str | None = None,
+        abandoned_after: timedelta = timedelta(hours=6),
     ) -> None:
         self.service = service
         self.examples = examples
@@ -107,6 +109,7 @@ class Retrainer:
         self.artifacts = artifacts
         self.artifacts_prefix = artifacts_prefix
         self.code_version = code_version
+        self.abandoned_after = abandoned_after
 
     @classmethod
     def for_settings(cls, service: Service, stores: Stores, settings: Settings) -> Retrainer:
@@ -118,11 +121,13 @@ class Retrainer:
             artifacts=stores.artifacts,
             artifacts_prefix=settings.artifacts_prefix,
             code_version=detect_code_version(settings.code_version),
+            abandoned_after=timedelta(minutes=settings.retrain_abandoned_after_minutes),
         )
 
     def run(self) -> Outcome:
         """Retrain once; every outcome, failures included, ends as a finished registry record."""
         service = self.service
+        self._close_abandoned()
         record = ModelVersion(
             service=service.name,
             number=self.registry.allocate_version(service.name),
@@ -152,6 +157,29 @@ class Retrainer:
         if record.malformed_rows:
             summary += f" ({record.malformed_rows} malformed example rows skipped)"
         return Outcome(record=record, summary=summary, champion_unhealthy=champion_unhealthy)
+
+    def _close_abandoned(self) -> None:
+        """Mark as failed the earlier retrains still ``running`` long after they started (their job died).
+
+        The age limit keeps a concurrent retrain that is merely slow from being closed under it; the
+        write is conditional on the record still running, so one that finished meanwhile is left alone.
+        """
+        cutoff = datetime.now(UTC) - self.abandoned_after
+        champion = self.registry.get_champion(self.service.name)
+        for record in self.registry.list_versions(self.service.name):
+            if record.status != Status.RUNNING or datetime.fromisoformat(record.started_at) > cutoff:
+                continue
+            stopped = f"its retrain stopped before finishing (started {record.started_at[:16].replace('T', ' ')})"
+            record.finished_at = now_iso()
+            if champion is not None and champion.version == record.version:
+                record.status, record.reason = Status.PROMOTED, f"promoted, but {stopped}; recorded by a later retrain"
+            else:
+                record.status, record.reason = Status.FAILED, f"abandoned: {stopped}; it was never promoted"
+            try:
+                self.registry.update_version(record)
+            except StoreError:
+                continue  # it finished (or was closed) meanwhile
+            log.warning("%s %s: %s", record.service, record.version, record.reason)
 
     def _train(self, record: ModelVersion) -> None:
         service, name = self.service, self.service.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 from builders import clone_service, linear_examples, linear_service, stack_env
@@ -17,8 +18,14 @@ from mlseam.training import Retrainer, seed_service
 from mlseam.training.retrain import Outcome
 
 
-def _retrain(service: Service, stores: Stores) -> Outcome:
-    return Retrainer(service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts).run()
+def _retrain(service: Service, stores: Stores, abandoned_after: timedelta = timedelta(hours=6)) -> Outcome:
+    return Retrainer(
+        service,
+        examples=stores.examples,
+        registry=stores.registry,
+        artifacts=stores.artifacts,
+        abandoned_after=abandoned_after,
+    ).run()
 
 
 def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Settings, stores: Stores) -> None:
@@ -121,7 +128,13 @@ def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_regis
     assert orphan.status == Status.RUNNING and orphan.has_artifact
     assert [e.to_version for e in stores.registry.history(service.name)] == ["v1"]
 
-    # and the next retrain succeeds on a fresh version number
-    outcome = _retrain(service, stores)
+    # and the next retrain succeeds on a fresh version number, closing the dead one as never promoted
+    outcome = _retrain(service, stores, abandoned_after=timedelta(0))
     assert outcome.record.number == 3 and outcome.record.status == Status.PROMOTED, outcome.record.reason
     assert [e.to_version for e in stores.registry.history(service.name)] == ["v1", "v3"]
+    closed = stores.registry.get_version(service.name, "v2")
+    assert closed.status == Status.FAILED and closed.finished_at
+    assert (
+        closed.reason.startswith("abandoned: its retrain stopped before finishing")
+        and "never promoted" in closed.reason
+    )

@@ -12,6 +12,7 @@ from mlseam.contract import Model
 from mlseam.examples import InMemoryExamplesStore, LabelledExample
 from mlseam.manifest import Service, load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion, Status
+from mlseam.registry.records import now_iso
 from mlseam.training import Retrainer, seed_service
 from mlseam.training.retrain import Outcome
 
@@ -189,3 +190,28 @@ def test_a_retrain_that_loses_a_promotion_race_keeps_the_winner(services_dir: Pa
         ("promote", "v1"),
     ]
     assert registry.get_version(service.name, "v2").status == Status.KEPT
+
+
+def _stuck(fakes: Fakes, service: Service, started_at: str) -> ModelVersion:
+    record = ModelVersion(service=service.name, number=fakes.registry.allocate_version(service.name))
+    record.started_at = started_at
+    fakes.registry.create_version(record)
+    return record
+
+
+def test_a_retrain_closes_earlier_ones_that_died_running(services_dir: Path, fakes: Fakes) -> None:
+    # given: a retrain that died a day ago, one that died after promoting, and one started a minute ago
+    service = _linear(services_dir, fakes)
+    dead = _stuck(fakes, service, "2026-01-01T03:00:00.000+00:00")
+    promoted = _stuck(fakes, service, "2026-01-02T03:00:00.000+00:00")
+    fakes.registry.move_champion(service.name, promoted.version, expected_revision=0, action="promote", reason="r")
+    recent = _stuck(fakes, service, now_iso())
+    # when
+    outcome = fakes.retrain(service)
+    # then: the dead ones are closed as what they became; the recent one may still be working
+    assert outcome.record.number == 4
+    closed = fakes.registry.get_version(service.name, dead.version)
+    assert closed.status == Status.FAILED and "abandoned: its retrain stopped before finishing" in closed.reason
+    assert "started 2026-01-01 03:00" in closed.reason and closed.finished_at
+    assert fakes.registry.get_version(service.name, promoted.version).status == Status.PROMOTED
+    assert fakes.registry.get_version(service.name, recent.version).status == Status.RUNNING
