@@ -16,7 +16,7 @@ import numpy as np
 from mlseam.errors import InvalidInputError, StoreError
 from mlseam.examples.credentials import SecretCredentials, is_auth_failure
 from mlseam.examples.matrix import BinaryMatrixReader
-from mlseam.tasks import Examples, TabularRegression, TaskKind
+from mlseam.tasks import Examples, TaskKind
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -179,8 +179,9 @@ class PostgresExamplesStore:
         with self._connect(readonly=True) as conn:
             with conn.cursor() as cur:
                 stats = _stats(cur, service, task)
-            if isinstance(task, TabularRegression):
-                examples, malformed = self._read_matrix(conn, service, task, stats, progress)
+            matrix_sql = task.matrix_sql()
+            if matrix_sql is not None:
+                examples, malformed = self._read_matrix(conn, service, task, matrix_sql, stats, progress)
             else:
                 examples, malformed = self._read_rows(conn, service, task, stats, progress)
         return ReadResult(examples, malformed, stats.watermark, time.perf_counter() - started)
@@ -189,20 +190,21 @@ class PostgresExamplesStore:
         self,
         conn: psycopg2.extensions.connection,
         service: str,
-        task: TabularRegression,
+        task: TaskKind[Any, Any],
+        matrix_sql: str,
         stats: ExampleStats,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
         # Binary COPY of float8 columns parsed by numpy straight into a preallocated matrix:
         # no per-row Python objects, no second copy of the data.
-        columns = ", ".join(["id", task.matrix_sql(), "label::float8"])
+        columns = ", ".join(["id", matrix_sql, "label::float8"])
         with conn.cursor() as cur:
             query = cur.mogrify(
                 f"COPY (SELECT {columns} FROM {task.table} WHERE service = %s AND id <= %s ORDER BY id) "
                 "TO STDOUT WITH (FORMAT binary)",
                 (service, stats.watermark),
             ).decode()
-            reader = BinaryMatrixReader(rows=stats.count, features=len(task.features), progress=progress)
+            reader = BinaryMatrixReader(rows=stats.count, features=task.matrix_width, progress=progress)
             cur.copy_expert(query, reader, size=1 << 20)
         ids, matrix, labels, malformed = reader.finish()
         return Examples(ids=ids, inputs=matrix, labels=labels), malformed

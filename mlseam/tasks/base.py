@@ -185,6 +185,19 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
         """Extra table columns written with a validated input (none unless a kind needs them)."""
         return {}
 
+    def matrix_sql(self) -> str | None:
+        """A float8[] SQL expression of one row's input, NaN where malformed; None if the kind has none.
+
+        A kind whose inputs are fixed-length number vectors (and labels numbers) returns one; the store then
+        reads its rows with binary COPY straight into a matrix of ``matrix_width`` columns.
+        """
+        return None
+
+    @property
+    def matrix_width(self) -> int:
+        """How many numbers ``matrix_sql`` yields per row (only read when it is not None)."""
+        raise NotImplementedError(f"{self.name} has no matrix form")
+
     def validate_outputs(self, outputs: object, expected: int) -> list[Any]:
         """A model's ``predict`` result checked for length and element type."""
         items = self.output_items(outputs, expected)

@@ -120,6 +120,10 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     def stored_columns(self, value: list[float]) -> dict[str, Any]:
         return {"features": value, "features_key": self.features_key}
 
+    @property
+    def matrix_width(self) -> int:
+        return len(self.features)
+
     def matrix_sql(self) -> str:
         """A float8[] SQL expression of one row's features, NaN where the row is malformed.
 
