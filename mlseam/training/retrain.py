@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from mlseam.artifacts import ArtifactStore, dump_model, load_model
@@ -67,13 +68,18 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def detect_code_version(configured: str | None) -> str | None:
-    """The git SHA of the code being run: baked into the image, else asked of git, else None."""
+def detect_code_version(configured: str | None, repo: Path = REPO_ROOT) -> str | None:
+    """The git SHA of the code being run: baked into the image, else asked of git, else None.
+
+    From a working tree with uncommitted changes the SHA ends in ``-dirty``: that model was
+    trained on code no commit holds.
+    """
     if configured:
         return configured
     try:
         result = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, dev only
+            # the full SHA even where tags exist (--exclude drops them all), -dirty when changed
+            ["git", "-C", str(repo), "describe", "--always", "--abbrev=40", "--dirty", "--exclude=*"],  # noqa: S607
             capture_output=True,
             text=True,
             timeout=5,

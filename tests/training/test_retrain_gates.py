@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from mlseam.manifest import Service, load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion, Status
 from mlseam.registry.records import now_iso
 from mlseam.training import Retrainer, seed_service
-from mlseam.training.retrain import Outcome
+from mlseam.training.retrain import Outcome, detect_code_version
 
 
 class Fakes:
@@ -215,3 +216,22 @@ def test_a_retrain_closes_earlier_ones_that_died_running(services_dir: Path, fak
     assert "started 2026-01-01 03:00" in closed.reason and closed.finished_at
     assert fakes.registry.get_version(service.name, promoted.version).status == Status.PROMOTED
     assert fakes.registry.get_version(service.name, recent.version).status == Status.RUNNING
+
+
+def test_the_code_version_is_the_configured_one_else_gits_sha_marked_dirty(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    assert detect_code_version(None, tmp_path) is None  # not a git working tree
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("A = 1\n")
+    git("add", "model.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "first")
+    git("tag", "v1.0")
+    sha = git("rev-parse", "HEAD")
+    assert len(sha) == 40
+    assert detect_code_version(None, tmp_path) == sha
+    (tmp_path / "model.py").write_text("A = 2\n")
+    assert detect_code_version(None, tmp_path) == f"{sha}-dirty"
+    assert detect_code_version("0123abc", tmp_path) == "0123abc"
