@@ -85,4 +85,21 @@ class BinaryMatrixReader:
         malformed = int(valid.size - np.count_nonzero(valid))
         if not malformed:
             return self._ids, self._matrix, self._labels, 0
-        return self._ids[valid], self._matrix[valid], self._labels[valid], malformed
+        kept = _compact(valid, self._ids, self._matrix, self._labels)
+        return self._ids[:kept], self._matrix[:kept], self._labels[:kept], malformed
+
+
+def _compact(valid: np.ndarray, *arrays: np.ndarray, chunk_rows: int = 65_536) -> int:
+    """Move the ``valid`` rows of each array to its front, in order and in place; returns their count.
+
+    Rows only ever move towards the front, so chunk by chunk no row is overwritten before it is
+    read, and the extra memory is one chunk instead of a second copy of the whole matrix.
+    """
+    written = 0
+    for start in range(0, valid.size, chunk_rows):
+        keep = valid[start : start + chunk_rows]
+        count = int(np.count_nonzero(keep))
+        for array in arrays:
+            array[written : written + count] = array[start : start + chunk_rows][keep]
+        written += count
+    return written
