@@ -10,6 +10,7 @@ import pytest
 from builders import clone_service, linear_examples, linear_service
 from mlseam.artifacts import InMemoryArtifactStore
 from mlseam.contract import Model
+from mlseam.errors import ContractError
 from mlseam.examples import InMemoryExamplesStore, LabelledExample
 from mlseam.manifest import Service, load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion, Status
@@ -180,6 +181,7 @@ def test_a_retrain_that_loses_a_promotion_race_keeps_the_winner(services_dir: Pa
     # when
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Retrainer, "_upload", upload_then_race)
+        patch.setattr(service.model_class, "is_better", lambda self, candidate, champion: True)
         outcome = fakes.retrain(service)
 
     # then: the candidate is kept with its reason, the hand promotion stands, history is consistent
@@ -235,3 +237,16 @@ def test_the_code_version_is_the_configured_one_else_gits_sha_marked_dirty(tmp_p
     (tmp_path / "model.py").write_text("A = 2\n")
     assert detect_code_version(None, tmp_path) == f"{sha}-dirty"
     assert detect_code_version("0123abc", tmp_path) == "0123abc"
+
+
+def test_a_seed_that_raises_is_one_line_naming_it(services_dir: Path, fakes: Fakes) -> None:
+    name = clone_service(services_dir, "diabetes")
+    (services_dir / name / "seed.py").write_text(
+        "def demo_examples():\n    yield from ()\n    raise ValueError('cannot open data.csv')\n"
+    )
+    service = load_service(name, services_dir)
+    with pytest.raises(ContractError) as caught:
+        seed_service(service, fakes)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "seed.py (seed.py:demo_examples) raised ValueError: cannot open data.csv" in message
+    assert message.endswith("it must yield (input, label) pairs") and "\n" not in message
