@@ -100,6 +100,9 @@ def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:
     ("args", "env", "code", "message"),
     [
         (("retrain", "nope"), {}, 2, "error: unknown service 'nope'"),
+        (("retrain",), {}, 2, "error: Missing argument 'service'. (see `mlseam retrain --help`)"),
+        (("bogus",), {}, 2, "error: No such command 'bogus'. (see `mlseam --help`)"),
+        (("status", "--nope"), {}, 2, "error: No such option: --nope (see `mlseam status --help`)"),
         (("local-stack", "nope"), {}, 2, "error: unknown service 'nope'"),
         (("promote", "digits", "v99"), {}, 1, "error: digits has no version v99"),
         (("promote", "digits", "latest"), {}, 1, "error: 'latest' is not a version name"),
