@@ -26,9 +26,10 @@ def test_only_serve_starts_without_the_collector(
 ) -> None:
     seen: list[bool] = []
     monkeypatch.setattr(sys, "argv", ["mlseam", *argv])
-    monkeypatch.setattr(cli, "app", lambda: seen.append(gc.isenabled()))
-    cli.main()
-    assert seen == [collecting]
+    monkeypatch.setattr(cli, "app", lambda **kwargs: seen.append(gc.isenabled()))
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert seen == [collecting] and exited.value.code == 0
 
 
 def test_freezing_the_heap_turns_the_collector_back_on() -> None:
