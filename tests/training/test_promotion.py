@@ -51,54 +51,35 @@ def test_rollback_walks_back_through_earlier_champions(
     assert [e.action for e in registry.history(SERVICE)] == ["promote"] * 3 + ["rollback"] * 2
 
 
-def test_rollback_returns_to_the_previous_champion_not_the_previous_number(
-    registry: InMemoryRegistry, artifacts: InMemoryArtifactStore
+@pytest.mark.parametrize(
+    ("moves", "target"),
+    [
+        (["v1", "v2", "v3"], "v2"),
+        (["v1", "v2", "v1"], "v2"),  # the previous champion, not the previous number
+        (["v1", "v2", "rollback", "v3"], "v1"),  # v2 was rolled back from: skipped
+        (["v1", "v2", "rollback", "v2", "v3"], "v2"),  # ... unless promoted again since
+        (["v1", "v2", "v1", "rollback"], None),  # v1 was just left
+        (["v1", "v2", "rollback"], None),
+    ],
+)
+def test_the_rollback_target_follows_the_champion_history(
+    registry: InMemoryRegistry, artifacts: InMemoryArtifactStore, moves: list[str], target: str | None
 ) -> None:
-    # given: v1 then v2 champion, then v1 promoted again by hand
-    for _ in range(2):
-        _version(registry, artifacts)
-    for version in ("v1", "v2", "v1"):
-        promote(registry, artifacts, SERVICE, version)
-    # when / then: the rollback goes back to v2, the champion before
-    assert rollback(registry, artifacts, SERVICE, actor="ana@laptop").version == "v2"
-    assert registry.history(SERVICE)[-1].actor == "ana@laptop"
-    # and v1, just rolled back away from, is not a target any more
-    with pytest.raises(PromotionError, match="no earlier champion to roll back to from v2"):
-        rollback_target(registry, SERVICE)
-
-
-def test_a_rolled_back_version_promoted_again_can_be_returned_to(
-    registry: InMemoryRegistry, artifacts: InMemoryArtifactStore
-) -> None:
-    # given: v2 rolled back, then promoted again, then v3 promoted
+    # given
     for _ in range(3):
         _version(registry, artifacts)
-    promote(registry, artifacts, SERVICE, "v1")
-    promote(registry, artifacts, SERVICE, "v2")
-    rollback(registry, artifacts, SERVICE)
-    with pytest.raises(PromotionError, match="no earlier champion"):
-        rollback_target(registry, SERVICE)  # v2 was rolled back away from
-    promote(registry, artifacts, SERVICE, "v2", reason="fixed data, v2 is fine")
-    promote(registry, artifacts, SERVICE, "v3")
-    # when / then: rolling back from v3 returns to v2, then to v1; v3 and v2 are skipped once left
-    assert rollback(registry, artifacts, SERVICE).version == "v2"
-    assert rollback(registry, artifacts, SERVICE).version == "v1"
-    with pytest.raises(PromotionError, match="no earlier champion"):
-        rollback_target(registry, SERVICE)
-
-
-def test_a_rolled_back_version_is_skipped_by_later_rollbacks(
-    registry: InMemoryRegistry, artifacts: InMemoryArtifactStore
-) -> None:
-    # given: v1, v2 champions; v2 rolled back to v1; then v3 promoted
-    for _ in range(3):
-        _version(registry, artifacts)
-    promote(registry, artifacts, SERVICE, "v1")
-    promote(registry, artifacts, SERVICE, "v2")
-    rollback(registry, artifacts, SERVICE)
-    promote(registry, artifacts, SERVICE, "v3")
-    # when / then: a rollback from v3 goes to v1, never to the rolled-back v2
-    assert rollback_target(registry, SERVICE) == "v1"
+    for move in moves:
+        if move == "rollback":
+            rollback(registry, artifacts, SERVICE, actor="ana@laptop")
+        else:
+            promote(registry, artifacts, SERVICE, move, actor="ana@laptop")
+    # when / then
+    assert all(event.actor == "ana@laptop" for event in registry.history(SERVICE))
+    if target is None:
+        with pytest.raises(PromotionError, match="no earlier champion to roll back to"):
+            rollback_target(registry, SERVICE)
+    else:
+        assert rollback_target(registry, SERVICE) == target
 
 
 def test_promotion_refuses_what_cannot_serve(registry: InMemoryRegistry, artifacts: InMemoryArtifactStore) -> None:
