@@ -8,6 +8,8 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.artifacts import S3ArtifactStore
 from mlseam.manifest import Service, load_service
@@ -90,22 +92,25 @@ def test_a_tampered_champion_is_never_loaded(settings: Settings, stores: Stores)
 KILL_BEFORE_PROMOTION = """
 import os, signal, sys
 from mlseam.cli import main
+from mlseam.contract import Model
 from mlseam.registry import DynamoRegistry
 
 def die(self, *args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 DynamoRegistry.move_champion = die
+Model.is_better = lambda self, candidate, champion: True  # always reach the champion move
 sys.argv = ["mlseam", "retrain", sys.argv[1]]
 main()
 """
 
 
 def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_registry(
-    settings: Settings, stores: Stores, tmp_path: Path
+    settings: Settings, stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given: a champion, then new data
+    # given: a champion, then new data; every candidate wins, so each retrain reaches the champion move
     service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    monkeypatch.setattr(service.model_class, "is_better", lambda self, candidate, champion: True)
     stores.examples.add(service.name, service.task, linear_examples(80, seed=6, garbage=True), source="t")
     assert _retrain(service, stores).record.status == Status.PROMOTED
     stores.examples.add(service.name, service.task, linear_examples(300, seed=7), source="t")
