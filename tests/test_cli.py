@@ -43,7 +43,9 @@ def test_seed_retrain_status_promote_rollback(settings: Settings) -> None:
     first = mlseam(settings, "retrain", name)
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1].startswith(f"{name} v1 promoted: first model: rmse")
-    assert "read 442 valid rows" in first.stderr and "fit on" in first.stderr  # progress is visible
+    # progress is visible: rows read, the fit starting and its time, the evaluation time
+    for step in ("read 442 valid rows", "fitting a candidate on", "fit on", "evaluated candidate on"):
+        assert step in first.stderr, step
 
     status = mlseam(settings, "status")
     assert status.returncode == 0 and name in status.stdout and "v1" in status.stdout and "442" in status.stdout

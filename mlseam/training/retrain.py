@@ -233,6 +233,8 @@ class Retrainer:
             gates.check_label_variety(train.labels)
 
         candidate = service.new_model()
+        # said before the fit too: a long fit would otherwise look like a hung job
+        log.info("%s: fitting a candidate on %d rows (%d held out)", name, len(train), len(holdout))
         started = time.perf_counter()
         candidate.fit(train)
         record.timings["fit_s"] = round(time.perf_counter() - started, 3)
