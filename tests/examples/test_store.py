@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,17 @@ def test_external_ids_make_resending_harmless(stores: Stores, service: str) -> N
     assert stores.examples.add(service, image, again, source="api") == 0
     read = stores.examples.read(service, image)
     assert read.examples.labels.tolist() == ["a"]
+
+
+def test_duplicates_within_one_add_and_concurrent_adds_store_once(stores: Stores, service: str) -> None:
+    rows = linear_examples(250, seed=6)
+    # the same examples twice in one request (250 apart: across execute_values pages too)
+    assert stores.examples.add(service, table, rows + rows, source="test") == 250
+    more = linear_examples(400, seed=7)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        added = list(pool.map(lambda _: stores.examples.add(service, table, more, source="test"), range(4)))
+    assert sum(added) == 400
+    assert stores.examples.stats(service, table).count == 650
 
 
 def test_one_bad_example_writes_nothing(stores: Stores, service: str) -> None:
