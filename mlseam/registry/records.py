@@ -55,6 +55,7 @@ class ModelVersion:
     train_count: int = 0
     holdout_count: int = 0
     holdout_digest: str = ""
+    holdout_fraction: float | None = None  # the manifest's, when this version was trained
     malformed_rows: int = 0
     code_version: str | None = None
     params: dict[str, Any] = field(default_factory=dict)

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mlseam.artifacts import ArtifactStore, dump_model, load_model
 from mlseam.contract import Model
 from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError, StoreError
@@ -140,6 +142,7 @@ class Retrainer:
             primary_metric=service.model_class.primary_metric,
             code_version=self.code_version,
             params=dict(service.model_class.params),
+            holdout_fraction=service.manifest.holdout_fraction,
             library_versions=library_versions(),
         )
         self.registry.create_version(record)
@@ -253,7 +256,7 @@ class Retrainer:
             gates.format_metrics(record.metrics),
         )
 
-        champion_problem = None
+        champion_problem, note = None, ""
         if champion_record is not None:
             record.champion_version = champion_record.version
             started = time.perf_counter()
@@ -267,12 +270,32 @@ class Retrainer:
                     record.timings["evaluate_champion_s"],
                     gates.format_metrics(record.champion_metrics),
                 )
+                note = self._champion_saw(champion_record, holdout.ids)
             except (MlseamError, Exception) as exc:  # noqa: BLE001 - recorded, never promoted over
                 champion_problem = f"{type(exc).__name__}: {exc}"
                 log.warning("%s: champion %s could not be evaluated: %s", name, champion_record.version, exc)
 
         self._upload(record, candidate)
-        self._decide(record, candidate, champion, champion_problem)
+        self._decide(record, candidate, champion, champion_problem, note)
+
+    def _champion_saw(self, champion: ModelVersion, holdout_ids: Any) -> str:
+        """A note when the champion trained on some of today's holdout rows (the fraction has grown since).
+
+        Raising ``holdout_fraction`` moves rows from train to holdout; the comparison stays on the
+        same rows for both models, but the champion has seen some of them, which favours it.
+        """
+        then, now = champion.holdout_fraction, self.service.manifest.holdout_fraction
+        if then is None or then >= now:
+            return ""
+        ids = np.asarray(holdout_ids)
+        seen = int(np.count_nonzero((ids <= champion.watermark) & ~holdout_mask(ids, self.service.name, then)))
+        if not seen:
+            return ""
+        log.warning("%s: champion %s trained on %d of the holdout rows", self.service.name, champion.version, seen)
+        return (
+            f" (note: champion {champion.version} trained on {seen} of them, as holdout_fraction grew "
+            f"from {then} to {now}; that favours the champion)"
+        )
 
     def _evaluate_champion(self, champion: ModelVersion, holdout: Any) -> dict[str, float]:
         assert champion.artifact_key and champion.artifact_sha256  # noqa: S101 - champions have artifacts
@@ -292,7 +315,12 @@ class Retrainer:
         log.info("%s: stored %s (%d bytes, sha256 %s)", record.service, stored.key, stored.size, stored.sha256[:12])
 
     def _decide(
-        self, record: ModelVersion, candidate: Model, champion: Champion | None, champion_problem: str | None
+        self,
+        record: ModelVersion,
+        candidate: Model,
+        champion: Champion | None,
+        champion_problem: str | None,
+        note: str = "",
     ) -> None:
         primary = record.primary_metric
         score = f"{primary} {record.metrics[primary]:.4f}"
@@ -308,7 +336,7 @@ class Retrainer:
             )
         else:
             assert record.champion_metrics is not None  # noqa: S101 - set when no problem
-            versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}"
+            versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}{note}"
             if not candidate.is_better(record.metrics, record.champion_metrics):
                 raise _Stop(Status.KEPT, f"not better: {versus}; champion kept")
             reason = f"better: {versus}"

@@ -17,6 +17,7 @@ from mlseam.registry import InMemoryRegistry, ModelVersion, Status
 from mlseam.registry.records import now_iso
 from mlseam.training import Retrainer, seed_service
 from mlseam.training.retrain import Outcome, detect_code_version
+from mlseam.training.split import holdout_mask
 
 
 class Fakes:
@@ -250,3 +251,27 @@ def test_a_seed_that_raises_is_one_line_naming_it(services_dir: Path, fakes: Fak
     message = str(caught.value)
     assert "seed.py (seed.py:demo_examples) raised ValueError: cannot open data.csv" in message
     assert message.endswith("it must yield (input, label) pairs") and "\n" not in message
+
+
+def test_a_grown_holdout_fraction_is_flagged_in_the_comparison(services_dir: Path, fakes: Fakes) -> None:
+    # given: champion v1 trained with holdout_fraction 0.25
+    service = _linear(services_dir, fakes, model="StubbornModel", rows=200)
+    assert fakes.retrain(service).record.holdout_fraction == 0.25
+    # when: the fraction grows to 0.45 and the job runs on more data
+    path = services_dir / service.name / "service.yaml"
+    path.write_text(path.read_text().replace("holdout_fraction: 0.25", "holdout_fraction: 0.45"))
+    grown = load_service(service.name, services_dir)
+    fakes.examples.add(service.name, grown.task, linear_examples(100, seed=2), source="test")
+    outcome = fakes.retrain(grown)
+    # then: the reason says how many of the shared holdout rows the champion trained on
+    ids = fakes.examples.read(service.name, grown.task).examples.ids
+    moved = holdout_mask(ids, service.name, 0.45) & ~holdout_mask(ids, service.name, 0.25) & (ids <= 200)
+    assert moved.any()
+    assert outcome.record.status == Status.KEPT
+    assert f"(note: champion v1 trained on {int(moved.sum())} of them, as holdout_fraction grew from 0.25 to 0.45" in (
+        outcome.record.reason
+    )
+    # and a fraction that shrinks back needs no note: the champion never saw the smaller holdout
+    path.write_text(path.read_text().replace("holdout_fraction: 0.45", "holdout_fraction: 0.25"))
+    fakes.examples.add(service.name, grown.task, linear_examples(100, seed=3), source="test")
+    assert "note:" not in fakes.retrain(load_service(service.name, services_dir)).record.reason
