@@ -132,6 +132,9 @@ class Service:
         return _load_reference(self.directory, self.manifest.seed, self.name, "seed")
 
 
+_NUMBER_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
 def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[str, ...] = ()) -> str:
     """One pydantic error as ``field <dotted.name>: <what is wrong>``, in words that say what to write."""
     location = tuple(str(part) for part in error["loc"])
@@ -146,9 +149,6 @@ def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[st
     if kind in _NUMBER_ERRORS or kind.endswith(("_type", "_parsing")):
         message += f" (got {error['input']!r})"
     return f"field {field}: {message}"
-
-
-_NUMBER_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 def _fields_at(model: type[pydantic.BaseModel], location: tuple[str, ...]) -> list[str]:
