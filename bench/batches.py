@@ -340,8 +340,7 @@ class Bench:
 
         from mlseam.aws import aws_client
         from mlseam.manifest import load_service
-        from mlseam.serving.outputs import UnusableOutput, predict_outputs
-        from mlseam.serving.state import load_version
+        from mlseam.runtime import UnusableOutput, load_version, predict_outputs
 
         settings = self.settings
         service = load_service(SERVICE, self.services_dir)

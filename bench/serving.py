@@ -297,8 +297,8 @@ def inprocess(args: argparse.Namespace) -> int:
     """Child mode: call the champion's predict directly, 1-row then 100-row calls; one JSON line."""
     from sklearn.datasets import load_digits
 
-    from mlseam.artifacts import load_model
     from mlseam.manifest import load_service
+    from mlseam.runtime.codec import load_model
 
     load_service(SERVICE, Path(args.services_dir))
     model = load_model(Path(args.model).read_bytes(), where=SERVICE)
@@ -443,7 +443,7 @@ class Bench:
     def setup(self) -> str:
         from sklearn.datasets import load_digits
 
-        from mlseam.artifacts import load_model
+        from mlseam.runtime.codec import load_model
 
         started = time.perf_counter()
         self.settings, self.stack = harness.configure_stack(self.tmp, self.services_dir)

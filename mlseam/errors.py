@@ -6,15 +6,29 @@ MlseamError                      anything mlseam raises on purpose; its message 
 │   ├── ManifestError            service.yaml is missing, unreadable or has a bad field
 │   ├── ContractError            a model class breaks the mlseam.Model contract
 │   └── UnknownServiceError      no services/<name>/service.yaml for that name
-├── InvalidInputError            an input or label fails its task kind's validation
-├── StoreError                   an external store (PostgreSQL, DynamoDB, S3) failed or is unreachable
+├── InvalidInputError            a client's input or label fails validation (index, field)
+│   └── TooManyItemsError        more items than one request or batch may hold
+├── NotFoundError                what a client asked for does not exist (or has expired)
+│   └── BatchNotFoundError       no such batch for that service
+├── ConflictError                the request clashes with what is stored; the message says how
+│   └── IdempotencyKeyReusedError   an Idempotency-Key already names another request's batch
+├── NoModelError                 the service has no model to predict with yet
+├── ModelOutputError             a model's predict / predict_proba gave a wrong shape, type or range
+├── StoreError                   an external store (PostgreSQL, DynamoDB, S3, SQS) failed or is unreachable
 │   ├── ArtifactIntegrityError   an artifact's sha256 differs from the registry: never loaded
 │   ├── VersionNotFoundError     no such model version in the registry
 │   └── PromotionConflictError   the champion moved under a conditional write: re-read and retry
 ├── PromotionError               a requested champion move is not allowed (no artifact, nothing to undo)
 └── TrainingError                a retrain could not produce a usable candidate
     └── QualityGateError         too few examples, one label class, missing or NaN metrics
+
+HTTP only (mlseam.serving.problems), never raised below the API:
+HttpError                        an answer the HTTP layer gives by itself
+├── UnauthorizedError            missing or wrong bearer token (401)
+└── BodyTooLargeError            a request body past the limit (413)
 ```
+
+In the API each class maps to one status and error code, in one table (``mlseam.serving.problems``).
 """
 
 from __future__ import annotations
@@ -41,10 +55,11 @@ class UnknownServiceError(ConfigError):
 
 
 class InvalidInputError(MlseamError):
-    """An input or a label fails its task kind's validation.
+    """A client's input or label fails its task kind's validation.
 
-    ``index`` is the position of the offending item in its batch (when known) and ``field``
-    the path inside it, so an API can answer 422 naming both.
+    ``index`` is the position of the offending item in its list (when known) and ``field``
+    the path to it (``inputs[3].bmi``, or relative to the item: ``input.bmi``), so an API
+    can answer 422 naming both.
     """
 
     def __init__(self, message: str, *, index: int | None = None, field: str | None = None):
@@ -53,8 +68,39 @@ class InvalidInputError(MlseamError):
         self.field = field
 
 
+class TooManyItemsError(InvalidInputError):
+    """A request or a batch holds more items than allowed; split it."""
+
+
+class NotFoundError(MlseamError):
+    """What a client asked for does not exist, or its retention is over."""
+
+
+class BatchNotFoundError(NotFoundError):
+    """No batch with that id for that service (never created, or expired)."""
+
+
+class ConflictError(MlseamError):
+    """The request clashes with what is stored; the message says how to resolve it."""
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An ``Idempotency-Key`` already names a batch submitted with a different body."""
+
+
+class NoModelError(MlseamError):
+    """The service has no model to predict with yet (no champion, or it failed to load)."""
+
+
+class ModelOutputError(MlseamError):
+    """A model's ``predict`` or ``predict_proba`` returned a wrong shape, type or range: a bug in the model.
+
+    Not the client's fault (that is InvalidInputError); the API answers 500 naming the model.
+    """
+
+
 class StoreError(MlseamError):
-    """An external store (PostgreSQL, DynamoDB, S3) failed or could not be reached."""
+    """An external store (PostgreSQL, DynamoDB, S3, SQS) failed or could not be reached."""
 
 
 class ArtifactIntegrityError(StoreError):

@@ -1,6 +1,5 @@
 """Model artifacts in S3: immutable keys, sha256 recorded in the registry and checked on read."""
 
-from mlseam.artifacts.codec import dump_model, load_model
 from mlseam.artifacts.store import (
     ArtifactStore,
     InMemoryArtifactStore,
@@ -16,7 +15,5 @@ __all__ = [
     "S3ArtifactStore",
     "StoredArtifact",
     "create_bucket",
-    "dump_model",
-    "load_model",
     "sha256_of",
 ]

@@ -26,8 +26,7 @@ from mlseam.batches.store import Batch, BatchStatus, BatchStore, ChunkMessage, m
 from mlseam.errors import ConfigError
 from mlseam.manifest import Service
 from mlseam.registry import Registry
-from mlseam.serving.outputs import UnusableOutput, predict_outputs
-from mlseam.serving.state import LoadedModel, load_version
+from mlseam.runtime import LoadedModel, UnusableOutput, load_version, predict_outputs
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 

@@ -18,7 +18,7 @@ from mlseam.conformance.subject import Subject
 from mlseam.contract import Model
 from mlseam.errors import InvalidInputError
 from mlseam.manifest import Service
-from mlseam.serving.outputs import predict_outputs
+from mlseam.runtime import predict_outputs
 from mlseam.serving.schemas import build_schemas
 from mlseam.tasks import Examples
 from mlseam.tasks.base import field_path

@@ -7,17 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from mlseam.artifacts import InMemoryArtifactStore, dump_model
+from mlseam.artifacts import InMemoryArtifactStore
 from mlseam.conformance.outcome import RuleFailure, summarise_exception
 from mlseam.conformance.probes import invalid_inputs_never_reach_predict
 from mlseam.conformance.sample import draw_sample
 from mlseam.conformance.subject import Rule, Subject
 from mlseam.contract import Model
-from mlseam.errors import ContractError, InvalidInputError, QualityGateError, StoreError
+from mlseam.errors import ContractError, ModelOutputError, QualityGateError, StoreError
 from mlseam.manifest import load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion
-from mlseam.serving.outputs import UnusableOutput, predict_outputs
-from mlseam.serving.state import load_version
+from mlseam.runtime import UnusableOutput, dump_model, load_version, predict_outputs
 from mlseam.training import artifact_key, gates
 
 _CANDIDATES = 40
@@ -72,7 +71,7 @@ def predict_is_batch_first(subject: Subject) -> None:
     _predict(subject, model, [])
     try:
         served = predict_outputs(service, model, chosen) + predict_outputs(service, model, [])
-    except InvalidInputError as exc:
+    except ModelOutputError as exc:
         raise RuleFailure(f"the API's answer: {exc}") from exc
     except Exception as exc:
         what = "predict_proba" if type(model).predict_proba is not Model.predict_proba else "predict"
@@ -146,7 +145,7 @@ def artifact_round_trips(subject: Subject) -> None:
     registry.update_version(record)
     try:
         loaded = load_version(service, record.version, registry=registry, artifacts=artifacts).model
-    except (ContractError, InvalidInputError, StoreError) as exc:
+    except (ContractError, ModelOutputError, StoreError) as exc:
         raise RuleFailure(f"the saved model does not load as the API loads it: {exc}") from exc
     except Exception as exc:
         raise RuleFailure(
@@ -181,11 +180,11 @@ def _predict(subject: Subject, model: Model, inputs: list[Any]) -> list[Any]:
     raw = subject.call(f"predict on {size}", model.predict, task.to_batch(inputs), fix=fix)
     try:
         items = task.output_items(raw, len(inputs))
-    except InvalidInputError as exc:
+    except ModelOutputError as exc:
         raise RuleFailure(f"predict keeps length: on {size}, {exc}") from exc
     try:
         return [task.validate_output(item, index=i) for i, item in enumerate(items)]
-    except InvalidInputError as exc:
+    except ModelOutputError as exc:
         raise RuleFailure(
             f"predict returns {task.name} outputs: {exc}; the API answers each as its `{task.output_field}`"
         ) from exc

@@ -25,13 +25,12 @@ from mlseam.batches.submit import submit_batch
 from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreError
 from mlseam.examples import LabelledExample
 from mlseam.manifest import load_service
+from mlseam.runtime import SlotState
 from mlseam.serving.middleware import REQUEST_ID, BodyTooLargeError, RequestContext, error_body
 from mlseam.serving.predict import FastPredict, check_token, run_predict
 from mlseam.serving.problems import ApiError, from_validation
-from mlseam.serving.runtime import ServiceRuntime
-from mlseam.serving.schemas import ErrorResponse, ExamplesStored, ModelInfo, Readiness
-from mlseam.serving.state import Readiness as ReadyState
-from mlseam.serving.state import model_summary
+from mlseam.serving.schemas import ErrorResponse, ExamplesStored, ModelInfo, Readiness, model_summary
+from mlseam.serving.served import ServedService
 from mlseam.settings import Settings
 from mlseam.stores import Stores, build_stores
 
@@ -106,7 +105,7 @@ def _auth_dependency(token: str) -> Any:
     return require_token
 
 
-def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI:
+def create_service_app(runtime: ServedService, *, token: str | None) -> FastAPI:
     """The API of one service; mounted at ``/<service>`` (its docs live there too)."""
     service, schemas, slot = runtime.service, runtime.schemas, runtime.slot
     app = FastAPI(
@@ -241,7 +240,7 @@ def create_service_app(runtime: ServiceRuntime, *, token: str | None) -> FastAPI
     async def readyz() -> Response:
         loaded = slot.current
         body = {"status": slot.readiness.value, "model_version": loaded.version if loaded else None}
-        if slot.readiness is not ReadyState.READY:
+        if slot.readiness is not SlotState.READY:
             body["reason"] = slot.reason or None
         return _json(200 if loaded is not None else 503, orjson.dumps(body))
 
@@ -263,7 +262,7 @@ def _batch_infrastructure() -> Iterator[None]:
         raise ApiError(503, "batches_unavailable", f"batches are unavailable, retry later: {exc}") from None
 
 
-def _batch_store(runtime: ServiceRuntime) -> BatchStore:
+def _batch_store(runtime: ServedService) -> BatchStore:
     if runtime.batches is None:
         raise ApiError(503, "batches_unavailable", "this API runs without a batch store; batches are off")
     return runtime.batches
@@ -324,7 +323,7 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     """
     stores = stores or build_stores(settings)
     token = resolve_token(settings)
-    runtimes = [ServiceRuntime(load_service(name, settings.services_dir), stores, settings) for name in names]
+    runtimes = [ServedService(load_service(name, settings.services_dir), stores, settings) for name in names]
     if not runtimes:
         raise MlseamError(f"no services to serve in {settings.services_dir}")
 

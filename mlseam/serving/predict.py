@@ -15,11 +15,11 @@ import orjson
 import pydantic
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlseam.errors import InvalidInputError
-from mlseam.serving.batcher import Arrival
+from mlseam.errors import InvalidInputError, NoModelError
+from mlseam.runtime import Arrival, UnusableOutput
 from mlseam.serving.middleware import REQUEST_ID, error_body
 from mlseam.serving.problems import ApiError, from_validation
-from mlseam.serving.runtime import NoModelError, ServiceRuntime, UnusableOutput
+from mlseam.serving.served import ServedService
 
 log = logging.getLogger("mlseam.serving")
 
@@ -32,14 +32,14 @@ def check_token(token: str | None, authorization: str) -> None:
         raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` with the service's API token")
 
 
-async def run_predict(runtime: ServiceRuntime, body: bytes, arrival: Arrival | None = None) -> bytes:
+async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | None = None) -> bytes:
     """The JSON answer to a predict body, or ApiError saying what to fix."""
     service = runtime.service
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
     try:
-        outputs, version = await runtime.batcher.submit(inputs, arrival)
+        outputs, version = await runtime.coalescer.submit(inputs, arrival)
     except NoModelError as exc:
         raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
     except Exception:
@@ -56,12 +56,12 @@ async def run_predict(runtime: ServiceRuntime, body: bytes, arrival: Arrival | N
     return orjson.dumps({"outputs": outputs, "model_version": version})
 
 
-def _fast_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any] | None:
+def _fast_inputs(runtime: ServedService, body: bytes) -> list[Any] | None:
     """The inputs of a well-formed body, checked as whole arrays; None sends it the item-by-item way."""
     return runtime.service.task.fast_body(body, runtime.settings.max_items)
 
 
-def _checked_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any]:
+def _checked_inputs(runtime: ServedService, body: bytes) -> list[Any]:
     """The inputs validated item by item, or ApiError naming the item and field to fix."""
     try:
         parsed = runtime.schemas.predict_request.validate_json(body)
@@ -78,7 +78,7 @@ def _checked_inputs(runtime: ServiceRuntime, body: bytes) -> list[Any]:
 class FastPredict:
     """Answers ``POST /<service>/v1/predict`` without FastAPI; passes everything else on."""
 
-    def __init__(self, app: ASGIApp, *, runtimes: dict[str, ServiceRuntime], token: str | None) -> None:
+    def __init__(self, app: ASGIApp, *, runtimes: dict[str, ServedService], token: str | None) -> None:
         self.app = app
         self.routes = {f"/{name}/v1/predict": runtime for name, runtime in runtimes.items()}
         self.token = token
@@ -89,7 +89,7 @@ class FastPredict:
             await self.app(scope, receive, send)
             return
         # Counted from now: a batch about to run waits briefly for this body instead of leaving it behind.
-        arrival = runtime.batcher.arrival()
+        arrival = runtime.coalescer.arrival()
         try:
             body = await _read_body(receive)
             if body is None:

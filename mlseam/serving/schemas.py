@@ -10,6 +10,7 @@ from annotated_types import Len
 from pydantic import ConfigDict, TypeAdapter, create_model
 
 from mlseam.manifest import Service
+from mlseam.runtime import LoadedModel
 from mlseam.tasks import TaskKind
 from mlseam.tasks.base import plain_text
 
@@ -120,3 +121,21 @@ def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
         examples_request_model=examples,
         predict_response_model=response,
     )
+
+
+def model_summary(loaded: LoadedModel) -> dict[str, Any]:
+    """What ``GET /v1/model`` says about the model being served (the fields of ``ModelInfo``)."""
+    record = loaded.record
+    return {
+        "version": record.version,
+        "primary_metric": record.primary_metric,
+        "metrics": record.metrics,
+        "champion_metrics_at_promotion": record.champion_metrics,
+        "trained_at": record.finished_at,
+        "data_watermark": record.watermark,
+        "train_count": record.train_count,
+        "holdout_count": record.holdout_count,
+        "code_version": record.code_version,
+        "library_versions": record.library_versions,
+        "artifact_sha256": record.artifact_sha256,
+    }

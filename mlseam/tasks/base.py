@@ -12,7 +12,7 @@ import orjson
 import pydantic
 from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, TypeAdapter
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import InvalidInputError, ModelOutputError
 
 InputT = TypeVar("InputT")
 BatchT = TypeVar("BatchT")
@@ -208,9 +208,9 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
         try:
             items: list[Any] = list(outputs)  # type: ignore[call-overload]
         except TypeError as exc:
-            raise InvalidInputError(f"predict returned {type(outputs).__name__}; return one output per input") from exc
+            raise ModelOutputError(f"predict returned {type(outputs).__name__}; return one output per input") from exc
         if len(items) != expected:
-            raise InvalidInputError(
+            raise ModelOutputError(
                 f"predict returned {len(items)} outputs for {expected} inputs; "
                 "return exactly one output per input, in input order"
             )

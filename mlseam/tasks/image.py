@@ -13,7 +13,7 @@ import pydantic
 import simdjson
 from annotated_types import Len
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
 
 _NUMBER_AND_SPACE = b"0123456789+-.eE \t\r\n"
@@ -168,4 +168,4 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
             value = value.item()
         if isinstance(value, int | str) and not isinstance(value, bool):
             return str(value)
-        raise InvalidInputError(f"predict output {index}: expected a label string, got {type(value).__name__}")
+        raise ModelOutputError(f"predict output {index}: expected a label string, got {type(value).__name__}")

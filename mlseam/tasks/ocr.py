@@ -9,7 +9,7 @@ import numpy as np
 import pydantic
 from pydantic import AfterValidator
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
 
 
@@ -150,7 +150,7 @@ class Ocr(TaskKind[np.ndarray, list[np.ndarray]]):
     def validate_output(self, value: object, *, index: int) -> str:
         if isinstance(value, str):
             return str(value)
-        raise InvalidInputError(
+        raise ModelOutputError(
             f"predict output {index}: expected the text as a string, got {type(value).__name__}; "
             "return one str per strip ('' when nothing is read)"
         )

@@ -13,7 +13,7 @@ import pydantic
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, FiniteNumber, TaskKind, bounded_number
 
 
@@ -110,7 +110,7 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
             value = value.item()
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
-        raise InvalidInputError(f"predict output {index}: expected a finite number, got {value!r}")
+        raise ModelOutputError(f"predict output {index}: expected a finite number, got {value!r}")
 
     @property
     def features_key(self) -> str:

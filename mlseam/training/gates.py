@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mlseam.errors import InvalidInputError, QualityGateError
-from mlseam.predictions import predict_probabilities
+from mlseam.errors import ModelOutputError, QualityGateError
+from mlseam.runtime.probabilities import predict_probabilities
 from mlseam.tasks import Examples, TaskKind
 
 
@@ -76,7 +76,7 @@ def check_served_labels(model: Any, holdout: Examples[Any], task: TaskKind[Any, 
             task.validate_output(value, index=i)
             for i, value in enumerate(task.output_items(model.predict(holdout.inputs), len(holdout)))
         ]
-    except InvalidInputError as exc:
+    except ModelOutputError as exc:
         raise QualityGateError(f"candidate predictions are unusable: {exc}") from None
     served = probabilities.labels()
     differ = [i for i, (a, b) in enumerate(zip(predicted, served, strict=True)) if a != b]

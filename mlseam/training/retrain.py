@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from mlseam.artifacts import ArtifactStore, dump_model, load_model
+from mlseam.artifacts import ArtifactStore
 from mlseam.contract import Model
 from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError, StoreError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
+from mlseam.runtime import dump_model, load_version
 from mlseam.settings import REPO_ROOT, Settings
 from mlseam.stores import Stores
 from mlseam.training import gates
@@ -298,9 +299,8 @@ class Retrainer:
         )
 
     def _evaluate_champion(self, champion: ModelVersion, holdout: Any) -> dict[str, float]:
-        assert champion.artifact_key and champion.artifact_sha256  # noqa: S101 - champions have artifacts
-        data = self.artifacts.get(champion.artifact_key, champion.artifact_sha256)
-        model = load_model(data, where=f"{self.service.name} {champion.version}")
+        loaded = load_version(self.service, champion.version, registry=self.registry, artifacts=self.artifacts)
+        model = loaded.model
         return gates.check_metrics(model.evaluate(holdout), self.service.model_class.primary_metric, who="champion")
 
     def _upload(self, record: ModelVersion, candidate: Model) -> None:

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from mlseam.artifacts import ArtifactStore, InMemoryArtifactStore, S3ArtifactStore, dump_model, load_model, sha256_of
+from mlseam.artifacts import ArtifactStore, InMemoryArtifactStore, S3ArtifactStore, sha256_of
 from mlseam.errors import ArtifactIntegrityError, ContractError, StoreError
+from mlseam.runtime.codec import dump_model, load_model
 from mlseam.stores import Stores
 
 

@@ -115,7 +115,7 @@ def _images(count: int, start: int = 0) -> list[Any]:
 
 
 def _expected_labels(batched: Batched, version: str, images: list[Any]) -> list[str]:
-    from mlseam.serving.state import load_version
+    from mlseam.runtime import load_version
 
     service = load_service(batched.digits, batched.settings.services_dir)
     loaded = load_version(service, version, registry=batched.stores.registry, artifacts=batched.stores.artifacts)

@@ -20,7 +20,7 @@ from api_servers import ApiProcess, start_api, train
 from builders import clone_service, stack_env
 from mlseam.local.stack import LocalStack
 from mlseam.manifest import Service, load_service
-from mlseam.serving.state import load_version
+from mlseam.runtime import load_version
 from mlseam.settings import Settings
 from mlseam.stores import Stores, build_stores, create_batch_resources
 

@@ -12,8 +12,8 @@ import pytest
 from api_servers import Served
 from sklearn.datasets import load_diabetes, load_digits
 
-from mlseam.artifacts import load_model
 from mlseam.manifest import load_service
+from mlseam.runtime.codec import load_model
 
 DIGITS = load_digits()
 DIABETES = load_diabetes()

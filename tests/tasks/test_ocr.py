@@ -10,7 +10,7 @@ import orjson
 import pydantic
 import pytest
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.manifest import load_service
 from mlseam.serving.schemas import build_schemas
 from mlseam.settings import REPO_ROOT
@@ -121,9 +121,9 @@ def test_labels_are_text_kept_as_written() -> None:
 
 def test_outputs_are_strings() -> None:
     assert ocr.validate_outputs(["1250", np.str_("7"), ""], 3) == ["1250", "7", ""]
-    with pytest.raises(InvalidInputError, match=r"predict output 0: expected the text as a string, got int"):
+    with pytest.raises(ModelOutputError, match=r"predict output 0: expected the text as a string, got int"):
         ocr.validate_outputs([1250], 1)
-    with pytest.raises(InvalidInputError, match="returned 1 outputs for 2 inputs"):
+    with pytest.raises(ModelOutputError, match="returned 1 outputs for 2 inputs"):
         ocr.validate_outputs(["1"], 2)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks import ImageClassification, TabularRegression
 
 image = ImageClassification.from_manifest({"height": 2, "width": 3})
@@ -83,11 +83,11 @@ def test_bad_tabular_inputs_are_refused(value: Any, message: str) -> None:
 def test_outputs_are_checked_for_length_and_type() -> None:
     assert image.validate_outputs(np.array([1, 2]), 2) == ["1", "2"]
     assert table.validate_outputs(np.array([1.5]), 1) == [1.5]
-    with pytest.raises(InvalidInputError, match="returned 1 outputs for 2 inputs"):
+    with pytest.raises(ModelOutputError, match="returned 1 outputs for 2 inputs"):
         table.validate_outputs([1.0], 2)
-    with pytest.raises(InvalidInputError, match="expected a finite number"):
+    with pytest.raises(ModelOutputError, match="expected a finite number"):
         table.validate_outputs([math.nan], 1)
-    with pytest.raises(InvalidInputError, match="expected a label string"):
+    with pytest.raises(ModelOutputError, match="expected a label string"):
         image.validate_outputs([1.5], 1)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlseam.serving.batcher import MicroBatcher
+from mlseam.runtime.coalescer import PredictCoalescer
 
 
 class Recorder:
@@ -36,7 +36,7 @@ def _run(coro: Any) -> Any:
 def test_concurrent_requests_are_coalesced_and_each_gets_its_own_outputs() -> None:
     async def scenario() -> tuple[list[Any], Recorder]:
         predict = Recorder(delay=0.01)
-        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0)
+        batcher = PredictCoalescer(predict, service="t", max_rows=64, max_wait_s=0.0)
         batcher.start()
         results = await asyncio.gather(*(batcher.submit([i, i + 1000]) for i in range(100, 150)))
         await batcher.stop()
@@ -50,7 +50,7 @@ def test_concurrent_requests_are_coalesced_and_each_gets_its_own_outputs() -> No
 
 def test_a_failing_request_does_not_fail_its_neighbours() -> None:
     async def scenario() -> list[Any]:
-        batcher = MicroBatcher(Recorder(delay=0.01), service="t", max_rows=64, max_wait_s=0.005)
+        batcher = PredictCoalescer(Recorder(delay=0.01), service="t", max_rows=64, max_wait_s=0.005)
         batcher.start()
         results = await asyncio.gather(*(batcher.submit([i]) for i in range(10, 17)), return_exceptions=True)
         await batcher.stop()
@@ -64,7 +64,7 @@ def test_a_failing_request_does_not_fail_its_neighbours() -> None:
 def test_an_abandoned_request_never_stalls_the_batcher() -> None:
     async def scenario() -> tuple[Any, Recorder]:
         predict = Recorder(delay=0.05)
-        batcher = MicroBatcher(predict, service="t", max_rows=4, max_wait_s=0.0)
+        batcher = PredictCoalescer(predict, service="t", max_rows=4, max_wait_s=0.0)
         batcher.start()
         first = asyncio.ensure_future(batcher.submit([1]))
         await asyncio.sleep(0.01)  # the model is now busy with [1]
@@ -84,7 +84,7 @@ def test_an_abandoned_request_never_stalls_the_batcher() -> None:
 def test_batching_can_be_turned_off() -> None:
     async def scenario() -> Recorder:
         predict = Recorder()
-        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, enabled=False)
+        batcher = PredictCoalescer(predict, service="t", max_rows=64, max_wait_s=0.0, enabled=False)
         batcher.start()
         await asyncio.gather(*(batcher.submit([i]) for i in range(5)))
         await batcher.stop()
@@ -95,7 +95,7 @@ def test_batching_can_be_turned_off() -> None:
 
 def test_queued_requests_are_failed_on_stop_not_forgotten() -> None:
     async def scenario() -> Any:
-        batcher = MicroBatcher(Recorder(delay=0.2), service="t", max_rows=1, max_wait_s=0.0)
+        batcher = PredictCoalescer(Recorder(delay=0.2), service="t", max_rows=1, max_wait_s=0.0)
         batcher.start()
         busy = asyncio.ensure_future(batcher.submit([1]))
         await asyncio.sleep(0.01)
@@ -112,7 +112,7 @@ def test_queued_requests_are_failed_on_stop_not_forgotten() -> None:
 @pytest.mark.parametrize("rows", [1, 3])
 def test_a_request_larger_than_a_batch_still_runs(rows: int) -> None:
     async def scenario() -> Any:
-        batcher = MicroBatcher(Recorder(), service="t", max_rows=2, max_wait_s=0.0)
+        batcher = PredictCoalescer(Recorder(), service="t", max_rows=2, max_wait_s=0.0)
         batcher.start()
         result = await batcher.submit(list(range(rows)))
         await batcher.stop()
@@ -135,7 +135,7 @@ class ThreadSpy:
         return list(inputs), self.version
 
 
-def _sequential(batcher: MicroBatcher, sizes: list[int]) -> None:
+def _sequential(batcher: PredictCoalescer, sizes: list[int]) -> None:
     async def scenario() -> None:
         batcher.start()
         for size in sizes:
@@ -147,26 +147,26 @@ def _sequential(batcher: MicroBatcher, sizes: list[int]) -> None:
 
 def test_a_quick_model_runs_on_the_loop_once_it_is_known_to_be_quick() -> None:
     spy = ThreadSpy()
-    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20)
+    _sequential(PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20)
     assert spy.threads[0].startswith("predict-t")  # unknown speed: on the batcher's thread
     assert spy.threads[-1] == "MainThread"  # known quick: on the event loop
 
 
 def test_a_slow_model_never_blocks_the_loop() -> None:
     spy = ThreadSpy(delay=0.003)
-    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.002), [4] * 20)
+    _sequential(PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.002), [4] * 20)
     assert all(name.startswith("predict-t") for name in spy.threads)
 
 
 def test_a_batch_larger_than_any_recent_one_goes_to_the_thread() -> None:
     spy = ThreadSpy()
-    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20 + [50])
+    _sequential(PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05), [4] * 20 + [50])
     assert spy.threads[-2] == "MainThread" and spy.threads[-1].startswith("predict-t")
 
 
 def test_inline_prediction_can_be_turned_off() -> None:
     spy = ThreadSpy()
-    _sequential(MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.0), [4] * 20)
+    _sequential(PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.0), [4] * 20)
     assert all(name.startswith("predict-t") for name in spy.threads)
 
 
@@ -174,7 +174,7 @@ def test_a_new_model_version_starts_on_the_thread_again() -> None:
     spy = ThreadSpy()
 
     async def scenario() -> None:
-        batcher = MicroBatcher(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05)
+        batcher = PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.05)
         batcher.start()
         for _ in range(20):
             await batcher.submit([1])
@@ -192,7 +192,7 @@ def test_a_new_model_version_starts_on_the_thread_again() -> None:
 def test_a_batch_waits_for_requests_already_on_their_way() -> None:
     async def scenario() -> Recorder:
         predict = Recorder()
-        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=1.0)
+        batcher = PredictCoalescer(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=1.0)
         batcher.start()
         on_the_way = batcher.arrival()  # its body is still being read
         first = asyncio.ensure_future(batcher.submit([1]))
@@ -209,7 +209,7 @@ def test_a_batch_waits_for_requests_already_on_their_way() -> None:
 def test_nothing_on_its_way_means_no_wait_and_a_request_that_never_comes_releases_the_batch() -> None:
     async def scenario() -> tuple[float, float, Recorder]:
         predict = Recorder()
-        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=5.0)
+        batcher = PredictCoalescer(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=5.0)
         batcher.start()
         started = time.perf_counter()
         await batcher.submit([1])
@@ -233,7 +233,7 @@ def test_nothing_on_its_way_means_no_wait_and_a_request_that_never_comes_release
 def test_a_request_on_its_way_is_waited_for_no_longer_than_the_gather_limit() -> None:
     async def scenario() -> tuple[float, Recorder]:
         predict = Recorder()
-        batcher = MicroBatcher(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=0.05)
+        batcher = PredictCoalescer(predict, service="t", max_rows=64, max_wait_s=0.0, gather_s=0.05)
         batcher.start()
         slow = batcher.arrival()  # a client trickling its body in
         started = time.perf_counter()

@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import ModelOutputError
 from mlseam.manifest import Service, load_service
-from mlseam.predictions import PROBABILITY_DIGITS, Probabilities
-from mlseam.serving.outputs import UnusableOutput, predict_outputs
+from mlseam.runtime import UnusableOutput, predict_outputs
+from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 
@@ -85,7 +85,7 @@ def test_a_model_without_probabilities_answers_labels_only(digits: Service) -> N
 def test_broken_probabilities_fail_the_batch_saying_what_is_wrong(
     digits: Service, probabilities: Any, classes: Any, message: str
 ) -> None:
-    with pytest.raises(InvalidInputError, match=re.escape(message)):
+    with pytest.raises(ModelOutputError, match=re.escape(message)):
         predict_outputs(digits, Classifier(["1", "2"], probabilities, classes), _images(2))  # type: ignore[arg-type]
 
 

@@ -1,4 +1,4 @@
-"""Everything one service's API needs at run time: its model slot, watcher, batcher and stores."""
+"""One service as its API serves it: its model slot, champion watcher, predict coalescer and stores."""
 
 from __future__ import annotations
 
@@ -6,23 +6,16 @@ import asyncio
 import contextlib
 from typing import Any
 
+from mlseam.errors import NoModelError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
-from mlseam.serving.batcher import MicroBatcher
-from mlseam.serving.outputs import UnusableOutput, predict_outputs
+from mlseam.runtime import ChampionWatcher, ModelSlot, PredictCoalescer, predict_outputs
 from mlseam.serving.schemas import ServiceSchemas, build_schemas
-from mlseam.serving.state import ChampionWatcher, ModelSlot
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 
-__all__ = ["NoModelError", "ServiceRuntime", "UnusableOutput"]
 
-
-class NoModelError(Exception):
-    """Raised inside a batch when no model is loaded yet."""
-
-
-class ServiceRuntime:
+class ServedService:
     """One service being served: started and stopped by the app's lifespan."""
 
     def __init__(self, service: Service, stores: Stores, settings: Settings) -> None:
@@ -41,7 +34,7 @@ class ServiceRuntime:
             interval_s=settings.poll_interval_s,
             max_backoff_s=settings.reload_max_backoff_s,
         )
-        self.batcher = MicroBatcher(
+        self.coalescer = PredictCoalescer(
             self.predict,
             service=service.name,
             max_rows=settings.batch_max_rows,
@@ -62,7 +55,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Load the champion once (so a ready API serves at once), then keep watching."""
         await asyncio.to_thread(self.watcher.check_and_count)
-        self.batcher.start()
+        self.coalescer.start()
         self._watch = asyncio.get_running_loop().create_task(self._watch_forever(), name=f"watch-{self.service.name}")
 
     async def _watch_forever(self) -> None:
@@ -75,4 +68,4 @@ class ServiceRuntime:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        await self.batcher.stop()
+        await self.coalescer.stop()

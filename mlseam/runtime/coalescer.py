@@ -1,4 +1,4 @@
-"""Micro-batching: concurrent predict requests coalesced into one ``model.predict`` call."""
+"""Coalescing: concurrent predict requests run together as one ``model.predict`` call."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from mlseam.serving.metrics import BATCH_REQUESTS, BATCH_ROWS
+from mlseam.runtime.metrics import CALL_REQUESTS, CALL_ROWS
 
 PredictFn = Callable[[list[Any]], tuple[list[Any], str]]
 """Validated inputs in, (one JSON output per input, model version used) out."""
@@ -22,19 +22,19 @@ _RECENT = 32
 
 
 class Arrival:
-    """A predict request on its way to the batcher: its body is being read or checked."""
+    """A predict request on its way to the coalescer: its body is being read or checked."""
 
-    __slots__ = ("_batcher",)
+    __slots__ = ("_coalescer",)
 
-    def __init__(self, batcher: MicroBatcher | None) -> None:
-        self._batcher = batcher
+    def __init__(self, coalescer: PredictCoalescer | None) -> None:
+        self._coalescer = coalescer
 
     def close(self) -> None:
         """It has arrived, or never will (bad body, client gone); safe to call twice."""
-        if self._batcher is not None:
-            self._batcher._arriving -= 1
-            self._batcher._wakeup.set()
-            self._batcher = None
+        if self._coalescer is not None:
+            self._coalescer._arriving -= 1
+            self._coalescer._wakeup.set()
+            self._coalescer = None
 
 
 @dataclass
@@ -43,7 +43,7 @@ class _Pending:
     future: asyncio.Future[tuple[list[Any], str]]
 
 
-class MicroBatcher:
+class PredictCoalescer:
     """Queues validated inputs and runs them through ``predict`` in batches on one thread.
 
     A batch takes every request queued when the model becomes free (and, with
@@ -93,7 +93,7 @@ class MicroBatcher:
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
         if self.enabled and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"batcher-{self.service}")
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"coalescer-{self.service}")
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Let the batch in progress finish, then fail what is still queued (never lose it silently)."""
@@ -126,8 +126,8 @@ class MicroBatcher:
             arrival.close()
         loop = asyncio.get_running_loop()
         if not self.enabled:
-            BATCH_ROWS.labels(self.service).observe(len(inputs))
-            BATCH_REQUESTS.labels(self.service).observe(1)
+            CALL_ROWS.labels(self.service).observe(len(inputs))
+            CALL_REQUESTS.labels(self.service).observe(1)
             return await loop.run_in_executor(self._executor, self.predict, inputs)
         future: asyncio.Future[tuple[list[Any], str]] = loop.create_future()
         self._queue.append(_Pending(inputs, future))
@@ -168,8 +168,8 @@ class MicroBatcher:
             if not batch:
                 continue
             flat = [item for pending in batch for item in pending.inputs]
-            BATCH_ROWS.labels(self.service).observe(len(flat))
-            BATCH_REQUESTS.labels(self.service).observe(len(batch))
+            CALL_ROWS.labels(self.service).observe(len(flat))
+            CALL_REQUESTS.labels(self.service).observe(len(batch))
             started = time.perf_counter()
             try:
                 if self._may_inline(len(flat)):

@@ -1,4 +1,4 @@
-"""A classifier's ``predict_proba`` checked once per batch, and the labels the API derives from it.
+"""A classifier's ``predict_proba`` checked once per call, and the labels the API derives from it.
 
 Shared by the API (which answers the most probable label with every probability) and by the
 retrain job (which refuses a candidate whose ``predict`` would disagree with what is served).
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mlseam.errors import InvalidInputError
+from mlseam.errors import ModelOutputError
 
 PROBABILITY_DIGITS = 6
 """Probabilities are answered rounded to this many decimal places."""
@@ -103,22 +103,22 @@ def _writer(classes: tuple[str, ...]) -> _ProbabilityWriter:
 
 
 def class_names(model: object) -> list[str]:
-    """The model's ``classes`` as distinct strings, or InvalidInputError saying what to set."""
+    """The model's ``classes`` as distinct strings, or ModelOutputError saying what to set."""
     classes = getattr(model, "classes", None)
     if classes is None or isinstance(classes, str | bytes):
-        raise InvalidInputError(
+        raise ModelOutputError(
             f"{type(model).__name__}.predict_proba needs `self.classes`: the labels its columns stand for, set by fit"
         )
     names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
     if len(set(names)) != len(names):
-        raise InvalidInputError(f"{type(model).__name__}.classes holds a label twice: {names}")
+        raise ModelOutputError(f"{type(model).__name__}.classes holds a label twice: {names}")
     return names
 
 
 def predict_probabilities(model: Any, batch: Any, count: int) -> Probabilities | None:
     """``model.predict_proba(batch)`` checked for ``count`` inputs; None when the model has none.
 
-    A wrong type, shape or range is the model's bug: InvalidInputError naming it.
+    A wrong type, shape or range is the model's bug: ModelOutputError naming it.
     """
     raw = model.predict_proba(batch) if hasattr(model, "predict_proba") else None
     if raw is None:
@@ -127,16 +127,16 @@ def predict_probabilities(model: Any, batch: Any, count: int) -> Probabilities |
     try:
         matrix = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"predict_proba returned {type(raw).__name__}; return an array of numbers") from exc
+        raise ModelOutputError(f"predict_proba returned {type(raw).__name__}; return an array of numbers") from exc
     if matrix.shape != (count, len(names)):
-        raise InvalidInputError(
+        raise ModelOutputError(
             f"predict_proba returned shape {matrix.shape} for {count} inputs and {len(names)} classes; "
             "return one row per input and one column per entry of `classes`"
         )
     finite = np.asarray(np.isfinite(matrix).all(axis=1))
     usable = matrix[finite]
     if usable.size and (usable.min() < -_SLACK or usable.max() > 1 + _SLACK):
-        raise InvalidInputError(
+        raise ModelOutputError(
             f"predict_proba returned values from {usable.min()} to {usable.max()}; probabilities lie in [0, 1]"
         )
     return Probabilities(names, matrix, finite)

@@ -10,7 +10,7 @@ import orjson
 
 from mlseam.contract import Model
 from mlseam.manifest import Service
-from mlseam.predictions import predict_probabilities
+from mlseam.runtime.probabilities import predict_probabilities
 
 
 class UnusableOutput:

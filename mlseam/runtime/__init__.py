@@ -1,0 +1,31 @@
+"""Running a model: load a version (download, sha256 check, unpickle, warm-up) and predict outputs.
+
+The API, the batch worker, the retrain job and the conformance checks all run models through
+this package, so a model behaves the same wherever it runs.
+"""
+
+from mlseam.runtime.champion import ChampionWatcher, ModelSlot, SlotState
+from mlseam.runtime.coalescer import Arrival, PredictCoalescer
+from mlseam.runtime.codec import dump_model, load_model
+from mlseam.runtime.loading import LoadedModel, load_version, warm_up
+from mlseam.runtime.outputs import UnusableOutput, predict_outputs
+from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
+
+__all__ = [
+    "PROBABILITY_DIGITS",
+    "Arrival",
+    "ChampionWatcher",
+    "LoadedModel",
+    "ModelSlot",
+    "PredictCoalescer",
+    "Probabilities",
+    "SlotState",
+    "UnusableOutput",
+    "class_names",
+    "dump_model",
+    "load_model",
+    "load_version",
+    "predict_outputs",
+    "predict_probabilities",
+    "warm_up",
+]

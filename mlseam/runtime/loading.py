@@ -1,0 +1,45 @@
+"""Loading one version of a service's model: download, sha256 check, unpickle, type check, warm-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlseam.artifacts import ArtifactStore
+from mlseam.contract import Model
+from mlseam.errors import ContractError, ModelOutputError
+from mlseam.manifest import Service
+from mlseam.registry import ModelVersion, Registry
+from mlseam.runtime.codec import load_model
+from mlseam.runtime.outputs import UnusableOutput, predict_outputs
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A version loaded, checked and warmed up; replaced whole, never mutated."""
+
+    version: str
+    model: Model
+    record: ModelVersion
+
+
+def warm_up(service: Service, model: Model) -> None:
+    """One prediction on a neutral input; a model that cannot predict is refused."""
+    (output,) = predict_outputs(service, model, [service.task.sample_input()])
+    if isinstance(output, UnusableOutput):
+        raise ModelOutputError(f"the model gave no finite prediction ({output.value}) for a neutral input")
+
+
+def load_version(service: Service, version: str, *, registry: Registry, artifacts: ArtifactStore) -> LoadedModel:
+    """One version of ``service``'s model: downloaded, sha256-checked, type-checked, warmed up."""
+    name = service.name
+    record = registry.get_version(name, version)
+    if not (record.artifact_key and record.artifact_sha256):
+        raise ContractError(f"{name} {record.version} has no artifact")
+    data = artifacts.get(record.artifact_key, record.artifact_sha256)
+    model = load_model(data, where=f"{name} {record.version}")
+    if not isinstance(model, service.model_class):
+        raise ContractError(
+            f"{name} {record.version} holds a {type(model).__name__}, not {service.model_class.__name__}"
+        )
+    warm_up(service, model)
+    return LoadedModel(record.version, model, record)
