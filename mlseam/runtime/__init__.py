@@ -7,7 +7,7 @@ this package, so a model behaves the same wherever it runs.
 from mlseam.runtime.champion import ChampionWatcher, ModelSlot, SlotState
 from mlseam.runtime.coalescer import Arrival, PredictCoalescer
 from mlseam.runtime.codec import dump_model, load_model
-from mlseam.runtime.loading import LoadedModel, load_version, warm_up
+from mlseam.runtime.loading import LoadedModel, load_artifact, load_version, warm_up
 from mlseam.runtime.outputs import UnusableOutput, predict_outputs
 from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
 
@@ -23,6 +23,7 @@ __all__ = [
     "UnusableOutput",
     "class_names",
     "dump_model",
+    "load_artifact",
     "load_model",
     "load_version",
     "predict_outputs",

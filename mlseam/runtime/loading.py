@@ -29,14 +29,22 @@ def warm_up(service: Service, model: Model) -> None:
         raise ModelOutputError(f"the model gave no finite prediction ({output.value}) for a neutral input")
 
 
+def load_artifact(record: ModelVersion, artifacts: ArtifactStore) -> Model:
+    """The model a version's artifact holds: downloaded, checked against its sha256, unpickled.
+
+    Whatever class it is: a retrain still scores a champion whose service has moved to another class.
+    """
+    if not (record.artifact_key and record.artifact_sha256):
+        raise ContractError(f"{record.service} {record.version} has no artifact")
+    data = artifacts.get(record.artifact_key, record.artifact_sha256)
+    return load_model(data, where=f"{record.service} {record.version}")
+
+
 def load_version(service: Service, version: str, *, registry: Registry, artifacts: ArtifactStore) -> LoadedModel:
     """One version of ``service``'s model: downloaded, sha256-checked, type-checked, warmed up."""
     name = service.name
     record = registry.get_version(name, version)
-    if not (record.artifact_key and record.artifact_sha256):
-        raise ContractError(f"{name} {record.version} has no artifact")
-    data = artifacts.get(record.artifact_key, record.artifact_sha256)
-    model = load_model(data, where=f"{name} {record.version}")
+    model = load_artifact(record, artifacts)
     if not isinstance(model, service.model_class):
         raise ContractError(
             f"{name} {record.version} holds a {type(model).__name__}, not {service.model_class.__name__}"

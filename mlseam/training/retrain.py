@@ -21,7 +21,7 @@ from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
-from mlseam.runtime import dump_model, load_version
+from mlseam.runtime import dump_model, load_artifact
 from mlseam.settings import REPO_ROOT, Settings
 from mlseam.stores import Stores
 from mlseam.training import gates
@@ -299,8 +299,7 @@ class Retrainer:
         )
 
     def _evaluate_champion(self, champion: ModelVersion, holdout: Any) -> dict[str, float]:
-        loaded = load_version(self.service, champion.version, registry=self.registry, artifacts=self.artifacts)
-        model = loaded.model
+        model = load_artifact(champion, self.artifacts)
         return gates.check_metrics(model.evaluate(holdout), self.service.model_class.primary_metric, who="champion")
 
     def _upload(self, record: ModelVersion, candidate: Model) -> None:

@@ -167,7 +167,7 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
     assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 16}
     metrics = httpx.get(base + "/metrics").text
     assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
-    assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_batch_rows_bucket" in metrics
+    assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_call_rows_bucket" in metrics
 
 
 def test_examples_are_stored_once(served: Served) -> None:
@@ -206,9 +206,9 @@ def _batch_counts(served: Served) -> tuple[float, float]:
     text = httpx.get(served.api.url(f"/{served.digits}/metrics")).text
     calls = requests = 0.0
     for line in text.splitlines():
-        if line.startswith(f'mlseam_predict_batch_requests_count{{service="{served.digits}"}}'):
+        if line.startswith(f'mlseam_predict_call_requests_count{{service="{served.digits}"}}'):
             calls = float(line.split()[-1])
-        if line.startswith(f'mlseam_predict_batch_requests_sum{{service="{served.digits}"}}'):
+        if line.startswith(f'mlseam_predict_call_requests_sum{{service="{served.digits}"}}'):
             requests = float(line.split()[-1])
     return calls, requests
 
