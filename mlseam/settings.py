@@ -20,8 +20,8 @@ LOCAL_AWS_PORT = 45660
 LOCAL_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/mlseam"
 LOCAL_AWS_ENDPOINT_URL = f"http://127.0.0.1:{LOCAL_AWS_PORT}"
 
-# Former environment names still read, each with a one-line warning: coalescing predict requests
-# used to be called batching, a word that now means queued batch jobs (MLSEAM_BATCH_*) only.
+# The coalescing settings' former names, still read with a one-line warning naming the new one;
+# apart from these, MLSEAM_BATCH_* names batch-job settings only.
 RENAMED_ENV = {
     "MLSEAM_BATCHING": "MLSEAM_COALESCE",
     "MLSEAM_BATCH_MAX_ROWS": "MLSEAM_COALESCE_MAX_ROWS",
