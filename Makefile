@@ -28,10 +28,11 @@ test: install ## Run the whole suite: unit tests and integration tests on the re
 unit: install ## Run the unit tests only (no servers)
 	$(PY) -m pytest -m "not integration"
 
-lint: install ## Check: ruff lint + format check, mypy strict; hadolint, Terraform, checkov, CircleCI schema
+lint: install ## Check: ruff lint + format check, mypy strict, import contracts; hadolint, Terraform, checkov, CircleCI schema
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	PYTHON=$(PYTHON) scripts/lint-infra
 
 new-service: install ## Scaffold a service: make new-service NAME=receipt-totals TASK=tabular_regression

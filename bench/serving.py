@@ -660,7 +660,14 @@ def _mlseam_settings() -> str:
     from mlseam.settings import Settings
 
     fields = Settings.model_fields
-    names = ("batching", "batch_max_rows", "batch_max_wait_ms", "inline_predict_ms", "max_items", "poll_interval_s")
+    names = (
+        "coalesce",
+        "coalesce_max_rows",
+        "coalesce_max_wait_ms",
+        "inline_predict_ms",
+        "max_items",
+        "poll_interval_s",
+    )
     defaults = " ".join(f"MLSEAM_{n.upper()}={fields[n].default}" for n in names)
     return (
         f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=WARNING, MLSEAM_ENVIRONMENT=local "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,11 +20,43 @@ LOCAL_AWS_PORT = 45660
 LOCAL_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/mlseam"
 LOCAL_AWS_ENDPOINT_URL = f"http://127.0.0.1:{LOCAL_AWS_PORT}"
 
+# The coalescing settings' former names, still read with a one-line warning naming the new one;
+# apart from these, MLSEAM_BATCH_* names batch-job settings only.
+RENAMED_ENV = {
+    "MLSEAM_BATCHING": "MLSEAM_COALESCE",
+    "MLSEAM_BATCH_MAX_ROWS": "MLSEAM_COALESCE_MAX_ROWS",
+    "MLSEAM_BATCH_MAX_WAIT_MS": "MLSEAM_COALESCE_MAX_WAIT_MS",
+    "MLSEAM_BATCH_GATHER_MS": "MLSEAM_COALESCE_GATHER_MS",
+}
+ENV_PREFIX = "MLSEAM_"
+
+logger = logging.getLogger(__name__)
+
+
+class RenamedEnvSource(PydanticBaseSettingsSource):
+    """Reads the settings' former environment names, below the current ones, warning about each."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the few former names itself
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {name.upper(): value for name, value in os.environ.items()}
+        values: dict[str, Any] = {}
+        for old, new in RENAMED_ENV.items():
+            if old not in environ:
+                continue
+            if new in environ:
+                logger.warning("%s is deprecated and ignored: %s is set; unset %s", old, new, old)
+                continue
+            logger.warning("%s is deprecated: set %s instead", old, new)
+            values[new.removeprefix(ENV_PREFIX).lower()] = environ[old]
+        return values
+
 
 class Settings(BaseSettings):
     """Everything the platform reads from its environment; tests build their own instance."""
 
-    model_config = SettingsConfigDict(env_prefix="MLSEAM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     environment: Literal["local", "dev", "prod"] = "local"
     services_dir: Path = REPO_ROOT / "services"
@@ -50,10 +85,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     poll_interval_s: float = Field(default=5.0, gt=0, description="how often APIs look for a new champion")
     reload_max_backoff_s: float = Field(default=60.0, gt=0)
-    batching: bool = True
-    batch_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
-    batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued meanwhile")
-    batch_gather_ms: float = Field(
+    # Coalescing: concurrent predict requests of one API share one model.predict call.
+    coalesce: bool = Field(default=True, description="false: one predict call per request")
+    coalesce_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
+    coalesce_max_wait_ms: float = Field(default=0.0, ge=0, description="0: coalesce only what queued meanwhile")
+    coalesce_gather_ms: float = Field(
         default=2.0, ge=0, description="longest wait for requests whose bodies are being read; 0: never wait"
     )
     inline_predict_ms: float = Field(
@@ -102,6 +138,18 @@ class Settings(BaseSettings):
         if self.auth_required is None:
             self.auth_required = self.environment != "local"
         return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, then the former environment names (a current name wins)."""
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, RenamedEnvSource(settings_cls)
 
     @property
     def dsn(self) -> str:

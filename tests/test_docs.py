@@ -1,8 +1,9 @@
-"""The model classes the README and the ML authors' guide show are real: they load, fit and predict."""
+"""The docs are true: the model classes they show work, and the README names every module, layer and setting."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ from sklearn.datasets import load_digits
 
 import mlseam
 from mlseam.contract import validate_model_class
-from mlseam.settings import REPO_ROOT
+from mlseam.settings import REPO_ROOT, Settings
 
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+PACKAGE = Path(mlseam.__file__).parent
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _model_classes(path: Path) -> list[type[mlseam.Model]]:
@@ -43,3 +46,34 @@ def test_the_documented_digits_model_honours_the_contract(doc: str) -> None:
         assert [str(label) for label in model.predict(images[:3])] == ["0", "1", "2"]
         metrics = model.evaluate(examples)
         assert metrics[cls.primary_metric] > 0.9
+
+
+def _readme_block(after: str) -> str:
+    """The first fenced block of the README after the line ``after``."""
+    found = re.search(re.escape(after) + r".*?```\n(.*?)```", README, re.DOTALL)
+    assert found, f"README.md has no code block after {after!r}"
+    return found.group(1)
+
+
+def test_the_readme_tree_names_every_top_level_module_of_the_package() -> None:
+    tree = _readme_block("## The repository")
+    listed = set(re.findall(r"^  (\w+(?:\.py|/))\s", tree.split("\nmlseam/", 1)[1], flags=re.MULTILINE))
+    modules = {
+        f"{path.name}/" if path.is_dir() else path.name
+        for path in PACKAGE.iterdir()
+        if (path.suffix == ".py" and path.name != "__init__.py") or (path / "__init__.py").exists()
+    }
+    assert sorted(modules - listed) == [], "add each to the mlseam/ part of the README tree, saying what it is for"
+
+
+def test_the_readme_draws_the_layers_the_import_contract_enforces() -> None:
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    enforced = [layer.replace("(", "").replace(")", "") for layer in contract["layers"]]
+    drawn = [re.split(r"\s{2,}", line)[0] for line in _readme_block("### Layers").splitlines()]
+    assert drawn == enforced
+
+
+def test_the_readme_lists_every_setting() -> None:
+    missing = [f"MLSEAM_{name.upper()}" for name in Settings.model_fields if f"`MLSEAM_{name.upper()}`" not in README]
+    assert missing == [], "add each to a settings table of the README: default and what it sets"

@@ -37,11 +37,11 @@ class ServedService:
         self.coalescer = PredictCoalescer(
             self.predict,
             service=service.name,
-            max_rows=settings.batch_max_rows,
-            max_wait_s=settings.batch_max_wait_ms / 1000.0,
-            enabled=settings.batching,
+            max_rows=settings.coalesce_max_rows,
+            max_wait_s=settings.coalesce_max_wait_ms / 1000.0,
+            enabled=settings.coalesce,
             inline_budget_s=settings.inline_predict_ms / 1000.0,
-            gather_s=settings.batch_gather_ms / 1000.0,
+            gather_s=settings.coalesce_gather_ms / 1000.0,
         )
         self._watch: asyncio.Task[None] | None = None
 

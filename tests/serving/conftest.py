@@ -35,7 +35,7 @@ def served(
         tmp_path_factory.mktemp("logs"),
         MLSEAM_MAX_ITEMS="50",
         MLSEAM_MAX_BODY_BYTES="200000",
-        MLSEAM_BATCH_MAX_WAIT_MS="5",
+        MLSEAM_COALESCE_MAX_WAIT_MS="5",
     )
     yield Served(settings, stores, api, digits, diabetes, exploding, amounts)
     assert api.stop() == 0, api.logs()

@@ -1,0 +1,74 @@
+"""Commands on a service's model versions: ``retrain``, ``promote``, ``rollback`` and ``status``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlseam.cli.console import out, user_errors
+from mlseam.cli.context import ByOption, ServiceArg, load_context
+from mlseam.manifest import load_service
+
+
+@user_errors
+def retrain_command(service: ServiceArg) -> None:
+    """Fit a candidate, compare it with the champion on the same holdout, promote if better.
+
+    Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed, 5 champion kept
+    but it could not be evaluated on the holdout (its artifact or code is broken: look, or roll back).
+    """
+    from mlseam.training import Retrainer
+
+    settings, stores, loaded = load_context(service)
+    assert loaded is not None  # noqa: S101 - a service was named
+    outcome = Retrainer.for_settings(loaded, stores, settings).run()
+    out().print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+@user_errors
+def promote_command(
+    service: ServiceArg,
+    version: Annotated[str, typer.Argument(help="version to make champion, e.g. v3")],
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual promotion",
+    by: ByOption = None,
+) -> None:
+    """Make a stored version the champion (its artifact digest is checked first)."""
+    from mlseam.training.promotion import current_actor, promote
+
+    settings, stores, _ = load_context()
+    load_service(service, settings.services_dir)
+    champion = promote(stores.registry, stores.artifacts, service, version, reason=reason, actor=by or current_actor())
+    out().print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
+
+
+@user_errors
+def rollback_command(
+    service: ServiceArg,
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "manual rollback",
+    by: ByOption = None,
+) -> None:
+    """Return the champion to the previous one; the version left is not rolled back to again unless re-promoted."""
+    from mlseam.training.promotion import current_actor, rollback
+
+    settings, stores, _ = load_context()
+    load_service(service, settings.services_dir)
+    champion = rollback(stores.registry, stores.artifacts, service, reason=reason, actor=by or current_actor())
+    out().print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
+
+
+@user_errors
+def status_command(
+    service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
+) -> None:
+    """Every service with its champion; with a service name, its version and champion history."""
+    from mlseam.status import champion_moves_table, history_table, overview_table
+
+    settings, stores, _ = load_context()
+    if service is None:
+        out().print(overview_table(settings, stores))
+        return
+    loaded = load_service(service, settings.services_dir)
+    out().print(history_table(loaded, stores, width=out().width))
+    out().print(champion_moves_table(loaded, stores))
