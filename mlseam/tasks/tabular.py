@@ -71,9 +71,14 @@ class TabularOptions(pydantic.BaseModel):
     @pydantic.field_validator("features", mode="before")
     @classmethod
     def _names_alone(cls, features: Any) -> Any:
-        if isinstance(features, list):
-            return [{"name": item} if isinstance(item, str) else item for item in features]
-        return features
+        if not isinstance(features, list):
+            return features
+        for item in features:
+            if not isinstance(item, str | dict):
+                raise ValueError(
+                    f"a feature is a name (bmi) or a mapping {{name: bmi, min: -0.5, max: 0.5}}, not {item!r}"
+                )
+        return [{"name": item} if isinstance(item, str) else item for item in features]
 
     @pydantic.field_validator("features")
     @classmethod
