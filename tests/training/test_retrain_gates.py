@@ -74,6 +74,17 @@ def test_a_single_label_class_is_refused(services_dir: Path, fakes: Fakes) -> No
     assert "a single label class (7)" in outcome.record.reason
 
 
+def test_stored_images_with_labels_outside_the_declared_ones_are_skipped(services_dir: Path, fakes: Fakes) -> None:
+    service = load_service(clone_service(services_dir, "digits"), services_dir)
+    seed_service(service, fakes)  # type: ignore[arg-type]
+    blank = [[0.0] * 8 for _ in range(8)]
+    for junk in ("cat", "x" * 200, "10", ""):
+        fakes.examples.add_raw(service.name, blank, junk)
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.PROMOTED, outcome.record.reason
+    assert outcome.record.malformed_rows == 4
+
+
 def test_nan_metrics_are_refused(services_dir: Path, fakes: Fakes) -> None:
     service = _linear(services_dir, fakes, model="NanModel")
     outcome = fakes.retrain(service)
