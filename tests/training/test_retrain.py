@@ -167,3 +167,32 @@ def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_regis
         closed.reason.startswith("abandoned: its retrain stopped before finishing")
         and "never promoted" in closed.reason
     )
+
+
+def test_a_model_that_fails_on_the_data_is_refused_in_one_line_without_a_traceback(
+    settings: Settings, stores: Stores
+) -> None:
+    # given: a champion, then a model whose evaluate raises on the examples
+    service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(100, seed=10), source="t")
+    assert _retrain(service, stores).record.status == Status.PROMOTED
+    path = settings.services_dir / service.name / "service.yaml"
+    path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:EvaluateCrashingModel"))
+    stores.examples.add(service.name, service.task, linear_examples(40, seed=11), source="t")
+
+    # when: the scheduled command runs
+    result = subprocess.run(
+        [sys.executable, "-m", "mlseam.cli", "retrain", service.name],
+        env=stack_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then: a quality-gate refusal, said in one line, the champion as it was
+    assert result.returncode == 3, result.stderr
+    reason = "candidate evaluate raised ValueError: Input contains NaN.; the candidate is refused"
+    assert result.stdout.strip().splitlines() == [f"{service.name} v2 refused: {reason}"]
+    assert "Traceback" not in result.stderr
+    assert stores.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    assert not stores.registry.get_version(service.name, "v2").has_artifact
