@@ -116,7 +116,7 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
 
     def __init__(self, options: pydantic.BaseModel) -> None:
         assert isinstance(options, TabularOptions)  # noqa: S101 - options_model builds it
-        self.tabular_options = options
+        self._features = [feature.name for feature in options.features]
         bounds = [feature.bounds(options.max_abs) for feature in options.features]
         self.bounds = MatrixBounds(
             low=np.array([low for low, _ in bounds], dtype=np.float64),
@@ -128,7 +128,7 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     @property
     def features(self) -> list[str]:
         """Feature names in column order."""
-        return [feature.name for feature in self.tabular_options.features]
+        return self._features
 
     def input_type(self) -> Any:
         bounds = zip(self.bounds.low.tolist(), self.bounds.high.tolist(), strict=True)
