@@ -27,6 +27,9 @@ HTTP only (mlseam.serving.problems), never raised below the API:
 HttpError                        an answer the HTTP layer gives by itself
 ├── UnauthorizedError            missing or wrong bearer token (401)
 └── BodyTooLargeError            a request body past the limit (413)
+
+Control flow inside one module, never raised past it:
+RetrainStopped                   a retrain ends early with its verdict, e.g. kept (mlseam.training.retrain)
 ```
 
 In the API each class maps to one status and error code, in one table (``mlseam.serving.problems``).

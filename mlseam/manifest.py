@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -138,7 +139,8 @@ _NUMBER_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_
 def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[str, ...] = ()) -> str:
     """One pydantic error as ``field <dotted.name>: <what is wrong>``, in words that say what to write."""
     location = tuple(str(part) for part in error["loc"])
-    field = ".".join(prefix + location) or "(top level)"
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in (*prefix, *error["loc"]))
+    field = field.removeprefix(".") or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = ", ".join(_fields_at(model, location[:-1]))
@@ -152,13 +154,21 @@ def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[st
 
 
 def _fields_at(model: type[pydantic.BaseModel], location: tuple[str, ...]) -> list[str]:
-    """The field names of the (nested) model found by following ``location`` down from ``model``."""
+    """The field names of the (nested) model found by following ``location`` down from ``model``.
+
+    A list index steps into the list's item type (``features.0`` is one ``Feature``).
+    """
+    annotation: Any = model
     for part in location:
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        if not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
+        if part.isdigit() and typing.get_origin(annotation) is list:
+            (annotation,) = typing.get_args(annotation)
+        elif isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+            annotation = annotation.model_fields[part].annotation if part in annotation.model_fields else None
+        else:
             return []
-        model = annotation
-    return list(model.model_fields)
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return list(annotation.model_fields)
+    return []
 
 
 def discover_services(services_dir: Path) -> list[str]:

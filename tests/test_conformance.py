@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from builders import clone_service
 from mlseam.cli import app
-from mlseam.conformance import RULES, Report, Verdict, check_service
+from mlseam.conformance import RULES, Report, RuleVerdict, check_service
 from mlseam.errors import ManifestError, UnknownServiceError
 from mlseam.manifest import discover_services, load_service
 from mlseam.settings import REPO_ROOT, get_settings
@@ -38,7 +38,7 @@ def broken_service(services_dir: Path, template: str, source: str, **manifest: A
 
 def failed(report: Report) -> dict[str, str]:
     """Rule name to message of every failed rule; messages are one line, never a traceback."""
-    messages = {r.rule: r.message for r in report.results if r.status is Verdict.FAIL}
+    messages = {r.rule: r.message for r in report.results if r.status is RuleVerdict.FAIL}
     for message in messages.values():
         assert "\n" not in message and "Traceback" not in message
     return messages
@@ -258,7 +258,7 @@ def test_one_broken_rule_fails_alone_and_rules_built_on_it_are_not_run(services_
 
     assert list(failed(report)) == [BATCH_FIRST]
     skipped = report.result(ROUND_TRIP)
-    assert skipped.status is Verdict.SKIP and skipped.message == f"not run: needs {BATCH_FIRST}"
+    assert skipped.status is RuleVerdict.SKIP and skipped.message == f"not run: needs {BATCH_FIRST}"
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ def test_a_model_that_does_not_load_stops_every_other_rule(
     report = check_service(broken_service(services_dir, "diabetes", source, **manifest), services_dir)
 
     assert fragment in failed(report)["loads by reference"]
-    assert [r.status for r in report.results] == [Verdict.FAIL] + [Verdict.SKIP] * (len(RULES) - 1)
+    assert [r.status for r in report.results] == [RuleVerdict.FAIL] + [RuleVerdict.SKIP] * (len(RULES) - 1)
 
 
 def test_a_model_that_raises_in_fit_is_summarised_in_one_line(services_dir: Path) -> None:

@@ -53,6 +53,16 @@ def _break(services_dir: Path, field: str, value: object) -> Path:
         ("resources", {"api": {"cpu": 300}}, "field resources.api: Value error, cpu must be one of"),
         ("inputs", {"features": ["age", "age"]}, "field inputs.features: feature names must be unique"),
         ("inputs", {}, "field inputs.features: required, but missing"),
+        (
+            "inputs",
+            {"features": [{"name": "age", "low": 1}]},
+            "field inputs.features[0].low: unknown field; the fields here are min, max, name",
+        ),
+        (
+            "inputs",
+            {"features": ["age"], "label": {"min": 10, "max": 1}},
+            "field inputs.label: min 10.0 must be below max 1.0",
+        ),
         ("model", "missing.py:X", "field model: missing.py does not exist"),
         ("model", "model.py:Nope", "field model: model.py defines no 'Nope'"),
         (

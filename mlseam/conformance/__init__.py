@@ -11,12 +11,12 @@ import time
 import warnings
 from pathlib import Path
 
-from mlseam.conformance.outcome import Report, RuleFailure, RuleResult, Verdict, summarise_exception
+from mlseam.conformance.outcome import Report, RuleFailure, RuleResult, RuleVerdict, summarise_exception
 from mlseam.conformance.rules import RULES
 from mlseam.conformance.subject import Rule, Subject
 from mlseam.errors import ManifestError, UnknownServiceError
 
-__all__ = ["RULES", "Report", "Rule", "RuleFailure", "RuleResult", "Verdict", "check_service"]
+__all__ = ["RULES", "Report", "Rule", "RuleFailure", "RuleResult", "RuleVerdict", "check_service"]
 
 
 def check_service(name: str, services_dir: Path) -> Report:
@@ -37,16 +37,16 @@ def check_service(name: str, services_dir: Path) -> Report:
     return Report(service=name, results=tuple(results), seconds=time.perf_counter() - started)
 
 
-def _run(rule: Rule, subject: Subject, done: dict[str, Verdict]) -> RuleResult:
-    unmet = [need for need in rule.needs if done.get(need) is not Verdict.PASS]
+def _run(rule: Rule, subject: Subject, done: dict[str, RuleVerdict]) -> RuleResult:
+    unmet = [need for need in rule.needs if done.get(need) is not RuleVerdict.PASS]
     if unmet:
-        return RuleResult(rule.name, Verdict.SKIP, f"not run: needs {', '.join(unmet)}")
+        return RuleResult(rule.name, RuleVerdict.SKIP, f"not run: needs {', '.join(unmet)}")
     try:
         rule.check(subject)
     except RuleFailure as failure:
-        return RuleResult(rule.name, Verdict.FAIL, str(failure))
+        return RuleResult(rule.name, RuleVerdict.FAIL, str(failure))
     except (UnknownServiceError, ManifestError):
         raise  # the service cannot even be read: the caller's mistake, not a broken rule
     except Exception as exc:  # noqa: BLE001 - whatever model code raises is that rule's failure
-        return RuleResult(rule.name, Verdict.FAIL, f"unexpected {summarise_exception(exc, subject.code_dir)}")
-    return RuleResult(rule.name, Verdict.PASS)
+        return RuleResult(rule.name, RuleVerdict.FAIL, f"unexpected {summarise_exception(exc, subject.code_dir)}")
+    return RuleResult(rule.name, RuleVerdict.PASS)

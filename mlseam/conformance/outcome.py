@@ -18,7 +18,7 @@ class RuleFailure(ContractError):  # noqa: N818 - a verdict, not an error of the
     """A conformance rule the model breaks; the message says what happened and how to fix it, in one line."""
 
 
-class Verdict(StrEnum):
+class RuleVerdict(StrEnum):
     """What became of one rule."""
 
     PASS = "PASS"  # noqa: S105 - a verdict, not a password
@@ -32,7 +32,7 @@ class RuleResult:
     """One rule's outcome; ``message`` explains a failure or a skip."""
 
     rule: str
-    status: Verdict
+    status: RuleVerdict
     message: str = ""
 
     def line(self) -> str:
@@ -52,7 +52,7 @@ class Report:
     @property
     def passed(self) -> bool:
         """Whether every rule passed."""
-        return all(result.status is Verdict.PASS for result in self.results)
+        return all(result.status is RuleVerdict.PASS for result in self.results)
 
     def result(self, rule: str) -> RuleResult:
         """The outcome of the rule named ``rule``."""
@@ -64,8 +64,8 @@ class Report:
     def summary(self) -> str:
         """One closing line: all passed, or which rules failed."""
         total = len(self.results)
-        failed = [r.rule for r in self.results if r.status is Verdict.FAIL]
-        skipped = sum(r.status is Verdict.SKIP for r in self.results)
+        failed = [r.rule for r in self.results if r.status is RuleVerdict.FAIL]
+        skipped = sum(r.status is RuleVerdict.SKIP for r in self.results)
         took = f"{self.seconds:.1f}s"
         if not failed:
             return f"{self.service}: all {total} rules pass ({took})"

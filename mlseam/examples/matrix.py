@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mlseam.tasks import MatrixBounds
+
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(_SIGNATURE) + 8  # flags (int32) + header extension length (int32)
 _TRAILER = b"\xff\xff"
@@ -17,11 +19,18 @@ class BinaryMatrixReader:
 
     No value is NULL (malformed values are NaN) and every features array has the same
     length, so each row has a fixed size and a whole buffer of rows parses with one
-    ``numpy.frombuffer``. Rows with a NaN or infinite value are dropped at the end and
-    counted as malformed.
+    ``numpy.frombuffer``. Rows with a NaN or infinite value, or a value outside ``bounds``
+    (the ranges the task kind declares today), are dropped at the end and counted as malformed.
     """
 
-    def __init__(self, *, rows: int, features: int, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rows: int,
+        features: int,
+        bounds: MatrixBounds | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         fields: list[tuple[str, str]] = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
         # A one-dimensional array: its byte length, then ndim, has-nulls flag, element type,
         # length and lower bound, then each element as (length, value).
@@ -38,6 +47,7 @@ class BinaryMatrixReader:
         self._filled = 0
         self._buffer = bytearray()
         self._header_seen = False
+        self._bounds = bounds
         self._progress = progress
 
     def write(self, data: bytes | memoryview) -> int:
@@ -81,7 +91,10 @@ class BinaryMatrixReader:
             raise ValueError(f"binary COPY ended with {len(self._buffer)} unparsed bytes")
         if self._filled != self._ids.shape[0]:
             raise ValueError(f"binary COPY returned {self._filled} rows, expected {self._ids.shape[0]}")
-        valid = np.isfinite(self._labels) & np.isfinite(self._matrix).all(axis=1)
+        if self._bounds is None:
+            valid = np.isfinite(self._labels) & np.isfinite(self._matrix).all(axis=1)
+        else:
+            valid = self._bounds.rows_within(self._matrix, self._labels)
         malformed = int(valid.size - np.count_nonzero(valid))
         if not malformed:
             return self._ids, self._matrix, self._labels, 0

@@ -204,7 +204,9 @@ class PostgresExamplesStore:
                 "TO STDOUT WITH (FORMAT binary)",
                 (service, stats.watermark),
             ).decode()
-            reader = BinaryMatrixReader(rows=stats.count, features=task.matrix_width, progress=progress)
+            reader = BinaryMatrixReader(
+                rows=stats.count, features=task.matrix_width, bounds=task.matrix_bounds(), progress=progress
+            )
             cur.copy_expert(query, reader, size=1 << 20)
         ids, matrix, labels, malformed = reader.finish()
         return Examples(ids=ids, inputs=matrix, labels=labels), malformed

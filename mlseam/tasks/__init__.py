@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlseam.tasks.base import Examples, TaskKind
+from mlseam.tasks.base import Examples, MatrixBounds, TaskKind
 from mlseam.tasks.image import ImageClassification
 from mlseam.tasks.ocr import Ocr
 from mlseam.tasks.tabular import TabularRegression
@@ -13,4 +13,12 @@ TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {
     kind.name: kind for kind in (ImageClassification, TabularRegression, Ocr)
 }
 
-__all__ = ["TASK_KINDS", "Examples", "ImageClassification", "Ocr", "TabularRegression", "TaskKind"]
+__all__ = [
+    "TASK_KINDS",
+    "Examples",
+    "ImageClassification",
+    "MatrixBounds",
+    "Ocr",
+    "TabularRegression",
+    "TaskKind",
+]

@@ -62,6 +62,25 @@ def plain_text(max_length: int = 200) -> Any:
     ]
 
 
+@dataclass(frozen=True)
+class MatrixBounds:
+    """The declared range of each matrix column (``low[j]``..``high[j]``) and of the label."""
+
+    low: np.ndarray
+    high: np.ndarray
+    label: tuple[float, float]
+
+    def rows_within(self, matrix: np.ndarray, labels: np.ndarray, *, chunk_rows: int = 65_536) -> np.ndarray:
+        """A boolean mask of the rows whose every value and label lie in range (NaN never does)."""
+        low, high = self.label
+        within = (labels >= low) & (labels <= high)
+        # Chunked: the comparison matrices then cost one chunk of memory, not a copy of the matrix.
+        for start in range(0, matrix.shape[0], chunk_rows):
+            block = matrix[start : start + chunk_rows]
+            within[start : start + chunk_rows] &= ((block >= self.low) & (block <= self.high)).all(axis=1)
+        return within
+
+
 DEFAULT_BOUND = 1e9
 """Inputs beyond this magnitude make floating-point models overflow; services may narrow it."""
 
@@ -196,6 +215,10 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     @property
     def matrix_width(self) -> int:
         """How many numbers ``matrix_sql`` yields per row (only read when it is not None)."""
+        raise NotImplementedError(f"{self.name} has no matrix form")
+
+    def matrix_bounds(self) -> MatrixBounds:
+        """The ranges ``validate_input`` and ``validate_label`` hold a matrix row to (read with ``matrix_sql``)."""
         raise NotImplementedError(f"{self.name} has no matrix form")
 
     def validate_outputs(self, outputs: object, expected: int) -> list[Any]:

@@ -12,6 +12,7 @@ import numpy as np
 import pydantic
 import simdjson
 from annotated_types import Len
+from pydantic import AfterValidator, Strict, StringConstraints
 
 from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
@@ -40,7 +41,8 @@ def _parser() -> simdjson.Parser:
 
 
 class ImageOptions(pydantic.BaseModel):
-    """``inputs`` of an image_classification manifest: an optional fixed image size."""
+    """``inputs`` of an image_classification manifest: an optional fixed image size, the pixel
+    range and, optionally, the labels an image may carry."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
@@ -49,6 +51,16 @@ class ImageOptions(pydantic.BaseModel):
     max_pixels: int = pydantic.Field(default=1_000_000, ge=1)
     min_value: float = -DEFAULT_BOUND
     max_value: float = DEFAULT_BOUND
+    labels: list[plain_text()] | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, min_length=2, description="the only labels accepted (default: any non-blank text)"
+    )
+
+    @pydantic.field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is not None and len(set(labels)) != len(labels):
+            raise ValueError("labels must be unique")
+        return labels
 
 
 class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
@@ -76,7 +88,24 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
         return Annotated[list[row], Len(opts.height or 1, opts.height)]
 
     def label_type(self) -> Any:
-        return plain_text()
+        labels = self.image_options.labels
+        if labels is None:
+            return plain_text()
+        # The OpenAPI schema lists them as an enum; the check, not a Literal, so that the message names them.
+        return Annotated[
+            str,
+            Strict(),
+            StringConstraints(strip_whitespace=True),
+            AfterValidator(self._check_label),
+            pydantic.Field(json_schema_extra={"enum": list(labels)}),
+        ]
+
+    def _check_label(self, label: str) -> str:
+        labels = self.image_options.labels or []
+        if label not in labels:
+            shown = ", ".join(repr(known) for known in labels[:20]) + (", ..." if len(labels) > 20 else "")
+            raise ValueError(f"{label[:50]!r} is not one of the labels in service.yaml ({shown})")
+        return label
 
     def coerce_input(self, value: Any, *, index: int | None = None) -> np.ndarray:
         width = len(value[0])

@@ -14,26 +14,92 @@ from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from mlseam.errors import ModelOutputError
-from mlseam.tasks.base import DEFAULT_BOUND, FiniteNumber, TaskKind, bounded_number
+from mlseam.tasks.base import DEFAULT_BOUND, MatrixBounds, TaskKind, bounded_number
+
+
+class ValueRange(pydantic.BaseModel):
+    """A declared ``{min, max}`` of a number; a bound left out falls back to ``max_abs``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    min: float | None = None
+    max: float | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> ValueRange:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+    def bounds(self, max_abs: float) -> tuple[float, float]:
+        """(low, high): the declared bounds, ``-max_abs`` and ``max_abs`` where none is declared."""
+        low = -max_abs if self.min is None else self.min
+        high = max_abs if self.max is None else self.max
+        if low >= high:
+            raise ValueError(f"the range {low}..{high} is empty: declare both min and max, or widen max_abs")
+        return low, high
+
+
+class Feature(ValueRange):
+    """One feature of ``inputs.features``: its name and optional ``min`` / ``max``."""
+
+    name: str
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise ValueError(f"feature {name!r} must be a plain identifier (a-z, 0-9, _)")
+        return name
 
 
 class TabularOptions(pydantic.BaseModel):
-    """``inputs`` of a tabular_regression manifest: the feature names, in matrix column order."""
+    """``inputs`` of a tabular_regression manifest: the features, in matrix column order, and ranges.
+
+    A feature is a name (``bmi``) or ``{name: bmi, min: -0.5, max: 0.5}``; ``label: {min, max}``
+    bounds the target. Anything without a declared bound is bounded by ``max_abs``.
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    features: list[str] = pydantic.Field(min_length=1)
-    max_abs: float = pydantic.Field(default=DEFAULT_BOUND, gt=0, description="largest magnitude of a feature")
+    features: list[Feature] = pydantic.Field(min_length=1)
+    label: ValueRange = ValueRange()
+    max_abs: float = pydantic.Field(
+        default=DEFAULT_BOUND, gt=0, allow_inf_nan=False, description="largest magnitude of an unbounded number"
+    )
+
+    @pydantic.field_validator("features", mode="before")
+    @classmethod
+    def _names_alone(cls, features: Any) -> Any:
+        if not isinstance(features, list):
+            return features
+        for item in features:
+            if not isinstance(item, str | dict):
+                raise ValueError(
+                    f"a feature is a name (bmi) or a mapping {{name: bmi, min: -0.5, max: 0.5}}, not {item!r}"
+                )
+        return [{"name": item} if isinstance(item, str) else item for item in features]
 
     @pydantic.field_validator("features")
     @classmethod
-    def _unique_identifiers(cls, features: list[str]) -> list[str]:
-        for feature in features:
-            if not feature.isidentifier():
-                raise ValueError(f"feature {feature!r} must be a plain identifier (a-z, 0-9, _)")
-        if len(set(features)) != len(features):
+    def _unique(cls, features: list[Feature]) -> list[Feature]:
+        names = [feature.name for feature in features]
+        if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
         return features
+
+    @pydantic.model_validator(mode="after")
+    def _nonempty_ranges(self) -> TabularOptions:
+        for feature in self.features:
+            try:
+                feature.bounds(self.max_abs)
+            except ValueError as exc:
+                raise ValueError(f"feature {feature.name}: {exc}") from None
+        try:
+            self.label.bounds(self.max_abs)
+        except ValueError as exc:
+            raise ValueError(f"label: {exc}") from None
+        return self
 
 
 class TabularRegression(TaskKind[list[float], np.ndarray]):
@@ -48,21 +114,30 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     options_model: ClassVar[type[pydantic.BaseModel]] = TabularOptions
     output_field: ClassVar[str] = "value"
 
+    def __init__(self, options: pydantic.BaseModel) -> None:
+        assert isinstance(options, TabularOptions)  # noqa: S101 - options_model builds it
+        self._features = [feature.name for feature in options.features]
+        bounds = [feature.bounds(options.max_abs) for feature in options.features]
+        self.bounds = MatrixBounds(
+            low=np.array([low for low, _ in bounds], dtype=np.float64),
+            high=np.array([high for _, high in bounds], dtype=np.float64),
+            label=options.label.bounds(options.max_abs),
+        )
+        super().__init__(options)
+
     @property
     def features(self) -> list[str]:
         """Feature names in column order."""
-        assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
-        return self.options.features
+        return self._features
 
     def input_type(self) -> Any:
-        assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
-        number = bounded_number(-self.options.max_abs, self.options.max_abs)
-        fields = dict.fromkeys(self.features, number)
+        bounds = zip(self.bounds.low.tolist(), self.bounds.high.tolist(), strict=True)
+        fields = {name: bounded_number(low, high) for name, (low, high) in zip(self.features, bounds, strict=True)}
         row = TypedDict("FeaturesInput", fields)  # type: ignore[misc]
         return with_config(ConfigDict(extra="forbid"))(row)
 
     def label_type(self) -> Any:
-        return FiniteNumber
+        return bounded_number(*self.bounds.label)
 
     def coerce_input(self, value: Any, *, index: int | None = None) -> list[float]:
         return [value[f] for f in self.features]
@@ -87,14 +162,15 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
         if batch.dtype.kind not in "iuf" or batch.shape != (len(values), count):
             return None
         batch = batch.astype(np.float64, copy=False)
-        assert isinstance(self.options, TabularOptions)  # noqa: S101 - set by from_manifest
-        if not np.isfinite(batch).all() or np.abs(batch).max() > self.options.max_abs:
+        # NaN fails both comparisons, so out-of-range and non-finite values are refused alike.
+        if not ((batch >= self.bounds.low) & (batch <= self.bounds.high)).all():
             return None
         result: list[list[float]] = batch.tolist()
         return result
 
     def sample_input(self) -> list[float]:
-        return [0.0] * len(self.features)
+        sample: list[float] = np.clip(0.0, self.bounds.low, self.bounds.high).tolist()
+        return sample
 
     def to_batch(self, inputs: Sequence[list[float]]) -> np.ndarray:
         return np.asarray(inputs, dtype=np.float64).reshape(len(inputs), len(self.features))
@@ -123,6 +199,9 @@ class TabularRegression(TaskKind[list[float], np.ndarray]):
     @property
     def matrix_width(self) -> int:
         return len(self.features)
+
+    def matrix_bounds(self) -> MatrixBounds:
+        return self.bounds
 
     def matrix_sql(self) -> str:
         """A float8[] SQL expression of one row's features, NaN where the row is malformed.

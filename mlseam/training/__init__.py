@@ -1,7 +1,8 @@
 """Jobs that only orchestrate the stores: the retrain job and manual champion moves."""
 
+from mlseam.training.lineage import artifact_key
 from mlseam.training.promotion import promote, rollback, rollback_target
-from mlseam.training.retrain import EXIT_CODES, Outcome, Retrainer, artifact_key
+from mlseam.training.retrain import EXIT_CODES, Outcome, Retrainer
 from mlseam.training.seed import seed_service
 from mlseam.training.split import holdout_digest, holdout_mask
 

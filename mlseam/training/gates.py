@@ -94,6 +94,17 @@ def check_served_labels(model: Any, holdout: Examples[Any], task: TaskKind[Any, 
         )
 
 
+def refuse_failed_step(step: str, exc: Exception) -> QualityGateError:
+    """The candidate's own exception in ``fit`` or ``evaluate`` as a one-line refusal.
+
+    Model code meeting data it cannot handle (an overflow, a NaN it made itself) is the
+    candidate's failure, not the platform's: it is refused, and the champion stays as it is.
+    """
+    lines = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return QualityGateError(f"candidate {step} raised {detail}; the candidate is refused")
+
+
 def format_metrics(metrics: Mapping[str, Any]) -> str:
     """``macro_f1=0.9721 accuracy=0.9722``."""
     return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())

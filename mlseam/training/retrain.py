@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import logging
-import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from mlseam.artifacts import ArtifactStore
 from mlseam.contract import Model
-from mlseam.errors import MlseamError, PromotionConflictError, QualityGateError, StoreError
+from mlseam.errors import MlseamError, QualityGateError, StoreError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
 from mlseam.runtime import dump_model, load_artifact
-from mlseam.settings import REPO_ROOT, Settings
+from mlseam.settings import Settings
 from mlseam.stores import Stores
+from mlseam.tasks import Examples
 from mlseam.training import gates
+from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
+from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
 from mlseam.training.split import holdout_digest, holdout_mask
 
 log = logging.getLogger("mlseam.retrain")
 
 EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.REFUSED: 3, Status.FAILED: 4}
 """Process exit code per outcome: 0 means the service has a sound champion."""
-RETRAIN_ACTOR = "retrain job"
-"""Who the champion history says moved the champion when a retrain promoted."""
 EXIT_CHAMPION_UNHEALTHY = 5
 """Exit code when the champion was kept but could not be evaluated: it needs a look (or a rollback)."""
 
@@ -52,50 +47,10 @@ class Outcome:
         return EXIT_CODES.get(self.record.status, 4)
 
 
-class _Stop(Exception):  # noqa: N818 - control flow, never leaves this module
-    def __init__(self, status: Status, reason: str, *, champion_unhealthy: bool = False) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.champion_unhealthy = champion_unhealthy
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a model artifact depends on."""
-    versions = {"python": platform.python_version()}
-    for dist in ("numpy", "scikit-learn", "mlseam"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = "unknown"
-    return versions
-
-
-def detect_code_version(configured: str | None, repo: Path = REPO_ROOT) -> str | None:
-    """The git SHA of the code being run: baked into the image, else asked of git, else None.
-
-    From a working tree with uncommitted changes the SHA ends in ``-dirty``: that model was
-    trained on code no commit holds.
-    """
-    if configured:
-        return configured
-    try:
-        result = subprocess.run(
-            # the full SHA even where tags exist (--exclude drops them all), -dirty when changed
-            ["git", "-C", str(repo), "describe", "--always", "--abbrev=40", "--dirty", "--exclude=*"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
-
-
-def artifact_key(prefix: str, service: str, version: str) -> str:
-    """The immutable S3 key of a version's artifact."""
-    return f"{prefix}/{service}/{version}/model.pkl"
+class RetrainStopped(Exception):  # noqa: N818 - control flow, never leaves this module
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
 
 
 class Retrainer:
@@ -151,9 +106,9 @@ class Retrainer:
         champion_unhealthy = False
         try:
             self._train(record)
-        except _Stop as stop:
-            record.status, record.reason = stop.status, stop.reason
-            champion_unhealthy = stop.champion_unhealthy
+        except RetrainStopped as stop:
+            record.status, record.reason = stop.verdict.status, stop.verdict.reason
+            champion_unhealthy = stop.verdict.champion_unhealthy
         except QualityGateError as exc:
             record.status, record.reason = Status.REFUSED, str(exc)
         except MlseamError as exc:
@@ -165,7 +120,7 @@ class Retrainer:
         self.registry.update_version(record)
         summary = f"{service.name} {record.version} {record.status.value}: {record.reason}"
         if record.malformed_rows:
-            summary += f" ({record.malformed_rows} malformed example rows skipped)"
+            summary += f" ({record.malformed_rows} malformed or out-of-range example rows skipped)"
         return Outcome(record=record, summary=summary, champion_unhealthy=champion_unhealthy)
 
     def _close_abandoned(self) -> None:
@@ -192,10 +147,22 @@ class Retrainer:
             log.warning("%s %s: %s", record.service, record.version, record.reason)
 
     def _train(self, record: ModelVersion) -> None:
-        service, name = self.service, self.service.name
+        name = self.service.name
         champion = self.registry.get_champion(name)
         champion_record = self.registry.get_version(name, champion.version) if champion else None
+        train, holdout = self._split(record, self._read(record, champion_record))
+        candidate = self._fit(record, train)
+        del train
+        self._evaluate_candidate(record, candidate, holdout)
+        champion_problem, note = None, ""
+        if champion_record is not None:
+            champion_problem, note = self._evaluate_champion(record, champion_record, holdout)
+        self._upload(record, candidate)
+        self._decide(record, candidate, champion, champion_problem, note)
 
+    def _read(self, record: ModelVersion, champion_record: ModelVersion | None) -> Examples[Any]:
+        """Every valid example, unless none is new since the champion (then the champion is kept)."""
+        name = self.service.name
         last_logged = [time.monotonic()]
 
         def progress(rows: int) -> None:
@@ -203,51 +170,72 @@ class Retrainer:
                 last_logged[0] = time.monotonic()
                 log.info("%s: read %d rows so far", name, rows)
 
-        read = self.examples.read(name, service.task, progress=progress)
+        read = self.examples.read(name, self.service.task, progress=progress)
         data, watermark = read.examples, read.watermark
         record.watermark, record.malformed_rows = read.watermark, read.malformed
         record.timings["read_s"] = round(read.seconds, 3)
         log.info(
-            "%s: read %d valid rows in %.2fs (%d malformed skipped, watermark %d)",
+            "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, watermark %d)",
             name,
             len(data),
             read.seconds,
             read.malformed,
             read.watermark,
         )
-        del read  # `data` is then the rows' only reference, so `del data` below frees them
         if (
             champion_record is not None
             and champion_record.watermark == watermark
             and (champion_record.train_count + champion_record.holdout_count == len(data))
         ):
-            raise _Stop(
-                Status.KEPT,
-                f"no new examples since champion {champion_record.version} (watermark {watermark}); champion kept",
+            raise RetrainStopped(
+                Verdict(
+                    Status.KEPT,
+                    f"no new examples since champion {champion_record.version} (watermark {watermark}); champion kept",
+                )
             )
-        gates.check_enough_examples(len(data), service.manifest.min_examples)
+        gates.check_enough_examples(len(data), self.service.manifest.min_examples)
+        return data
 
-        mask = holdout_mask(data.ids, name, service.manifest.holdout_fraction)
+    def _split(self, record: ModelVersion, data: Examples[Any]) -> tuple[Examples[Any], Examples[Any]]:
+        """(train, holdout) by the stable hash split, checked to leave both sides usable."""
+        service = self.service
+        mask = holdout_mask(data.ids, service.name, service.manifest.holdout_fraction)
         train, holdout = data.subset(~mask), data.subset(mask)
-        del data
         record.train_count, record.holdout_count = len(train), len(holdout)
         record.holdout_digest = holdout_digest(holdout.ids)
         gates.check_both_sides(len(train), len(holdout))
         if service.task.needs_label_variety:
             gates.check_label_variety(train.labels)
+        return train, holdout
 
-        candidate = service.new_model()
+    def _fit(self, record: ModelVersion, train: Examples[Any]) -> Model:
+        name = self.service.name
+        candidate = self.service.new_model()
         # said before the fit too: a long fit would otherwise look like a hung job
-        log.info("%s: fitting a candidate on %d rows (%d held out)", name, len(train), len(holdout))
+        log.info("%s: fitting a candidate on %d rows (%d held out)", name, len(train), record.holdout_count)
         started = time.perf_counter()
-        candidate.fit(train)
+        try:
+            candidate.fit(train)
+        except Exception as exc:
+            log.debug("%s: candidate fit raised", name, exc_info=True)
+            raise gates.refuse_failed_step("fit", exc) from None
         record.timings["fit_s"] = round(time.perf_counter() - started, 3)
         log.info("%s: fit on %d rows in %.2fs", name, len(train), record.timings["fit_s"])
-        del train
+        return candidate
 
+    def _evaluate_candidate(self, record: ModelVersion, candidate: Model, holdout: Examples[Any]) -> None:
+        name = self.service.name
         started = time.perf_counter()
-        record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
-        gates.check_served_labels(candidate, holdout, service.task)
+        step = "evaluate"
+        try:
+            record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
+            step = "predict"
+            gates.check_served_labels(candidate, holdout, self.service.task)
+        except QualityGateError:
+            raise
+        except Exception as exc:
+            log.debug("%s: candidate %s raised", name, step, exc_info=True)
+            raise gates.refuse_failed_step(step, exc) from None
         record.timings["evaluate_s"] = round(time.perf_counter() - started, 3)
         log.info(
             "%s: evaluated candidate on %d holdout rows in %.2fs: %s",
@@ -257,50 +245,29 @@ class Retrainer:
             gates.format_metrics(record.metrics),
         )
 
-        champion_problem, note = None, ""
-        if champion_record is not None:
-            record.champion_version = champion_record.version
-            started = time.perf_counter()
-            try:
-                record.champion_metrics = self._evaluate_champion(champion_record, holdout)
-                record.timings["evaluate_champion_s"] = round(time.perf_counter() - started, 3)
-                log.info(
-                    "%s: evaluated champion %s on the same holdout in %.2fs: %s",
-                    name,
-                    champion_record.version,
-                    record.timings["evaluate_champion_s"],
-                    gates.format_metrics(record.champion_metrics),
-                )
-                note = self._champion_saw(champion_record, holdout.ids)
-            except (MlseamError, Exception) as exc:  # noqa: BLE001 - recorded, never promoted over
-                champion_problem = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: champion %s could not be evaluated: %s", name, champion_record.version, exc)
-
-        self._upload(record, candidate)
-        self._decide(record, candidate, champion, champion_problem, note)
-
-    def _champion_saw(self, champion: ModelVersion, holdout_ids: Any) -> str:
-        """A note when the champion trained on some of today's holdout rows (the fraction has grown since).
-
-        Raising ``holdout_fraction`` moves rows from train to holdout; the comparison stays on the
-        same rows for both models, but the champion has seen some of them, which favours it.
-        """
-        then, now = champion.holdout_fraction, self.service.manifest.holdout_fraction
-        if then is None or then >= now:
-            return ""
-        ids = np.asarray(holdout_ids)
-        seen = int(np.count_nonzero((ids <= champion.watermark) & ~holdout_mask(ids, self.service.name, then)))
-        if not seen:
-            return ""
-        log.warning("%s: champion %s trained on %d of the holdout rows", self.service.name, champion.version, seen)
-        return (
-            f" (note: champion {champion.version} trained on {seen} of them, as holdout_fraction grew "
-            f"from {then} to {now}; that favours the champion)"
+    def _evaluate_champion(
+        self, record: ModelVersion, champion: ModelVersion, holdout: Examples[Any]
+    ) -> tuple[str | None, str]:
+        """(why the champion could not be evaluated or None, a note on the holdout rows it saw)."""
+        name = self.service.name
+        record.champion_version = champion.version
+        started = time.perf_counter()
+        try:
+            metrics = load_artifact(champion, self.artifacts).evaluate(holdout)
+            record.champion_metrics = gates.check_metrics(metrics, record.primary_metric, who="champion")
+        except Exception as exc:  # noqa: BLE001 - recorded, never promoted over
+            log.warning("%s: champion %s could not be evaluated: %s", name, champion.version, exc)
+            return f"{type(exc).__name__}: {exc}", ""
+        record.timings["evaluate_champion_s"] = round(time.perf_counter() - started, 3)
+        log.info(
+            "%s: evaluated champion %s on the same holdout in %.2fs: %s",
+            name,
+            champion.version,
+            record.timings["evaluate_champion_s"],
+            gates.format_metrics(record.champion_metrics),
         )
-
-    def _evaluate_champion(self, champion: ModelVersion, holdout: Any) -> dict[str, float]:
-        model = load_artifact(champion, self.artifacts)
-        return gates.check_metrics(model.evaluate(holdout), self.service.model_class.primary_metric, who="champion")
+        note = champion_overlap_note(champion, holdout.ids, name, self.service.manifest.holdout_fraction)
+        return None, note
 
     def _upload(self, record: ModelVersion, candidate: Model) -> None:
         started = time.perf_counter()
@@ -321,38 +288,10 @@ class Retrainer:
         champion_problem: str | None,
         note: str = "",
     ) -> None:
-        primary = record.primary_metric
-        score = f"{primary} {record.metrics[primary]:.4f}"
-        rows = f"on {record.holdout_count} holdout rows"
-        if champion is None:
-            reason = f"first model: {score} {rows}"
-        elif champion_problem is not None:
-            raise _Stop(
-                Status.KEPT,
-                f"{score} {rows}, but champion {champion.version} could not be evaluated "
-                f"({champion_problem}); champion kept, promote by hand if intended",
-                champion_unhealthy=True,
-            )
-        else:
-            assert record.champion_metrics is not None  # noqa: S101 - set when no problem
-            versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}{note}"
-            if not candidate.is_better(record.metrics, record.champion_metrics):
-                raise _Stop(Status.KEPT, f"not better: {versus}; champion kept")
-            reason = f"better: {versus}"
-        try:
-            self.registry.move_champion(
-                record.service,
-                record.version,
-                expected_revision=champion.revision if champion else 0,
-                action="promote",
-                reason=reason,
-                actor=RETRAIN_ACTOR,
-            )
-        except PromotionConflictError:
-            raise _Stop(
-                Status.KEPT,
-                f"{score} {rows}, but the champion changed during this retrain; "
-                "champion kept, retrain again to compare with the new champion",
-            ) from None
-        record.status, record.reason, record.finished_at = Status.PROMOTED, reason, now_iso()
-        log.info("%s: promoted %s (%s)", record.service, record.version, reason)
+        verdict = judge_candidate(record, candidate, champion, champion_problem, note)
+        if verdict.status is Status.PROMOTED:
+            verdict = promote_candidate(self.registry, record, champion, verdict.reason)
+        if verdict.status is not Status.PROMOTED:
+            raise RetrainStopped(verdict)
+        record.status, record.reason, record.finished_at = Status.PROMOTED, verdict.reason, now_iso()
+        log.info("%s: promoted %s (%s)", record.service, record.version, verdict.reason)

@@ -107,6 +107,37 @@ def test_malformed_tabular_rows_are_skipped_and_counted(settings: Settings, stor
     assert np.isfinite(read.examples.inputs).all()
 
 
+def test_rows_outside_todays_declared_ranges_are_skipped_and_counted(
+    settings: Settings, stores: Stores, service: str
+) -> None:
+    # given: rows stored under the old, unbounded feature list, some of them absurd
+    stores.examples.add(service, table, linear_examples(10, seed=8), source="test")
+    stores.examples.add(
+        service,
+        table,
+        [
+            LabelledExample(input={"x1": 1e8, "x2": 0, "x3": 0}, label=1.0),
+            LabelledExample(input={"x1": 0, "x2": 0, "x3": -9e8}, label=1.0),
+            LabelledExample(input={"x1": 0, "x2": 0, "x3": 0}, label=-9e8),
+        ],
+        source="test",
+    )
+    _raw_insert(settings, table.table, service, {"x1": 0, "x2": 50.0, "x3": 0}, 1.0)  # JSON only, no vector
+    # when: the service now declares ranges for its features and its label
+    bounded = TabularRegression.from_manifest(
+        {
+            "features": [{"name": "x1", "min": -10, "max": 10}, "x2", {"name": "x3", "min": -10, "max": 10}],
+            "label": {"min": -1000, "max": 1000},
+            "max_abs": 20,
+        }
+    )
+    assert bounded.features_key == table.features_key  # the stored vectors stay usable
+    read = stores.examples.read(service, bounded)
+    # then: only the rows within every range are read
+    assert len(read.examples) == 10 and read.malformed == 4
+    assert np.abs(read.examples.inputs).max() <= 10 and np.abs(read.examples.labels).max() <= 1000
+
+
 def test_the_store_writes_the_feature_vector_reads_use(settings: Settings, stores: Stores, service: str) -> None:
     stores.examples.add(service, table, [LabelledExample(input={"x3": 3, "x1": 1, "x2": 2}, label=5.0)], source="t")
     with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:

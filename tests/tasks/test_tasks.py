@@ -57,6 +57,19 @@ def test_labels_of_images_are_non_empty_strings() -> None:
             image.validate_label(bad)
 
 
+def test_declared_image_labels_are_the_only_ones_accepted() -> None:
+    digits = ImageClassification.from_manifest({"labels": ["0", "1", "2"]})
+    assert digits.validate_label(" 2 ") == "2"
+    with pytest.raises(
+        InvalidInputError, match=r"^label: 'cat' is not one of the labels in service.yaml \('0', '1', '2'\)$"
+    ):
+        digits.validate_label("cat")
+    assert digits.label_adapter.json_schema()["enum"] == ["0", "1", "2"]
+    for bad in (["0"], ["0", "0"], ["0", ""]):
+        with pytest.raises(ValueError, match="labels"):
+            ImageClassification.from_manifest({"labels": bad})
+
+
 def test_tabular_inputs_follow_the_manifest_feature_order() -> None:
     assert table.validate_input({"b": 2, "a": 1}) == [1.0, 2.0]
     assert table.to_batch([[1.0, 2.0], [3.0, 4.0]]).shape == (2, 2)

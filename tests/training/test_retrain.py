@@ -8,6 +8,8 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg2
+import psycopg2.extras
 import pytest
 
 from builders import clone_service, linear_examples, linear_service, stack_env
@@ -69,6 +71,28 @@ def test_no_new_data_keeps_the_champion_and_records_the_attempt(settings: Settin
     assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
     assert "no new examples since champion v1 (watermark" in outcome.record.reason
     assert [v.status for v in stores.registry.list_versions(service.name)] == [Status.KEPT, Status.PROMOTED]
+
+
+def test_absurd_stored_rows_are_skipped_and_the_retrain_succeeds(settings: Settings, stores: Stores) -> None:
+    # given: the demo data plus finite but absurd rows written straight into the table
+    service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
+    seed_service(service, stores)
+    inside = dict.fromkeys(service.task.features, 0.01)  # type: ignore[attr-defined]
+    junk = [({**inside, "bmi": 1e8}, 150.0), ({**inside, "s1": -9e8}, 150.0), (inside, -9e8), (inside, 1e8)]
+    with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:
+        for number, (features, label) in enumerate(junk):
+            cur.execute(
+                f"INSERT INTO {service.task.table} (service, external_id, input, label, source) "
+                "VALUES (%s, %s, %s, %s, 'raw')",
+                (service.name, f"junk-{number}", psycopg2.extras.Json(features), label),
+            )
+    conn.close()
+    # when
+    outcome = _retrain(service, stores)
+    # then: promoted on the demo rows alone, the absurd ones counted in the summary
+    assert outcome.record.status == Status.PROMOTED and outcome.exit_code == 0, outcome.record.reason
+    assert outcome.record.train_count + outcome.record.holdout_count == 442
+    assert outcome.summary.endswith("(4 malformed or out-of-range example rows skipped)")
 
 
 def test_a_tampered_champion_is_never_loaded(settings: Settings, stores: Stores) -> None:
@@ -143,3 +167,32 @@ def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_regis
         closed.reason.startswith("abandoned: its retrain stopped before finishing")
         and "never promoted" in closed.reason
     )
+
+
+def test_a_model_that_fails_on_the_data_is_refused_in_one_line_without_a_traceback(
+    settings: Settings, stores: Stores
+) -> None:
+    # given: a champion, then a model whose evaluate raises on the examples
+    service = load_service(linear_service(settings.services_dir), settings.services_dir)
+    stores.examples.add(service.name, service.task, linear_examples(100, seed=10), source="t")
+    assert _retrain(service, stores).record.status == Status.PROMOTED
+    path = settings.services_dir / service.name / "service.yaml"
+    path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:EvaluateCrashingModel"))
+    stores.examples.add(service.name, service.task, linear_examples(40, seed=11), source="t")
+
+    # when: the scheduled command runs
+    result = subprocess.run(
+        [sys.executable, "-m", "mlseam.cli", "retrain", service.name],
+        env=stack_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then: a quality-gate refusal, said in one line, the champion as it was
+    assert result.returncode == 3, result.stderr
+    reason = "candidate evaluate raised ValueError: Input contains NaN.; the candidate is refused"
+    assert result.stdout.strip().splitlines() == [f"{service.name} v2 refused: {reason}"]
+    assert "Traceback" not in result.stderr
+    assert stores.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    assert not stores.registry.get_version(service.name, "v2").has_artifact

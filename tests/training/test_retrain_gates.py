@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from mlseam.manifest import Service, load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion, Status
 from mlseam.registry.records import now_iso
 from mlseam.training import Retrainer, seed_service
-from mlseam.training.retrain import Outcome, detect_code_version
+from mlseam.training.lineage import detect_code_version
+from mlseam.training.retrain import Outcome
 from mlseam.training.split import holdout_mask
 
 
@@ -39,6 +41,11 @@ def _linear(services_dir: Path, fakes: Fakes, model: str = "LinearModel", rows: 
     service = load_service(linear_service(services_dir, model=model), services_dir)
     fakes.examples.add(service.name, service.task, linear_examples(rows, seed=1), source="test")
     return service
+
+
+def _use_model(services_dir: Path, service: Service, model: str) -> None:
+    path = services_dir / service.name / "service.yaml"
+    path.write_text(path.read_text().replace(f"model.py:{service.model_class.__name__}", f"model.py:{model}"))
 
 
 def test_the_first_model_is_promoted(services_dir: Path, fakes: Fakes) -> None:
@@ -67,6 +74,17 @@ def test_a_single_label_class_is_refused(services_dir: Path, fakes: Fakes) -> No
     assert "a single label class (7)" in outcome.record.reason
 
 
+def test_stored_images_with_labels_outside_the_declared_ones_are_skipped(services_dir: Path, fakes: Fakes) -> None:
+    service = load_service(clone_service(services_dir, "digits"), services_dir)
+    seed_service(service, fakes)  # type: ignore[arg-type]
+    blank = [[0.0] * 8 for _ in range(8)]
+    for junk in ("cat", "x" * 200, "10", ""):
+        fakes.examples.add_raw(service.name, blank, junk)
+    outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.PROMOTED, outcome.record.reason
+    assert outcome.record.malformed_rows == 4
+
+
 def test_nan_metrics_are_refused(services_dir: Path, fakes: Fakes) -> None:
     service = _linear(services_dir, fakes, model="NanModel")
     outcome = fakes.retrain(service)
@@ -75,12 +93,59 @@ def test_nan_metrics_are_refused(services_dir: Path, fakes: Fakes) -> None:
     assert not fakes.artifacts.objects
 
 
-def test_a_crash_in_model_code_is_a_failed_record_not_a_crash(services_dir: Path, fakes: Fakes) -> None:
+def test_a_crash_in_fit_refuses_the_candidate_in_one_line(
+    services_dir: Path, fakes: Fakes, caplog: pytest.LogCaptureFixture
+) -> None:
     service = _linear(services_dir, fakes, model="CrashingModel")
+    with caplog.at_level(logging.INFO):
+        outcome = fakes.retrain(service)
+    assert outcome.record.status == Status.REFUSED and outcome.exit_code == 3
+    assert outcome.record.reason == "candidate fit raised RuntimeError: boom in fit; the candidate is refused"
+    assert fakes.registry.get_version(service.name, "v1").status == Status.REFUSED
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the log"
+
+
+def test_a_crash_in_evaluate_refuses_the_candidate_and_leaves_the_champion(
+    services_dir: Path, fakes: Fakes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a champion, then the author ships a model whose evaluate raises on the data
+    service = _linear(services_dir, fakes)
+    assert fakes.retrain(service).record.status == Status.PROMOTED
+    _use_model(services_dir, service, "EvaluateCrashingModel")
+    crashing = load_service(service.name, services_dir)
+    fakes.examples.add(service.name, service.task, linear_examples(30, seed=9), source="test")
+    # when
+    with caplog.at_level(logging.INFO):
+        outcome = fakes.retrain(crashing)
+    # then: refused in one line, nothing uploaded for it, the champion untouched
+    assert outcome.record.status == Status.REFUSED and outcome.exit_code == 3
+    assert outcome.record.reason == (
+        "candidate evaluate raised ValueError: Input contains NaN.; the candidate is refused"
+    )
+    assert "\n" not in outcome.summary
+    assert not outcome.record.has_artifact
+    assert fakes.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the log"
+
+
+def test_stored_rows_outside_the_declared_ranges_are_skipped_and_the_retrain_succeeds(
+    services_dir: Path, fakes: Fakes
+) -> None:
+    # given: a service declaring ranges, and absurd rows written past the API (or before the ranges)
+    service = load_service(clone_service(services_dir, "diabetes"), services_dir)
+    seed_service(service, fakes)  # type: ignore[arg-type]
+    inside = dict.fromkeys(service.task.features, 0.01)  # type: ignore[attr-defined]
+    fakes.examples.add_raw(service.name, {**inside, "bmi": 1e8}, 150.0)
+    fakes.examples.add_raw(service.name, {**inside, "s3": -9e8}, 150.0)
+    fakes.examples.add_raw(service.name, inside, -9e8)
+    fakes.examples.add_raw(service.name, inside, 1e8)
+    # when
     outcome = fakes.retrain(service)
-    assert outcome.record.status == Status.FAILED and outcome.exit_code == 4
-    assert outcome.record.reason == "RuntimeError: boom in fit"
-    assert fakes.registry.get_version(service.name, "v1").status == Status.FAILED
+    # then
+    assert outcome.record.status == Status.PROMOTED, outcome.record.reason
+    assert outcome.record.malformed_rows == 4
+    assert outcome.record.train_count + outcome.record.holdout_count == 442
+    assert outcome.summary.endswith("(4 malformed or out-of-range example rows skipped)")
 
 
 def test_malformed_rows_are_skipped_and_counted(services_dir: Path, fakes: Fakes) -> None:
@@ -92,7 +157,7 @@ def test_malformed_rows_are_skipped_and_counted(services_dir: Path, fakes: Fakes
     assert outcome.record.status == Status.PROMOTED
     assert outcome.record.malformed_rows == 3
     assert outcome.record.train_count + outcome.record.holdout_count == 100
-    assert outcome.summary.endswith("(3 malformed example rows skipped)")
+    assert outcome.summary.endswith("(3 malformed or out-of-range example rows skipped)")
 
 
 def test_a_stubborn_rule_keeps_the_champion(services_dir: Path, fakes: Fakes) -> None:

@@ -1,0 +1,96 @@
+"""A retrain's decision: promote the candidate or keep the champion, and the reason it records."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlseam.contract import Model
+from mlseam.errors import PromotionConflictError
+from mlseam.registry import Champion, ModelVersion, Registry, Status
+from mlseam.training.split import holdout_mask
+
+log = logging.getLogger("mlseam.retrain")
+
+RETRAIN_ACTOR = "retrain job"
+"""Who the champion history says moved the champion when a retrain promoted."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a retrain ends: its status, the reason recorded, whether the champion needs a look."""
+
+    status: Status
+    reason: str
+    champion_unhealthy: bool = False
+
+
+def judge_candidate(
+    record: ModelVersion,
+    candidate: Model,
+    champion: Champion | None,
+    champion_problem: str | None,
+    note: str = "",
+) -> Verdict:
+    """PROMOTED (with the reason to record) when the candidate should become champion, else KEPT."""
+    primary = record.primary_metric
+    score = f"{primary} {record.metrics[primary]:.4f}"
+    rows = f"on {record.holdout_count} holdout rows"
+    if champion is None:
+        return Verdict(Status.PROMOTED, f"first model: {score} {rows}")
+    if champion_problem is not None:
+        return Verdict(
+            Status.KEPT,
+            f"{score} {rows}, but champion {champion.version} could not be evaluated "
+            f"({champion_problem}); champion kept, promote by hand if intended",
+            champion_unhealthy=True,
+        )
+    assert record.champion_metrics is not None  # noqa: S101 - set when no problem
+    versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}{note}"
+    if not candidate.is_better(record.metrics, record.champion_metrics):
+        return Verdict(Status.KEPT, f"not better: {versus}; champion kept")
+    return Verdict(Status.PROMOTED, f"better: {versus}")
+
+
+def promote_candidate(registry: Registry, record: ModelVersion, champion: Champion | None, reason: str) -> Verdict:
+    """Move the champion to ``record`` if it has not moved since the retrain read it; KEPT if it has."""
+    try:
+        registry.move_champion(
+            record.service,
+            record.version,
+            expected_revision=champion.revision if champion else 0,
+            action="promote",
+            reason=reason,
+            actor=RETRAIN_ACTOR,
+        )
+    except PromotionConflictError:
+        primary = record.primary_metric
+        return Verdict(
+            Status.KEPT,
+            f"{primary} {record.metrics[primary]:.4f} on {record.holdout_count} holdout rows, but the champion "
+            "changed during this retrain; champion kept, retrain again to compare with the new champion",
+        )
+    return Verdict(Status.PROMOTED, reason)
+
+
+def champion_overlap_note(champion: ModelVersion, holdout_ids: Any, service: str, holdout_fraction: float) -> str:
+    """A note when the champion trained on some of today's holdout rows (the fraction has grown since).
+
+    Raising ``holdout_fraction`` moves rows from train to holdout; the comparison stays on the
+    same rows for both models, but the champion has seen some of them, which favours it.
+    """
+    then, now = champion.holdout_fraction, holdout_fraction
+    if then is None or then >= now:
+        return ""
+    ids = np.asarray(holdout_ids)
+    seen = int(np.count_nonzero((ids <= champion.watermark) & ~holdout_mask(ids, service, then)))
+    if not seen:
+        return ""
+    log.warning("%s: champion %s trained on %d of the holdout rows", service, champion.version, seen)
+    return (
+        f" (note: champion {champion.version} trained on {seen} of them, as holdout_fraction grew "
+        f"from {then} to {now}; that favours the champion)"
+    )
