@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from mlseam.batches import api
-from mlseam.batches.store import Batch
-from mlseam.serving.problems import ApiError
+from mlseam.batches import answers
+from mlseam.batchstore import Batch
+from mlseam.errors import BatchNotFoundError
 
 BATCH_ID = "0123456789abcdef0123456789abcdef"
 
@@ -32,13 +32,13 @@ class OneBatch:
 
 
 def test_a_live_batch_is_found() -> None:
-    assert api.find(OneBatch(time.time() + 60), "digits", BATCH_ID).batch_id == BATCH_ID  # type: ignore[arg-type]
+    assert answers.find(OneBatch(time.time() + 60), "digits", BATCH_ID).batch_id == BATCH_ID  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("expires_in", "batch_id"), [(-1, BATCH_ID), (60, "f" * 32), (60, "../etc"), (60, BATCH_ID[:-1])]
 )
-def test_expired_unknown_or_malformed_ids_are_404(expires_in: float, batch_id: str) -> None:
-    with pytest.raises(ApiError) as raised:
-        api.find(OneBatch(time.time() + expires_in), "digits", batch_id)  # type: ignore[arg-type]
-    assert raised.value.status == 404 and "never existed or has expired" in raised.value.message
+def test_expired_unknown_or_malformed_ids_are_not_found(expires_in: float, batch_id: str) -> None:
+    with pytest.raises(BatchNotFoundError) as raised:
+        answers.find(OneBatch(time.time() + expires_in), "digits", batch_id)  # type: ignore[arg-type]
+    assert "never existed or has expired" in str(raised.value)
