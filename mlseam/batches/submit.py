@@ -125,19 +125,7 @@ def submit_batch(
     champion = registry.get_champion(name)
     if champion is None:
         raise NoModelError(f"{name} has no champion yet; retrain it before submitting batches")
-
-    size = settings.batch_chunk_items
-    batch = Batch(
-        service=name,
-        batch_id=batch_id,
-        model_version=champion.version,
-        total=len(values),
-        chunks=len(range(0, len(values), size)),
-        chunk_items=size,
-        created_at=now_iso(),
-        expires_at=int(time.time() + settings.batch_retention_days * 86400),
-        request_sha256=request_sha256,
-    )
+    batch = _new_batch(name, batch_id, champion.version, len(values), request_sha256, settings)
     invalid = _store_inputs(service, store, batch, values)
     if not store.create(batch):  # a concurrent retry with the same key won
         existing = store.get(name, batch_id)
@@ -147,6 +135,22 @@ def submit_batch(
     _enqueue(store, batch)
     _log_accepted(batch, invalid)
     return batch, True
+
+
+def _new_batch(service: str, batch_id: str, version: str, total: int, request_sha256: str, settings: Settings) -> Batch:
+    """A batch of ``total`` items, before anything of it is stored."""
+    size = settings.batch_chunk_items
+    return Batch(
+        service=service,
+        batch_id=batch_id,
+        model_version=version,
+        total=total,
+        chunks=-(-total // size),
+        chunk_items=size,
+        created_at=now_iso(),
+        expires_at=int(time.time() + settings.batch_retention_days * 86400),
+        request_sha256=request_sha256,
+    )
 
 
 def _log_accepted(batch: Batch, invalid: int) -> None:

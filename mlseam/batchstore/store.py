@@ -210,18 +210,18 @@ class BatchStore:
         call_aws(self.s3, "put_object", what, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     def _get(self, key: str) -> bytes:
-        got = self._get_optional(key, none_on=())
-        assert got is not None  # noqa: S101 - only a code in none_on gives None
-        return got
+        got = call_aws(self.s3, "get_object", f"reading s3://{self.bucket}/{key}", Bucket=self.bucket, Key=key)
+        return self._read_body(key, got)
 
-    def _get_optional(self, key: str, *, none_on: tuple[str, ...] = NO_SUCH_KEY) -> bytes | None:
-        """The object's bytes; None when S3 answers one of ``none_on``."""
+    def _get_optional(self, key: str) -> bytes | None:
+        """The object's bytes; None when there is no such key."""
         what = f"reading s3://{self.bucket}/{key}"
-        got = call_aws(self.s3, "get_object", what, none_on=none_on, Bucket=self.bucket, Key=key)
-        if got is None:
-            return None
+        got = call_aws(self.s3, "get_object", what, none_on=NO_SUCH_KEY, Bucket=self.bucket, Key=key)
+        return None if got is None else self._read_body(key, got)
+
+    def _read_body(self, key: str, got: dict[str, Any]) -> bytes:
         try:
             data: bytes = got["Body"].read()
         except (BotoCoreError, OSError) as exc:  # the connection broke mid-body
-            raise StoreError(f"{what} failed: {exc}") from exc
+            raise StoreError(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
         return data
