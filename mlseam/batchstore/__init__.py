@@ -4,6 +4,7 @@ from mlseam.batchstore.queue import ChunkQueue, QueuePolicy, ReceivedMessage, qu
 from mlseam.batchstore.records import (
     Batch,
     BatchStatus,
+    ChunkFailure,
     ChunkMessage,
     chunk_messages,
     error_line,
@@ -11,7 +12,7 @@ from mlseam.batchstore.records import (
     output_line,
 )
 from mlseam.batchstore.resources import create_batch_resources
-from mlseam.batchstore.store import BatchStore, ChunkFailure
+from mlseam.batchstore.store import BatchStore
 
 __all__ = [
     "Batch",

@@ -1,4 +1,4 @@
-"""What a batch is: its state, its chunk messages, its result lines and its DynamoDB item."""
+"""What a batch is: its state, its chunk messages and failures, its result lines and its DynamoDB item."""
 
 from __future__ import annotations
 
@@ -83,6 +83,14 @@ class ChunkMessage:
             return cls(str(raw["service"]), str(raw["batch_id"]), int(raw["chunk"]), str(raw["version"]))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a chunk message: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A chunk's last failed attempt, as the worker recorded it."""
+
+    reason: str
+    receives: int
 
 
 def chunk_messages(batch: Batch) -> list[ChunkMessage]:

@@ -17,7 +17,6 @@ Every failure of DynamoDB, S3 or SQS leaves this package as ``StoreError``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,21 +24,17 @@ from botocore.exceptions import BotoCoreError
 
 from mlseam.batchstore.calls import CONDITION_FAILED, NO_SUCH_KEY, call_aws
 from mlseam.batchstore.queue import ChunkQueue
-from mlseam.batchstore.records import Batch, BatchStatus, batch_key, from_item, to_item
+from mlseam.batchstore.records import Batch, BatchStatus, ChunkFailure, batch_key, from_item, to_item
 from mlseam.errors import StoreError
 from mlseam.registry.records import now_iso
 
 _JSON = "application/json"
 _JSON_LINES = "application/x-ndjson"
 _READ_THREADS = 8
-
-
-@dataclass(frozen=True)
-class ChunkFailure:
-    """A chunk's last failed attempt, as the worker recorded it."""
-
-    reason: str
-    receives: int
+_INPUTS = "inputs/{:06d}.json"
+_INVALID = "invalid/{:06d}.json"
+_FAILURES = "failures/{:06d}.json"
+_OUTPUTS = "outputs/{:06d}.jsonl"
 
 
 class BatchStore:
@@ -144,37 +139,37 @@ class BatchStore:
 
     def put_chunk_inputs(self, batch: Batch, chunk: int, body: bytes) -> None:
         """Store the chunk's valid inputs, ``body`` being ``{"inputs": [...]}``."""
-        self._put(self._key(batch, f"inputs/{chunk:06d}.json"), body, _JSON)
+        self._put(self._key(batch, _INPUTS.format(chunk)), body, _JSON)
 
     def chunk_inputs(self, batch: Batch, chunk: int) -> bytes:
         """The chunk's ``{"inputs": [...]}`` as submitted (a predict body)."""
-        return self._get(self._key(batch, f"inputs/{chunk:06d}.json"))
+        return self._get(self._key(batch, _INPUTS.format(chunk)))
 
     def put_invalid(self, batch: Batch, chunk: int, invalid: list[tuple[int, str]]) -> None:
         """Store the chunk's invalid items: (position in the chunk, message) each."""
-        self._put(self._key(batch, f"invalid/{chunk:06d}.json"), orjson.dumps(invalid), _JSON)
+        self._put(self._key(batch, _INVALID.format(chunk)), orjson.dumps(invalid), _JSON)
 
     def invalid_items(self, batch: Batch, chunk: int) -> dict[int, str]:
         """The message of each invalid item of the chunk, by position in the chunk."""
-        raw = orjson.loads(self._get(self._key(batch, f"invalid/{chunk:06d}.json")))
+        raw = orjson.loads(self._get(self._key(batch, _INVALID.format(chunk))))
         return {int(position): str(message) for position, message in raw}
 
     def put_chunk_outputs(self, batch: Batch, chunk: int, lines: list[bytes]) -> None:
         """Store the chunk's result lines, one per item in order."""
-        self._put(self._key(batch, f"outputs/{chunk:06d}.jsonl"), b"".join(line + b"\n" for line in lines), _JSON_LINES)
+        self._put(self._key(batch, _OUTPUTS.format(chunk)), b"".join(line + b"\n" for line in lines), _JSON_LINES)
 
     def chunk_outputs(self, batch: Batch, chunk: int) -> list[bytes]:
         """The chunk's result lines, one per item in order."""
-        return self._get(self._key(batch, f"outputs/{chunk:06d}.jsonl")).splitlines()
+        return self._get(self._key(batch, _OUTPUTS.format(chunk))).splitlines()
 
     def put_failure(self, batch: Batch, chunk: int, failure: ChunkFailure) -> None:
         """Record the chunk's latest failed attempt (read back once the chunk is dead-lettered)."""
         body = orjson.dumps({"reason": failure.reason, "receives": failure.receives})
-        self._put(self._key(batch, f"failures/{chunk:06d}.json"), body, _JSON)
+        self._put(self._key(batch, _FAILURES.format(chunk)), body, _JSON)
 
     def last_failure(self, batch: Batch, chunk: int) -> ChunkFailure | None:
         """The chunk's latest failed attempt; None when none was recorded (its worker died each time)."""
-        recorded = self._get_optional(self._key(batch, f"failures/{chunk:06d}.json"))
+        recorded = self._get_optional(self._key(batch, _FAILURES.format(chunk)))
         if recorded is None:
             return None
         failure = orjson.loads(recorded)
@@ -182,7 +177,7 @@ class BatchStore:
 
     def put_results(self, batch: Batch) -> str:
         """Write the one result file (every chunk's results, in order) and return its key."""
-        keys = [self._key(batch, f"outputs/{chunk:06d}.jsonl") for chunk in range(batch.chunks)]
+        keys = [self._key(batch, _OUTPUTS.format(chunk)) for chunk in range(batch.chunks)]
         with ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="batch-results") as pool:
             parts = list(pool.map(self._get, keys))
         result_key = self._key(batch, "results.jsonl")
