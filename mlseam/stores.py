@@ -1,19 +1,18 @@
-"""Builds the three real stores (PostgreSQL, DynamoDB, S3) from settings."""
+"""Builds the real stores (PostgreSQL; DynamoDB, S3 and SQS) from settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlseam.artifacts import ArtifactStore, S3ArtifactStore
 from mlseam.aws import aws_client
+from mlseam.batchstore import BatchStore
+from mlseam.batchstore import create_batch_resources as create_resources
 from mlseam.examples import ExamplesStore, PostgresExamplesStore
 from mlseam.examples.credentials import SecretCredentials, with_credentials
 from mlseam.registry import DynamoRegistry, Registry
 from mlseam.settings import Settings
-
-if TYPE_CHECKING:
-    from mlseam.batches.store import BatchStore
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,6 @@ def database_url(settings: Settings) -> str:
 
 def build_batch_store(settings: Settings, *, dynamodb: Any = None, s3: Any = None) -> BatchStore:
     """The batch store of ``settings``: its table, bucket and queue names (clients given are reused)."""
-    from mlseam.batches.store import BatchStore
-
     return BatchStore(
         dynamodb=dynamodb or aws_client(settings, "dynamodb"),
         s3=s3 or aws_client(settings, "s3"),
@@ -69,9 +66,7 @@ def build_batch_store(settings: Settings, *, dynamodb: Any = None, s3: Any = Non
 
 def create_batch_resources(settings: Settings, services: list[str]) -> None:
     """The batch table, bucket and per-service queues, as Terraform creates them (local stack, tests)."""
-    from mlseam.batches.store import create_batch_resources as create
-
-    create(
+    create_resources(
         dynamodb=aws_client(settings, "dynamodb"),
         s3=aws_client(settings, "s3"),
         sqs=aws_client(settings, "sqs"),

@@ -1,1 +1,1 @@
-"""Queue-style batches: the API that accepts them (SQS + S3), the worker that predicts them, their state."""
+"""Queue-style batch jobs: submitting them, answering their status, and the worker that predicts them."""

@@ -18,11 +18,17 @@ from typing import Any
 
 import orjson
 
-from mlseam.batches.store import Batch, BatchStore, chunk_messages, ms, utc_now
-from mlseam.errors import InvalidInputError
+from mlseam.batchstore import Batch, BatchStore, chunk_messages, ms
+from mlseam.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NoModelError,
+    TooManyItemsError,
+)
 from mlseam.manifest import Service
 from mlseam.registry import Registry
-from mlseam.serving.problems import ApiError
+from mlseam.registry.records import now_iso
 from mlseam.settings import Settings
 
 log = logging.getLogger("mlseam.batches")
@@ -49,29 +55,30 @@ def batch_id_for(service: str, idempotency_key: str | None) -> str:
 
 
 def check_idempotency_key(key: str | None) -> str | None:
+    """``key`` when it is a usable Idempotency-Key (or None: there is none); InvalidInputError otherwise."""
     if key is None:
         return None
     if not key or len(key) > _MAX_KEY_LENGTH or not key.isprintable():
-        raise ApiError(
-            422, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {_MAX_KEY_LENGTH} printable characters"
+        raise InvalidInputError(
+            f"Idempotency-Key must be 1 to {_MAX_KEY_LENGTH} printable characters", field="Idempotency-Key"
         )
     return key
 
 
 def parse_inputs(body: bytes, max_items: int) -> list[Any]:
-    """The ``inputs`` list of a batch body, or ApiError saying what to fix."""
+    """The ``inputs`` list of a batch body; InvalidInputError (or TooManyItemsError) saying what to fix."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(422, "invalid_input", f"body: is not valid JSON ({exc})") from None
+        raise InvalidInputError(f"body: is not valid JSON ({exc})", field="body") from None
     if type(parsed) is not dict or set(parsed) != {"inputs"} or type(parsed["inputs"]) is not list:
-        raise ApiError(422, "invalid_input", 'body: must be {"inputs": [...]} and nothing else')
+        raise InvalidInputError('body: must be {"inputs": [...]} and nothing else', field="body")
     values: list[Any] = parsed["inputs"]
     if not values:
-        raise ApiError(422, "invalid_input", "inputs: List should have at least 1 item")
+        raise InvalidInputError("inputs: List should have at least 1 item", field="inputs")
     if len(values) > max_items:
-        raise ApiError(
-            413, "too_many_items", f"inputs: {len(values)} items; a batch holds at most {max_items}; split it"
+        raise TooManyItemsError(
+            f"inputs: {len(values)} items; a batch holds at most {max_items}; split it", field="inputs"
         )
     return values
 
@@ -114,69 +121,85 @@ def submit_batch(
             return _replayed(existing, request_sha256, store), False
 
     values = parse_inputs(body, settings.batch_max_items)
-    store.queue_url(name)  # no queue, no batch: fail before anything is written
+    store.queue.queue_url(name)  # no queue, no batch: fail before anything is written
     champion = registry.get_champion(name)
     if champion is None:
-        raise ApiError(503, "no_model", f"{name} has no champion yet; retrain it before submitting batches")
+        raise NoModelError(f"{name} has no champion yet; retrain it before submitting batches")
+    batch = _new_batch(name, batch_id, champion.version, len(values), request_sha256, settings)
+    invalid = _store_inputs(service, store, batch, values)
+    if not store.create(batch):  # a concurrent retry with the same key won
+        existing = store.get(name, batch_id)
+        if existing is None:  # pragma: no cover - created and expired within one request
+            raise ConflictError("the batch changed while it was submitted; retry")
+        return _replayed(existing, request_sha256, store), False
+    _enqueue(store, batch)
+    _log_accepted(batch, invalid)
+    return batch, True
 
-    started = time.perf_counter()
+
+def _new_batch(service: str, batch_id: str, version: str, total: int, request_sha256: str, settings: Settings) -> Batch:
+    """A batch of ``total`` items, before anything of it is stored."""
     size = settings.batch_chunk_items
-    starts = range(0, len(values), size)
-    chunks = [build_chunk(service, values[s : s + size], s) for s in starts]
+    return Batch(
+        service=service,
+        batch_id=batch_id,
+        model_version=version,
+        total=total,
+        chunks=-(-total // size),
+        chunk_items=size,
+        created_at=now_iso(),
+        expires_at=int(time.time() + settings.batch_retention_days * 86400),
+        request_sha256=request_sha256,
+    )
+
+
+def _log_accepted(batch: Batch, invalid: int) -> None:
+    timings = {f"{stage}_ms": value for stage, value in batch.timings_ms.items()}
+    log.info(
+        "batch accepted",
+        extra={
+            "service": batch.service,
+            "batch_id": batch.batch_id,
+            "items": batch.total,
+            "chunks": batch.chunks,
+            "invalid": invalid,
+            **timings,
+        },
+    )
+
+
+def _store_inputs(service: Service, store: BatchStore, batch: Batch, values: list[Any]) -> int:
+    """Validate and write every chunk's inputs (invalid items set aside); how many were invalid."""
+    started = time.perf_counter()
+    size = batch.chunk_items
+    chunks = [build_chunk(service, values[s : s + size], s) for s in range(0, len(values), size)]
     validated = time.perf_counter()
 
     def upload(numbered: tuple[int, Chunk]) -> None:
         number, chunk = numbered
-        store.put_bytes(store.key(name, batch_id, f"inputs/{number:06d}.json"), chunk.body)
+        store.put_chunk_inputs(batch, number, chunk.body)
         if chunk.invalid:
-            store.put_json(store.key(name, batch_id, f"invalid/{number:06d}.json"), chunk.invalid)
+            store.put_invalid(batch, number, chunk.invalid)
 
     with ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="batch-upload") as pool:
         list(pool.map(upload, enumerate(chunks)))
-    uploaded = time.perf_counter()
+    batch.timings_ms = {"validate": ms(validated - started), "upload": ms(time.perf_counter() - validated)}
+    return sum(len(chunk.invalid) for chunk in chunks)
 
-    batch = Batch(
-        service=name,
-        batch_id=batch_id,
-        model_version=champion.version,
-        total=len(values),
-        chunks=len(chunks),
-        chunk_items=size,
-        created_at=utc_now(),
-        expires_at=int(time.time() + settings.batch_retention_days * 86400),
-        request_sha256=request_sha256,
-        timings_ms={"validate": ms(validated - started), "upload": ms(uploaded - validated)},
-    )
-    if not store.create(batch):  # a concurrent retry with the same key won
-        existing = store.get(name, batch_id)
-        if existing is None:  # pragma: no cover - created and expired within one request
-            raise ApiError(409, "conflict", "the batch changed while it was submitted; retry")
-        return _replayed(existing, request_sha256, store), False
-    store.enqueue(chunk_messages(batch))
-    store.mark_enqueued(batch, ms(time.perf_counter() - uploaded))
-    log.info(
-        "batch accepted",
-        extra={
-            "service": name,
-            "batch_id": batch_id,
-            "items": batch.total,
-            "chunks": batch.chunks,
-            "invalid": sum(len(c.invalid) for c in chunks),
-            **{f"{stage}_ms": ms for stage, ms in batch.timings_ms.items()},
-        },
-    )
-    return batch, True
+
+def _enqueue(store: BatchStore, batch: Batch) -> None:
+    """Send the batch's chunk messages, then record that they went out."""
+    started = time.perf_counter()
+    store.queue.enqueue(chunk_messages(batch))
+    store.mark_enqueued(batch, ms(time.perf_counter() - started))
 
 
 def _replayed(existing: Batch, request_sha256: str, store: BatchStore) -> Batch:
+    """The batch a retry names, its messages re-sent if they may not have gone out."""
     if existing.request_sha256 != request_sha256:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
-            f"Idempotency-Key already names batch {existing.batch_id} with a different body; use a new key",
+        raise IdempotencyKeyReusedError(
+            f"Idempotency-Key already names batch {existing.batch_id} with a different body; use a new key"
         )
     if not existing.enqueued:  # the first attempt stopped before its messages were sent
-        started = time.perf_counter()
-        store.enqueue(chunk_messages(existing))
-        store.mark_enqueued(existing, ms(time.perf_counter() - started))
+        _enqueue(store, existing)
     return existing

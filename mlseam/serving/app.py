@@ -19,10 +19,19 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlseam.batches import api as batch_api
-from mlseam.batches.store import BatchStore
+from mlseam.batches import answers as batch_api
 from mlseam.batches.submit import submit_batch
-from mlseam.errors import ConfigError, InvalidInputError, MlseamError, StoreError
+from mlseam.batchstore import BatchStore
+from mlseam.errors import (
+    BatchNotFoundError,
+    ConfigError,
+    ConflictError,
+    InvalidInputError,
+    MlseamError,
+    NoModelError,
+    StoreError,
+    TooManyItemsError,
+)
 from mlseam.examples import LabelledExample
 from mlseam.manifest import load_service
 from mlseam.runtime import SlotState
@@ -257,6 +266,13 @@ def _batch_infrastructure() -> Iterator[None]:
     """SQS, S3 or DynamoDB failing is a 503 the client may retry, never a 500."""
     try:
         yield
+    except InvalidInputError as exc:  # the batch code's domain errors, until problems.py maps them all
+        status, code = (413, "too_many_items") if isinstance(exc, TooManyItemsError) else (422, "invalid_input")
+        raise ApiError(status, code, str(exc), index=exc.index, field=exc.field) from None
+    except (BatchNotFoundError, ConflictError, NoModelError) as exc:
+        status, code = (404, "unknown_batch") if isinstance(exc, BatchNotFoundError) else (409, "conflict")
+        status, code = (503, "no_model") if isinstance(exc, NoModelError) else (status, code)
+        raise ApiError(status, code, str(exc)) from None
     except (StoreError, BotoCoreError, ClientError) as exc:
         log.warning("batch store unavailable: %s", exc)
         raise ApiError(503, "batches_unavailable", f"batches are unavailable, retry later: {exc}") from None
