@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -138,6 +143,58 @@ def test_too_large_a_body_is_413(served: Served) -> None:
     assert response.status_code == 413 and "exceeds 200000 bytes" in response.json()["error"]["message"]
 
 
+def test_a_client_sending_its_whole_body_before_reading_gets_the_413(served: Served) -> None:
+    # given: urllib, which sends all 72 MB before it reads a byte of the answer
+    body = b'{"inputs": [' + b" " * 72_000_000 + b"]}"
+    url = served.api.url(f"/{served.digits}/v1/predict")
+    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})  # noqa: S310
+    # when
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)  # noqa: S310 - the test's own server
+    # then: the JSON answer, not a connection reset
+    assert refused.value.code == 413
+    assert "exceeds 200000 bytes" in json.loads(refused.value.read())["error"]["message"]
+
+
+def _chunks(total: int, size: int = 65536) -> Iterator[bytes]:
+    yield b'{"inputs": ['
+    for _ in range(total // size):
+        yield b" " * size
+    yield b"]}"
+
+
+def test_a_streamed_body_past_the_limit_gets_the_413_and_the_connection_serves_on(served: Served) -> None:
+    host, port = served.api.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        # no Content-Length: the limit is found while reading
+        connection.request("POST", f"/{served.digits}/v1/examples", body=_chunks(5_000_000), encode_chunked=True)
+        refused = connection.getresponse()
+        assert refused.status == 413 and json.loads(refused.read())["error"]["code"] == "too_large"
+        connection.request("GET", f"/{served.digits}/healthz")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def test_a_client_expecting_100_continue_is_refused_before_it_sends_the_body(served: Served) -> None:
+    host, port = served.api.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(
+            f"POST /{served.digits}/v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 72000000\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            received = client.recv(65536)
+            if not received:
+                break
+            answer += received
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"100 Continue" not in head
+    assert json.loads(body)["error"]["code"] == "too_large"
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/v1/predict", 405)])
 def test_unknown_routes_are_json(served: Served, method: str, path: str, status: int) -> None:
     response = httpx.request(method, served.api.url(f"/{served.digits}{path}"))
@@ -167,7 +224,10 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
     assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 16}
     metrics = httpx.get(base + "/metrics").text
     assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
-    assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_batch_rows_bucket" in metrics
+    assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_call_rows_bucket" in metrics
+    # every route is counted under its own label, the raw-ASGI predict route included
+    for route in ("/v1/predict", "/readyz", "/openapi.json"):
+        assert f'route="{route}",service="{served.digits}"' in metrics, route
 
 
 def test_examples_are_stored_once(served: Served) -> None:
@@ -206,9 +266,9 @@ def _batch_counts(served: Served) -> tuple[float, float]:
     text = httpx.get(served.api.url(f"/{served.digits}/metrics")).text
     calls = requests = 0.0
     for line in text.splitlines():
-        if line.startswith(f'mlseam_predict_batch_requests_count{{service="{served.digits}"}}'):
+        if line.startswith(f'mlseam_predict_call_requests_count{{service="{served.digits}"}}'):
             calls = float(line.split()[-1])
-        if line.startswith(f'mlseam_predict_batch_requests_sum{{service="{served.digits}"}}'):
+        if line.startswith(f'mlseam_predict_call_requests_sum{{service="{served.digits}"}}'):
             requests = float(line.split()[-1])
     return calls, requests
 
