@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from starlette.routing import BaseRoute, Mount, Route
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import ASGIApp
 
 UNMATCHED = ("-", "unmatched")
@@ -41,14 +42,16 @@ class RouteLabels:
             if not isinstance(mount, Mount):
                 continue
             service = mount.path.strip("/")
-            for route in mount.routes:
-                if not isinstance(route, Route):
+            # FastAPI keeps an included router as one entry; its contexts are the routes it serves.
+            for context in iter_route_contexts(mount.routes):
+                if context.path is None:
                     continue
-                labels = (service, route.path)
-                if route.param_convertors:
-                    self._templated.append((re.compile(re.escape(mount.path) + route.path_regex.pattern[1:]), labels))
+                regex, template, convertors = compile_path(context.path)
+                labels = (service, template)
+                if convertors:
+                    self._templated.append((re.compile(re.escape(mount.path) + regex.pattern[1:]), labels))
                 else:
-                    exact[mount.path + route.path] = labels
+                    exact[mount.path + context.path] = labels
         self._exact = exact
 
 

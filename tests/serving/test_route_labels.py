@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
 from mlseam.serving.middleware import RequestContext
@@ -33,9 +33,13 @@ def _root_with_a_service(service: str) -> FastAPI:
     async def brand_new() -> dict[str, str]:
         return {"new": "yes"}
 
-    @app.get("/v1/things/{thing_id}")
+    things = APIRouter(prefix="/v1/things")
+
+    @things.get("/{thing_id}")
     async def thing(thing_id: str) -> dict[str, str]:
         return {"thing": thing_id}
+
+    app.include_router(things)
 
     root = FastAPI()
     root.mount(f"/{service}", app)
