@@ -51,7 +51,10 @@ def batches_router(schemas: ServiceSchemas, *, max_items: int) -> APIRouter:
         "",
         status_code=202,
         response_model=BatchSummary,
-        responses={202: {"links": _FOLLOW_BATCH}, **error_responses(401, 409, 413, 422, 503)},
+        responses={
+            202: {"description": "accepted: poll its status_url", "links": _FOLLOW_BATCH},
+            **error_responses(401, 409, 413, 422, 503),
+        },
         openapi_extra={"requestBody": {"required": True, "content": body_of(schemas.predict_request_model)}},
         summary="Submit many inputs at once; poll the status URL for the results",
     )
