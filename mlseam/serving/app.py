@@ -121,5 +121,5 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
         root.mount(f"/{name}", create_service_app(service, token=token))
     fast = FastPredict(root, runtimes=served, token=token)
     return RequestContext(
-        fast, max_body_bytes=settings.max_body_bytes, batch_max_body_bytes=settings.batch_max_body_bytes
+        fast, routes=root, max_body_bytes=settings.max_body_bytes, batch_max_body_bytes=settings.batch_max_body_bytes
     )

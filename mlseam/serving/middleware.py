@@ -8,6 +8,7 @@ import os
 import time
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlseam.serving.metrics import LATENCY, REQUESTS
@@ -36,13 +37,23 @@ def _latency(service: str, route: str) -> Any:
 
 class RequestContext:
     """Gives each request an id (``X-Request-ID`` or a new one), echoes it, times and counts it
-    under its route's label, and answers 413 to a body larger than ``max_body_bytes``."""
+    under its route's label, and answers 413 to a body larger than ``max_body_bytes``.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, batch_max_body_bytes: int | None = None) -> None:
+    ``routes`` is the app whose mounted service apps declare the routes the metrics label.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Starlette,
+        max_body_bytes: int,
+        batch_max_body_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
-        self.labels = RouteLabels(app)
+        self.labels = RouteLabels(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -48,7 +48,8 @@ def _root_with_a_service(service: str) -> FastAPI:
 
 def test_a_route_added_to_a_service_app_is_counted_under_its_own_label() -> None:
     # given: a service app with a route no list of known routes has ever heard of
-    app = RequestContext(_root_with_a_service("labelled"), max_body_bytes=1024)
+    root = _root_with_a_service("labelled")
+    app = RequestContext(root, routes=root, max_body_bytes=1024)
     before = _count("labelled", "/v1/brand-new", "200")
     # when
     assert _get(app, "/labelled/v1/brand-new") == [200]
@@ -57,7 +58,8 @@ def test_a_route_added_to_a_service_app_is_counted_under_its_own_label() -> None
 
 
 def test_a_templated_route_is_one_label_whatever_its_parameters() -> None:
-    app = RequestContext(_root_with_a_service("templated"), max_body_bytes=1024)
+    root = _root_with_a_service("templated")
+    app = RequestContext(root, routes=root, max_body_bytes=1024)
     assert _get(app, *(f"/templated/v1/things/{thing}" for thing in "abc")) == [200, 200, 200]
     assert _count("templated", "/v1/things/{thing_id}", "200") == 3
 
