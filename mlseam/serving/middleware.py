@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import json
 import logging
 import os
 import time
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlseam.serving.metrics import LATENCY, REQUESTS
+from mlseam.serving.problems import REQUEST_ID, BodyTooLargeError, Problem, problem_for, problem_headers, render_problem
+from mlseam.serving.route_labels import RouteLabels
 
-REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 log = logging.getLogger("mlseam.access")
 
-_KNOWN_ROUTES = (
-    "/v1/predict",
-    "/v1/examples",
-    "/v1/model",
-    "/v1/batches",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-)
+DISCARD_AT_MOST = 128 * 1024 * 1024
+"""How much of a body past the limit is read and thrown away so that its sender, still sending
+and not yet reading (urllib, requests), gets the 413 rather than a reset; past it, the connection closes."""
 
-
-def route_of(path: str) -> tuple[str, str]:
-    """(service, route) for a path: bounded label values, whatever clients send."""
-    service, _, rest = path.lstrip("/").partition("/")
-    rest = "/" + rest
-    if rest in _KNOWN_ROUTES:
-        return service, rest
-    if rest.startswith("/v1/batches/"):
-        return service, "/v1/batches/{id}"
-    return "-", "unmatched"
+_QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -52,20 +35,25 @@ def _latency(service: str, route: str) -> Any:
     return LATENCY.labels(service, route)
 
 
-def error_body(status: int, code: str, message: str, **extra: Any) -> bytes:
-    """The JSON every error answers with."""
-    detail = {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
-    return json.dumps({"error": detail, "request_id": REQUEST_ID.get()}).encode()
-
-
 class RequestContext:
-    """Gives each request an id (``X-Request-ID`` or a new one), echoes it, times and counts it,
-    and answers 413 before reading a body larger than ``max_body_bytes``."""
+    """Gives each request an id (``X-Request-ID`` or a new one), echoes it, times and counts it
+    under its route's label, and answers 413 to a body larger than ``max_body_bytes``.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, batch_max_body_bytes: int | None = None) -> None:
+    ``routes`` is the app whose mounted service apps declare the routes the metrics label.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Starlette,
+        max_body_bytes: int,
+        batch_max_body_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
+        self.labels = RouteLabels(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,66 +77,85 @@ class RequestContext:
 
         limit = self.batch_max_body_bytes if scope["path"].endswith("/v1/batches") else self.max_body_bytes
         try:
-            length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
-                await self._too_large(send_with_id, limit)
-                return
-            await self.app(scope, self._limited(receive, limit), send_with_id)
-        except BodyTooLargeError:
-            await self._too_large(send_with_id, limit)
+            await _refuse_declared_length(headers, receive, limit)
+            await self.app(scope, _limited(receive, limit), send_with_id)
+        except BodyTooLargeError as exc:
+            if started_response:
+                raise
+            await _send_problem(send_with_id, problem_for(exc))
         except Exception:
             # Whatever escaped the app: logged with its request id, answered without a trace.
             log.exception("unhandled error", extra={"path": scope["path"]})
             if started_response:
                 raise
-            await self._send_json(send_with_id, 500, "internal", f"internal error; quote request id {request_id}")
+            await _send_problem(send_with_id, problem_for(RuntimeError()))
         finally:
-            elapsed = time.perf_counter() - started
-            service, route = route_of(scope["path"])
-            _counter(service, route, status).inc()
-            _latency(service, route).observe(elapsed)
-            if route not in ("/healthz", "/readyz", "/metrics"):
-                log.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                        "service": service,
-                    },
-                )
+            self._record(scope, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    def _limited(self, receive: Receive, limit: int) -> Receive:
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLargeError(f"request body exceeds {limit} bytes; send fewer items")
-            return message
-
-        return limited
-
-    async def _too_large(self, send: Send, limit: int) -> None:
-        await self._send_json(send, 413, "too_large", f"request body exceeds {limit} bytes; send fewer items")
-
-    @staticmethod
-    async def _send_json(send: Send, status: int, code: str, message: str) -> None:
-        body = error_body(status, code, message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        service, route = self.labels.of(scope["path"])
+        _counter(service, route, status).inc()
+        _latency(service, route).observe(elapsed)
+        if route not in _QUIET_ROUTES:
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "service": service,
+                },
+            )
 
 
-class BodyTooLargeError(Exception):
-    """A streamed request body went past the limit (the app answers 413)."""
+async def _refuse_declared_length(headers: dict[bytes, bytes], receive: Receive, limit: int) -> None:
+    """BodyTooLargeError for a declared ``Content-Length`` over ``limit``, its body read and dropped first.
+
+    A client waiting on ``Expect: 100-continue`` has sent nothing yet and is told at once;
+    so is one declaring more than can sensibly be thrown away.
+    """
+    length = headers.get(b"content-length")
+    if length is None or not length.isdigit() or int(length) <= limit:
+        return
+    if headers.get(b"expect", b"").lower() == b"100-continue" or int(length) > limit + DISCARD_AT_MOST:
+        raise BodyTooLargeError(limit, close=True)
+    await _discard(receive, int(length))
+    raise BodyTooLargeError(limit)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive``, raising BodyTooLargeError once the body passes ``limit`` (after dropping the rest)."""
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                drained = not message.get("more_body", False) or await _discard(receive, DISCARD_AT_MOST)
+                raise BodyTooLargeError(limit, close=not drained)
+        return message
+
+    return limited
+
+
+async def _discard(receive: Receive, at_most: int) -> bool:
+    """Read and drop the rest of a body, never holding more than one chunk; False if it ran past ``at_most``."""
+    dropped = 0
+    while dropped <= at_most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
+
+
+async def _send_problem(send: Send, problem: Problem) -> None:
+    body = render_problem(problem)
+    await send({"type": "http.response.start", "status": problem.status, "headers": problem_headers(problem, body)})
+    await send({"type": "http.response.body", "body": body})

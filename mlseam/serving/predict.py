@@ -1,13 +1,13 @@
-"""The predict path: body to outputs through the batcher, and a raw-ASGI route for it.
+"""The predict path: body to outputs through the coalescer, and a raw-ASGI route for it.
 
 ``POST /<service>/v1/predict`` is the hot path. FastAPI's mount, routing and dependency
 machinery cost more per request than a micro-batched model call, so ``FastPredict`` answers
-it directly; the FastAPI route (same ``run_predict``) stays for docs and any other caller.
+it directly, with the same token check and the same error answers as every other route; the
+FastAPI route (same ``run_predict``) stays for docs and any other caller.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -15,44 +15,41 @@ import orjson
 import pydantic
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlseam.errors import InvalidInputError, NoModelError
+from mlseam.errors import InvalidInputError, MlseamError, ModelOutputError
 from mlseam.runtime import Arrival, UnusableOutput
-from mlseam.serving.middleware import REQUEST_ID, error_body
-from mlseam.serving.problems import ApiError, from_validation
+from mlseam.serving.deps import check_token
+from mlseam.serving.problems import (
+    HttpError,
+    in_list,
+    invalid_input_from,
+    problem_for,
+    problem_headers,
+    render_problem,
+)
 from mlseam.serving.served import ServedService
 
 log = logging.getLogger("mlseam.serving")
 
 
-def check_token(token: str | None, authorization: str) -> None:
-    """ApiError 401 unless ``authorization`` is ``Bearer <token>`` (no check when token is None)."""
-    if token is None:
-        return
-    if not (authorization.startswith("Bearer ") and hmac.compare_digest(authorization[7:].encode(), token.encode())):
-        raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` with the service's API token")
-
-
 async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | None = None) -> bytes:
-    """The JSON answer to a predict body, or ApiError saying what to fix."""
-    service = runtime.service
+    """The JSON answer to a predict body, or the error saying what to fix."""
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
     try:
         outputs, version = await runtime.coalescer.submit(inputs, arrival)
-    except NoModelError as exc:
-        raise ApiError(503, "no_model", f"{service.name} has no model loaded: {exc}") from None
-    except Exception:
-        log.exception("model failed on a batch", extra={"service": service.name})
-        message = f"the model failed on this request's batch; quote request id {REQUEST_ID.get()} when reporting it"
-        raise ApiError(500, "model_error", message) from None
+    except MlseamError:
+        raise
+    except Exception as exc:
+        log.exception("model failed on a batch", extra={"service": runtime.service.name})
+        raise ModelOutputError(f"{runtime.service.name}'s model raised {type(exc).__name__}") from exc
     for index, output in enumerate(outputs):
         if isinstance(output, UnusableOutput):
             message = (
                 f"inputs[{index}]: the model gave no finite prediction ({output.value}) for this input; "
                 "its values are probably far outside the range the model was trained on"
             )
-            raise ApiError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
+            raise HttpError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
     return orjson.dumps({"outputs": outputs, "model_version": version})
 
 
@@ -62,17 +59,15 @@ def _fast_inputs(runtime: ServedService, body: bytes) -> list[Any] | None:
 
 
 def _checked_inputs(runtime: ServedService, body: bytes) -> list[Any]:
-    """The inputs validated item by item, or ApiError naming the item and field to fix."""
+    """The inputs validated item by item, or InvalidInputError naming the item and field to fix."""
     try:
         parsed = runtime.schemas.predict_request.validate_json(body)
     except pydantic.ValidationError as exc:
-        raise from_validation(exc, "inputs") from None
+        raise invalid_input_from(exc, "inputs") from None
     try:
         return [runtime.service.task.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
     except InvalidInputError as exc:
-        field = f"inputs[{exc.index}]" + (exc.field or "").removeprefix("input")
-        message = str(exc).split(": ", 1)[-1]
-        raise ApiError(422, "invalid_input", f"{field}: {message}", index=exc.index, field=field) from None
+        raise in_list(exc, "inputs", item="input") from None
 
 
 class FastPredict:
@@ -80,11 +75,11 @@ class FastPredict:
 
     def __init__(self, app: ASGIApp, *, runtimes: dict[str, ServedService], token: str | None) -> None:
         self.app = app
-        self.routes = {f"/{name}/v1/predict": runtime for name, runtime in runtimes.items()}
+        self.paths = {f"/{name}/v1/predict": runtime for name, runtime in runtimes.items()}
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runtime = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        runtime = self.paths.get(scope["path"]) if scope["type"] == "http" else None
         if runtime is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -95,20 +90,20 @@ class FastPredict:
             if body is None:
                 return  # the client went away before sending its body
             check_token(self.token, _header(scope, b"authorization"))
-            status, payload = 200, await run_predict(runtime, body, arrival)
-        except ApiError as exc:
-            status = exc.status
-            payload = error_body(exc.status, exc.code, exc.message, index=exc.index, field=exc.field)
+            payload = await run_predict(runtime, body, arrival)
+            status, headers = 200, _json_headers(payload)
+        except (HttpError, MlseamError) as exc:
+            problem = problem_for(exc)
+            payload = render_problem(problem)
+            status, headers = problem.status, problem_headers(problem, payload)
         finally:
             arrival.close()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-            }
-        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _json_headers(payload: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from annotated_types import Len
@@ -60,6 +60,41 @@ class Readiness(pydantic.BaseModel):
     status: str
     model_version: str | None = None
     reason: str | None = None
+
+
+class BatchProgress(pydantic.BaseModel):
+    """How many of a batch's items are done."""
+
+    done: int
+    total: int
+
+
+class BatchSummary(pydantic.BaseModel):
+    """Answer to ``POST /v1/batches`` (202): the batch, and where to poll it."""
+
+    batch_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    status_url: str
+    model_version: str
+    progress: BatchProgress
+    errors: int
+    failed_chunks: int
+    reason: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    expires_at: str
+    timings_ms: dict[str, int]
+
+
+class BatchReport(BatchSummary):
+    """Answer to ``GET /v1/batches/{batch_id}``; once finished, a page of results in input order."""
+
+    offset: int | None = None
+    limit: int | None = None
+    next_offset: int | None = None
+    result_url: str | None = None
+    outputs: list[dict[str, Any]] | None = None
 
 
 def _title(service: Service) -> str:
@@ -139,3 +174,8 @@ def model_summary(loaded: LoadedModel) -> dict[str, Any]:
         "library_versions": record.library_versions,
         "artifact_sha256": record.artifact_sha256,
     }
+
+
+def body_of(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """An OpenAPI ``content`` entry referring to ``model`` (a raw body the route validates itself)."""
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}

@@ -9,7 +9,7 @@ from typing import Any
 from mlseam.errors import NoModelError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
-from mlseam.runtime import ChampionWatcher, ModelSlot, PredictCoalescer, predict_outputs
+from mlseam.runtime import ChampionWatcher, LoadedModel, ModelSlot, PredictCoalescer, predict_outputs
 from mlseam.serving.schemas import ServiceSchemas, build_schemas
 from mlseam.settings import Settings
 from mlseam.stores import Stores
@@ -45,11 +45,16 @@ class ServedService:
         )
         self._watch: asyncio.Task[None] | None = None
 
-    def predict(self, inputs: list[Any]) -> tuple[list[Any], str]:
-        """Run the current model on validated inputs (one batch, one model version)."""
+    def loaded(self) -> LoadedModel:
+        """The model being served, or NoModelError saying why there is none."""
         loaded = self.slot.current
         if loaded is None:
-            raise NoModelError(self.slot.reason or "no model loaded yet")
+            raise NoModelError(f"{self.service.name} has no model loaded: {self.slot.reason or self.slot.readiness}")
+        return loaded
+
+    def predict(self, inputs: list[Any]) -> tuple[list[Any], str]:
+        """Run the current model on validated inputs (one batch, one model version)."""
+        loaded = self.loaded()
         return predict_outputs(self.service, loaded.model, inputs), loaded.version
 
     async def start(self) -> None:

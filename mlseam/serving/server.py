@@ -13,7 +13,7 @@ import uvicorn
 from pythonjsonlogger.json import JsonFormatter
 
 from mlseam.serving.app import create_app
-from mlseam.serving.middleware import REQUEST_ID
+from mlseam.serving.problems import REQUEST_ID
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -138,6 +143,73 @@ def test_too_large_a_body_is_413(served: Served) -> None:
     assert response.status_code == 413 and "exceeds 200000 bytes" in response.json()["error"]["message"]
 
 
+def test_a_client_sending_its_whole_body_before_reading_gets_the_413(served: Served) -> None:
+    # given: urllib, which sends all 72 MB before it reads a byte of the answer
+    body = b'{"inputs": [' + b" " * 72_000_000 + b"]}"
+    url = served.api.url(f"/{served.digits}/v1/predict")
+    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})  # noqa: S310
+    # when
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)  # noqa: S310 - the test's own server
+    # then: the JSON answer, not a connection reset
+    assert refused.value.code == 413
+    assert "exceeds 200000 bytes" in json.loads(refused.value.read())["error"]["message"]
+
+
+def _chunks(total: int, size: int = 65536) -> Iterator[bytes]:
+    yield b'{"inputs": ['
+    for _ in range(total // size):
+        yield b" " * size
+    yield b"]}"
+
+
+def test_a_streamed_body_past_the_limit_gets_the_413_and_the_connection_serves_on(served: Served) -> None:
+    host, port = served.api.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        # no Content-Length: the limit is found while reading
+        connection.request("POST", f"/{served.digits}/v1/examples", body=_chunks(5_000_000), encode_chunked=True)
+        refused = connection.getresponse()
+        assert refused.status == 413 and json.loads(refused.read())["error"]["code"] == "too_large"
+        connection.request("GET", f"/{served.digits}/healthz")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def _answer_to_headers(served: Served, *headers: str) -> tuple[bytes, bytes]:
+    """Head and body of the answer to a predict request whose body is never sent."""
+    host, port = served.api.base_url.removeprefix("http://").split(":")
+    request = [
+        f"POST /{served.digits}/v1/predict HTTP/1.1",
+        f"Host: {host}",
+        "Content-Type: application/json",
+        *headers,
+    ]
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(("\r\n".join(request) + "\r\n\r\n").encode())
+        answer = b""
+        while not answer.rstrip().endswith(b"}"):
+            received = client.recv(65536)
+            if not received:
+                break
+            answer += received
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_a_client_expecting_100_continue_is_refused_before_it_sends_the_body(served: Served) -> None:
+    head, body = _answer_to_headers(served, "Content-Length: 72000000", "Expect: 100-continue")
+    assert head.startswith(b"HTTP/1.1 413") and b"100 Continue" not in head
+    assert json.loads(body)["error"]["code"] == "too_large"
+
+
+def test_a_body_too_large_to_throw_away_is_refused_at_once_and_the_connection_closed(served: Served) -> None:
+    head, body = _answer_to_headers(served, f"Content-Length: {10**10}")
+    assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()
+    assert json.loads(body)["error"]["code"] == "too_large"
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/v1/predict", 405)])
 def test_unknown_routes_are_json(served: Served, method: str, path: str, status: int) -> None:
     response = httpx.request(method, served.api.url(f"/{served.digits}{path}"))
@@ -165,9 +237,34 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
         )[-1]
     ]
     assert request["properties"]["inputs"]["items"]["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 16}
+    assert httpx.post(base + "/v1/predict", json={"inputs": [IMAGE]}).status_code == 200
     metrics = httpx.get(base + "/metrics").text
     assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
     assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_call_rows_bucket" in metrics
+    # every route is counted under its own label, the raw-ASGI predict route included
+    for route in ("/v1/predict", "/readyz", "/openapi.json"):
+        assert f'route="{route}",service="{served.digits}"' in metrics, route
+
+
+def test_the_openapi_contract_declares_every_answer_and_links_a_batch_to_its_status(served: Served) -> None:
+    paths = httpx.get(served.api.url(f"/{served.digits}/openapi.json")).json()["paths"]
+    assert set(paths["/v1/predict"]["post"]["responses"]) == {"200", "401", "413", "422", "500", "503"}
+    assert set(paths["/v1/examples"]["post"]["responses"]) == {"201", "401", "413", "422", "503"}
+    assert set(paths["/v1/batches"]["post"]["responses"]) == {"202", "401", "409", "413", "422", "503"}
+    assert set(paths["/v1/batches/{batch_id}"]["get"]["responses"]) == {"200", "401", "404", "422", "503"}
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+    assert set(paths["/metrics"]["get"]["responses"]) == {"200", "401"}
+    accepted = paths["/v1/batches"]["post"]["responses"]["202"]
+    assert accepted["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchSummary"}
+    link = accepted["links"]["GetBatch"]
+    assert link["operationId"] == paths["/v1/batches/{batch_id}"]["get"]["operationId"]
+    assert link["parameters"] == {"batch_id": "$response.body#/batch_id"}
+
+
+def test_an_offset_past_any_batch_is_a_declared_422_not_a_500(served: Served) -> None:
+    response = httpx.get(served.api.url(f"/{served.digits}/v1/batches/{'0' * 32}"), params={"offset": 10**29})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "query.offset"
 
 
 def test_examples_are_stored_once(served: Served) -> None:

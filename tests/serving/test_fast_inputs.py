@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlseam.errors import InvalidInputError
 from mlseam.manifest import Service, load_service
 from mlseam.serving.predict import _checked_inputs, _fast_inputs
-from mlseam.serving.problems import ApiError
 from mlseam.serving.schemas import build_schemas
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -86,7 +86,7 @@ def _agrees(runtime: Any, body: bytes) -> None:
     fast = _fast_inputs(runtime, body)
     if fast is None:
         return
-    slow = _checked_inputs(runtime, body)  # raises ApiError if the fast path accepted a bad body
+    slow = _checked_inputs(runtime, body)  # raises InvalidInputError if the fast path accepted a bad body
     assert len(fast) == len(slow)
     for quick, checked in zip(fast, slow, strict=True):
         assert np.array_equal(np.asarray(quick, dtype=np.float64), np.asarray(checked, dtype=np.float64))
@@ -129,5 +129,5 @@ def test_well_formed_bodies_take_the_fast_path() -> None:
 )
 def test_anything_doubtful_is_left_to_the_item_by_item_check(body: bytes) -> None:
     assert _fast_inputs(DIGITS, body) is None
-    with pytest.raises(ApiError):
+    with pytest.raises(InvalidInputError):
         _checked_inputs(DIGITS, body)

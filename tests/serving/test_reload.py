@@ -256,7 +256,7 @@ def _logged_request_ids(api: ApiProcess) -> set[str]:
     return ids
 
 
-def test_bearer_token_guards_the_v1_routes_only(settings: Settings, stores: Stores, tmp_path: Path) -> None:
+def test_bearer_token_guards_the_v1_routes_and_metrics_only(settings: Settings, stores: Stores, tmp_path: Path) -> None:
     name = linear_service(settings.services_dir)
     stores.examples.add(name, load_service(name, settings.services_dir).task, linear_examples(40, seed=5), source="t")
     train(settings, stores, name)
@@ -267,8 +267,15 @@ def test_bearer_token_guards_the_v1_routes_only(settings: Settings, stores: Stor
         assert refused.status_code == 401 and "Authorization: Bearer" in refused.json()["error"]["message"]
         wrong = httpx.post(url, json={"inputs": [GOOD]}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
-        ok = httpx.post(url, json={"inputs": [GOOD]}, headers={"Authorization": "Bearer s3cret"})
-        assert ok.status_code == 200
+        # the scheme is case-insensitive (RFC 7235)
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            ok = httpx.post(url, json={"inputs": [GOOD]}, headers={"Authorization": f"{scheme} s3cret"})
+            assert ok.status_code == 200, scheme
+        model = httpx.get(api.url(f"/{name}/v1/model"), headers={"Authorization": "bearer s3cret"})
+        assert model.status_code == 200
+        assert httpx.get(api.url(f"/{name}/v1/model")).status_code == 401
+        assert httpx.get(api.url(f"/{name}/metrics")).status_code == 401
+        assert httpx.get(api.url(f"/{name}/metrics"), headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert httpx.get(api.url(f"/{name}/readyz")).status_code == 200
         assert httpx.get(api.url(f"/{name}/healthz")).status_code == 200
     finally:

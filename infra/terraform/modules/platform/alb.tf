@@ -59,6 +59,30 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
+# Prometheus scrapes each task inside the VPC; from outside, /<service>/metrics is not an API.
+# Priority 1 is kept for this rule, so it is matched before every service's /<service>/* rule.
+resource "aws_lb_listener_rule" "no_metrics" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 1
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      status_code  = "404"
+      message_body = jsonencode({ error = { code = "not_found", message = "metrics are not served through the load balancer" } })
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = ["/*/metrics", "/*/metrics/"]
+    }
+  }
+
+  tags = var.tags
+}
+
 resource "aws_ecs_cluster" "this" {
   name = local.name
 

@@ -18,6 +18,6 @@ locals {
 
   # A rule's priority comes from its service's name alone, so adding or removing a service never
   # renumbers the others (renumbering rules in place can collide mid-apply). Paths never overlap,
-  # so the order itself does not matter.
-  listener_rule_priorities = { for name in var.service_names : name => 1 + parseint(substr(sha256(name), 0, 8), 16) % 49999 }
+  # so the order itself does not matter. Priority 1 belongs to the rule refusing /*/metrics (alb.tf).
+  listener_rule_priorities = { for name in var.service_names : name => 2 + parseint(substr(sha256(name), 0, 8), 16) % 49998 }
 }

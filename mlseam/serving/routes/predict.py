@@ -1,0 +1,28 @@
+"""``POST /v1/predict``: as documented and as FastAPI serves it; ``FastPredict`` answers the same route faster."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from mlseam.serving.deps import AUTHORISED, Served
+from mlseam.serving.predict import run_predict
+from mlseam.serving.problems import error_responses
+from mlseam.serving.schemas import ServiceSchemas, body_of
+
+
+def predict_router(schemas: ServiceSchemas) -> APIRouter:
+    """The predict route, typed with the service's own input and output models."""
+    router = APIRouter(prefix="/v1", tags=["predict"], dependencies=AUTHORISED)
+
+    @router.post(
+        "/predict",
+        response_model=schemas.predict_response_model,
+        responses=error_responses(401, 413, 422, 500, 503),
+        openapi_extra={"requestBody": {"required": True, "content": body_of(schemas.predict_request_model)}},
+        summary="Predict with the champion, outputs in input order",
+    )
+    async def predict(request: Request, served: Served) -> Response:
+        return Response(await run_predict(served, await request.body()), media_type="application/json")
+
+    return router
