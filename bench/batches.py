@@ -344,7 +344,7 @@ class Bench:
 
         settings = self.settings
         service = load_service(SERVICE, self.services_dir)
-        task = service.task
+        kind = service.kind
         loading = time.perf_counter()
         loaded = load_version(service, model_version, registry=self.stores.registry, artifacts=self.stores.artifacts)
         load_s = time.perf_counter() - loading
@@ -360,9 +360,9 @@ class Bench:
             t0 = time.perf_counter()
             body = s3.get_object(Bucket=bucket, Key=f"{prefix}/{chunk:06d}.json")["Body"].read()
             values = orjson.loads(body)["inputs"]
-            inputs = task.fast_inputs(values, body)
+            inputs = kind.fast_inputs(values, body)
             if inputs is None:
-                inputs = [task.validate_input(value, index=first + i) for i, value in enumerate(values)]
+                inputs = [kind.validate_input(value, index=first + i) for i, value in enumerate(values)]
             t1 = time.perf_counter()
             outputs = predict_outputs(service, loaded.model, inputs)
             t2 = time.perf_counter()

@@ -115,7 +115,8 @@ class Service:
 
     directory: Path
     manifest: Manifest
-    task: TaskKind[Any, Any]
+    kind: TaskKind[Any, Any]
+    """The configured task kind (its name is ``manifest.task``)."""
     model_class: type[Model]
 
     @property
@@ -203,14 +204,14 @@ def load_service(name: str, services_dir: Path) -> Service:
         raise UnknownServiceError(f"unknown service {name!r}: no {path}; known services: {known}")
     manifest = read_manifest(path)
     try:
-        task = TASK_KINDS[manifest.task].from_manifest(manifest.inputs)
+        kind = TASK_KINDS[manifest.task].from_manifest(manifest.inputs)
     except pydantic.ValidationError as exc:
         model = TASK_KINDS[manifest.task].options_model
         raise ManifestError(f"{path}: {describe_error(exc.errors()[0], model, prefix=('inputs',))}") from exc
     cls = _load_reference(path.parent, manifest.model, name, "model")
     where = f"{path.parent / manifest.model}"
     model_class = validate_model_class(cls, where=where, task=manifest.task)
-    return Service(directory=path.parent, manifest=manifest, task=task, model_class=model_class)
+    return Service(directory=path.parent, manifest=manifest, kind=kind, model_class=model_class)
 
 
 def _load_reference(directory: Path, reference: str, service: str, field: str) -> Any:

@@ -47,7 +47,7 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
         record = stores.registry.get_version(name, champion.version) if champion else None
         versions = stores.registry.list_versions(name)
         last = f"{versions[0].version} {versions[0].status.value}" if versions else "never"
-        count = stores.examples.stats(name, service.task).count
+        count = stores.examples.stats(name, service.kind).count
         table.add_row(
             name,
             champion.version if champion else "none",

@@ -62,9 +62,9 @@ def test_seed_retrain_status_promote_rollback(settings: Settings) -> None:
 def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stores) -> None:
     name = linear_service(settings.services_dir, model="StubbornModel")
     service = load_service(name, settings.services_dir)
-    stores.examples.add(name, service.task, linear_examples(50, seed=1), source="t")
+    stores.examples.add(name, service.kind, linear_examples(50, seed=1), source="t")
     assert mlseam(settings, "retrain", name).returncode == 0
-    stores.examples.add(name, service.task, linear_examples(50, seed=2), source="t")
+    stores.examples.add(name, service.kind, linear_examples(50, seed=2), source="t")
     kept = mlseam(settings, "retrain", name)
     assert kept.returncode == 0 and f"{name} v2 kept: not better" in kept.stdout
 
@@ -89,7 +89,7 @@ def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stor
 
 def test_a_quality_gate_exits_3(settings: Settings, stores: Stores) -> None:
     name = linear_service(settings.services_dir)
-    stores.examples.add(name, load_service(name, settings.services_dir).task, linear_examples(5, seed=1), source="t")
+    stores.examples.add(name, load_service(name, settings.services_dir).kind, linear_examples(5, seed=1), source="t")
     result = mlseam(settings, "retrain", name)
     assert result.returncode == 3
     assert result.stdout.strip().splitlines()[-1] == (

@@ -22,7 +22,7 @@ def _history(services_dir: Path) -> tuple[Service, Stores]:
     service = load_service(linear_service(services_dir), services_dir)
     stores = Stores(examples=InMemoryExamplesStore(), registry=InMemoryRegistry(), artifacts=InMemoryArtifactStore())
     for seed in (1, 2):
-        stores.examples.add(service.name, service.task, linear_examples(100, seed=seed), source="t")
+        stores.examples.add(service.name, service.kind, linear_examples(100, seed=seed), source="t")
         Retrainer(service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts).run()
     if stores.registry.get_champion(service.name).version == "v1":  # type: ignore[union-attr]
         promote(stores.registry, stores.artifacts, service.name, "v2", actor="ana@laptop")

@@ -108,13 +108,13 @@ class ChunkProcessor:
 
     def _read_inputs(self, batch: Batch, chunk: int) -> tuple[list[Any], dict[int, str]]:
         """The chunk's valid inputs, and the message of each invalid item by position in the chunk."""
-        task = self.service.task
+        kind = self.service.kind
         start, end = batch.chunk_range(chunk)
         body = self.store.chunk_inputs(batch, chunk)
-        inputs = task.fast_body(body, end - start)  # the file is a predict body: the API's fast path reads it
+        inputs = kind.fast_body(body, end - start)  # the file is a predict body: the API's fast path reads it
         if inputs is None:
             values = orjson.loads(body)["inputs"]
-            inputs = [task.validate_input(value, index=start + i) for i, value in enumerate(values)]
+            inputs = [kind.validate_input(value, index=start + i) for i, value in enumerate(values)]
         invalid = self.store.invalid_items(batch, chunk) if len(inputs) < end - start else {}
         return inputs, invalid
 

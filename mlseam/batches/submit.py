@@ -85,15 +85,15 @@ def parse_inputs(body: bytes, max_items: int) -> list[Any]:
 
 def build_chunk(service: Service, values: list[Any], offset: int) -> Chunk:
     """``values`` (one chunk, starting at batch index ``offset``) checked; invalid ones set aside."""
-    task = service.task
+    kind = service.kind
     body = orjson.dumps({"inputs": values})
-    if task.fast_inputs(values, body) is not None:
+    if kind.fast_inputs(values, body) is not None:
         return Chunk(body, [])
     valid: list[Any] = []
     invalid: list[tuple[int, str]] = []
     for position, value in enumerate(values):
         try:
-            task.validate_input(value, index=offset + position)
+            kind.validate_input(value, index=offset + position)
         except InvalidInputError as exc:
             invalid.append((position, f"inputs[{offset + position}]" + str(exc).removeprefix("input")))
         else:

@@ -85,23 +85,23 @@ def invalid_probes(valid: Any) -> list[Probe]:
 
 def input_gates(service: Service) -> list[tuple[str, Gate]]:
     """The routes by which inputs reach ``predict``, each checking them as the platform does."""
-    task = service.task
+    kind = service.kind
     schemas = build_schemas(service, _MAX_ITEMS)
 
     def predict_api(values: list[Any]) -> list[Any]:
         # A lenient client may send NaN and Infinity tokens: json writes them, orjson would not.
         body = json.dumps({"inputs": values}).encode()
-        fast = task.fast_body(body, _MAX_ITEMS)
+        fast = kind.fast_body(body, _MAX_ITEMS)
         if fast is not None:
             return fast
         parsed = schemas.predict_request.validate_json(body)
-        return [task.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
+        return [kind.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
 
     def batches_and_examples(values: list[Any]) -> list[Any]:
-        fast = task.fast_inputs(values, orjson.dumps({"inputs": values}))
+        fast = kind.fast_inputs(values, orjson.dumps({"inputs": values}))
         if fast is not None:
             return fast
-        return [task.validate_input(value, index=i) for i, value in enumerate(values)]
+        return [kind.validate_input(value, index=i) for i, value in enumerate(values)]
 
     return [("the predict API", predict_api), ("batch and examples validation", batches_and_examples)]
 
@@ -194,7 +194,7 @@ def invalid_inputs_never_reach_predict(subject: Subject) -> None:
             if len(spy.batches) > seen:
                 raise RuleFailure(
                     f"{probe.description} got through {route} and reached predict; the task kind "
-                    f"{service.task.name} must refuse it first: tighten inputs: in service.yaml, or its validation"
+                    f"{service.kind.name} must refuse it first: tighten inputs: in service.yaml, or its validation"
                 )
 
 

@@ -42,7 +42,7 @@ def fits_on_a_small_sample(subject: Subject) -> None:
     """``fit`` trains on a sample of the demo data, read and split as the retrain job does."""
     service, model = subject.loaded()
     sample = draw_sample(service)
-    kind = type(service.task).__name__
+    kind = type(service.kind).__name__
     subject.call(
         f"fit on {len(sample.train)} demo examples",
         model.fit,
@@ -174,19 +174,19 @@ RULES: tuple[Rule, ...] = (
 
 def _predict(subject: Subject, model: Model, inputs: list[Any]) -> list[Any]:
     """``model.predict`` on ``inputs`` as one batch, its outputs checked by the task kind."""
-    task = subject.loaded()[0].task
+    kind = subject.loaded()[0].kind
     size = {0: "an empty batch", 1: "a batch of one"}.get(len(inputs), f"a batch of {len(inputs)}")
     fix = "return [] when there are no inputs" if not inputs else "predict gets a whole batch and returns a list"
-    raw = subject.call(f"predict on {size}", model.predict, task.to_batch(inputs), fix=fix)
+    raw = subject.call(f"predict on {size}", model.predict, kind.to_batch(inputs), fix=fix)
     try:
-        items = task.output_items(raw, len(inputs))
+        items = kind.output_items(raw, len(inputs))
     except ModelOutputError as exc:
         raise RuleFailure(f"predict keeps length: on {size}, {exc}") from exc
     try:
-        return [task.validate_output(item, index=i) for i, item in enumerate(items)]
+        return [kind.validate_output(item, index=i) for i, item in enumerate(items)]
     except ModelOutputError as exc:
         raise RuleFailure(
-            f"predict returns {task.name} outputs: {exc}; the API answers each as its `{task.output_field}`"
+            f"predict returns {kind.name} outputs: {exc}; the API answers each as its `{kind.output_field}`"
         ) from exc
 
 

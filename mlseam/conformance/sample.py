@@ -55,23 +55,23 @@ def draw_sample(service: Service, size: int = SAMPLE_SIZE) -> Sample:
         raise RuleFailure(f"the seed {reference} must yield (input, label) pairs ({exc})") from exc
     store = InMemoryExamplesStore()
     try:
-        store.add(service.name, service.task, examples, source="seed")
+        store.add(service.name, service.kind, examples, source="seed")
     except InvalidInputError as exc:
         where = f"demo example {picked[exc.index]}" if exc.index is not None else "a demo example"
         raise RuleFailure(
-            f"{where} is refused by the task kind {service.task.name}: {exc}; make {reference} yield inputs "
+            f"{where} is refused by the task kind {service.kind.name}: {exc}; make {reference} yield inputs "
             "and labels that service.yaml's task and inputs: accept"
         ) from exc
-    data = store.read(service.name, service.task).examples
+    data = store.read(service.name, service.kind).examples
     mask = holdout_mask(data.ids, service.name, service.manifest.holdout_fraction)
     train, holdout = data.subset(~mask), data.subset(mask)
     try:
         gates.check_both_sides(len(train), len(holdout))
-        if service.task.needs_label_variety:
+        if service.kind.needs_label_variety:
             gates.check_label_variety(train.labels)
     except QualityGateError as exc:
         raise RuleFailure(f"a sample of {len(data)} demo examples is not enough: {exc}") from exc
     stored = {row[0]: row[2] for row in store.rows[service.name]}
     holdout_json = [stored[int(i)] for i in holdout.ids]
-    holdout_inputs = [service.task.validate_input(value, index=i) for i, value in enumerate(holdout_json)]
+    holdout_inputs = [service.kind.validate_input(value, index=i) for i, value in enumerate(holdout_json)]
     return Sample(train=train, holdout=holdout, holdout_json=holdout_json, holdout_inputs=holdout_inputs)

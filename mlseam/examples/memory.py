@@ -31,8 +31,8 @@ class InMemoryExamplesStore:
             self.rows.setdefault(service, []).append((row_id, f"raw:{row_id}", input_json, label))
             return row_id
 
-    def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
-        validated = [validate_example(task, example, index) for index, example in enumerate(examples)]
+    def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
+        validated = [validate_example(kind, example, index) for index, example in enumerate(examples)]
         added = 0
         with self._lock:
             rows = self.rows.setdefault(service, [])
@@ -46,19 +46,19 @@ class InMemoryExamplesStore:
                     added += 1
         return added
 
-    def stats(self, service: str, task: TaskKind[Any, Any]) -> ExampleStats:
+    def stats(self, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
         with self._lock:
             rows = list(self.rows.get(service, []))
         return ExampleStats(count=len(rows), watermark=max((r[0] for r in rows), default=0))
 
-    def read(self, service: str, task: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
+    def read(self, service: str, kind: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
         started = time.perf_counter()
         with self._lock:
             rows = list(self.rows.get(service, []))
         ids, inputs, labels, malformed = [], [], [], 0
         for row_id, _, raw_input, raw_label in rows:
             try:
-                value, label = task.validate_input(raw_input), task.validate_label(raw_label)
+                value, label = kind.validate_input(raw_input), kind.validate_label(raw_label)
             except InvalidInputError:
                 malformed += 1
                 continue
@@ -68,7 +68,7 @@ class InMemoryExamplesStore:
         if progress is not None:
             progress(len(rows))
         examples = Examples(
-            ids=np.asarray(ids, dtype=np.int64), inputs=task.to_batch(inputs), labels=task.label_array(labels)
+            ids=np.asarray(ids, dtype=np.int64), inputs=kind.to_batch(inputs), labels=kind.label_array(labels)
         )
         watermark = max((r[0] for r in rows), default=0)
         return ReadResult(examples, malformed, watermark, time.perf_counter() - started)

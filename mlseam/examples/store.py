@@ -55,15 +55,15 @@ class ExampleStats:
 class ExamplesStore(Protocol):
     """Where labelled examples live; the retrain job reads, APIs and seeding add."""
 
-    def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
+    def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
         """Validate every example, then store the new ones; returns how many were new."""
         ...
 
-    def read(self, service: str, task: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
+    def read(self, service: str, kind: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
         """Every valid example of ``service``, in id order; malformed rows are counted, not raised."""
         ...
 
-    def stats(self, service: str, task: TaskKind[Any, Any]) -> ExampleStats:
+    def stats(self, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
         """Row count and highest id of ``service``'s examples."""
         ...
 
@@ -84,17 +84,17 @@ class ValidExample:
     extra: dict[str, Any]  # columns the task kind stores beside the JSON
 
 
-def validate_example(task: TaskKind[Any, Any], example: LabelledExample, index: int) -> ValidExample:
+def validate_example(kind: TaskKind[Any, Any], example: LabelledExample, index: int) -> ValidExample:
     """``example`` checked as every store checks it; InvalidInputError names index and field."""
-    value = task.validate_input(example.input, index=index)
-    label = task.validate_label(example.label, index=index)
-    stored = task.input_to_json(value)
+    value = kind.validate_input(example.input, index=index)
+    label = kind.validate_label(example.label, index=index)
+    stored = kind.input_to_json(value)
     external_id = example.external_id
     if external_id is not None and (not isinstance(external_id, str) or not external_id or "\x00" in external_id):
         raise InvalidInputError(
             "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
         )
-    return ValidExample(external_id or content_id(stored, label), stored, label, task.stored_columns(value))
+    return ValidExample(external_id or content_id(stored, label), stored, label, kind.stored_columns(value))
 
 
 class PostgresExamplesStore:
@@ -148,10 +148,10 @@ class PostgresExamplesStore:
         finally:
             conn.close()
 
-    def add(self, service: str, task: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
+    def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
         import psycopg2.extras
 
-        valid = [validate_example(task, example, index) for index, example in enumerate(examples)]
+        valid = [validate_example(kind, example, index) for index, example in enumerate(examples)]
         rows = [
             (service, v.external_id, psycopg2.extras.Json(v.stored), v.label, source, *v.extra.values()) for v in valid
         ]
@@ -161,7 +161,7 @@ class PostgresExamplesStore:
         with self._connect() as conn, conn.cursor() as cur:
             inserted = psycopg2.extras.execute_values(
                 cur,
-                f"INSERT INTO {task.table} ({columns}) VALUES %s "
+                f"INSERT INTO {kind.table} ({columns}) VALUES %s "
                 "ON CONFLICT (service, external_id) DO NOTHING RETURNING id",
                 rows,
                 page_size=1000,
@@ -169,28 +169,28 @@ class PostgresExamplesStore:
             )
         return len(inserted)
 
-    def stats(self, service: str, task: TaskKind[Any, Any]) -> ExampleStats:
+    def stats(self, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
         with self._connect(readonly=True) as conn, conn.cursor() as cur:
-            return _stats(cur, service, task)
+            return _stats(cur, service, kind)
 
-    def read(self, service: str, task: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
+    def read(self, service: str, kind: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
         started = time.perf_counter()
         # One repeatable-read snapshot: the count, the watermark and the rows all agree.
         with self._connect(readonly=True) as conn:
             with conn.cursor() as cur:
-                stats = _stats(cur, service, task)
-            matrix_sql = task.matrix_sql()
+                stats = _stats(cur, service, kind)
+            matrix_sql = kind.matrix_sql()
             if matrix_sql is not None:
-                examples, malformed = self._read_matrix(conn, service, task, matrix_sql, stats, progress)
+                examples, malformed = self._read_matrix(conn, service, kind, matrix_sql, stats, progress)
             else:
-                examples, malformed = self._read_rows(conn, service, task, stats, progress)
+                examples, malformed = self._read_rows(conn, service, kind, stats, progress)
         return ReadResult(examples, malformed, stats.watermark, time.perf_counter() - started)
 
     def _read_matrix(
         self,
         conn: psycopg2.extensions.connection,
         service: str,
-        task: TaskKind[Any, Any],
+        kind: TaskKind[Any, Any],
         matrix_sql: str,
         stats: ExampleStats,
         progress: Progress | None,
@@ -200,12 +200,12 @@ class PostgresExamplesStore:
         columns = ", ".join(["id", matrix_sql, "label::float8"])
         with conn.cursor() as cur:
             query = cur.mogrify(
-                f"COPY (SELECT {columns} FROM {task.table} WHERE service = %s AND id <= %s ORDER BY id) "
+                f"COPY (SELECT {columns} FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id) "
                 "TO STDOUT WITH (FORMAT binary)",
                 (service, stats.watermark),
             ).decode()
             reader = BinaryMatrixReader(
-                rows=stats.count, features=task.matrix_width, bounds=task.matrix_bounds(), progress=progress
+                rows=stats.count, features=kind.matrix_width, bounds=kind.matrix_bounds(), progress=progress
             )
             cur.copy_expert(query, reader, size=1 << 20)
         ids, matrix, labels, malformed = reader.finish()
@@ -215,7 +215,7 @@ class PostgresExamplesStore:
         self,
         conn: psycopg2.extensions.connection,
         service: str,
-        task: TaskKind[Any, Any],
+        kind: TaskKind[Any, Any],
         stats: ExampleStats,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
@@ -227,13 +227,13 @@ class PostgresExamplesStore:
         with conn.cursor(name="mlseam_read_examples") as cur:
             cur.itersize = self.batch_rows
             cur.execute(
-                f"SELECT id, input, label FROM {task.table} WHERE service = %s AND id <= %s ORDER BY id",
+                f"SELECT id, input, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
                 (service, stats.watermark),
             )
             for seen, (row_id, raw_input, raw_label) in enumerate(cur, start=1):
                 try:
-                    value = task.validate_input(raw_input)
-                    label = task.validate_label(raw_label)
+                    value = kind.validate_input(raw_input)
+                    label = kind.validate_label(raw_label)
                 except InvalidInputError:
                     malformed += 1
                 else:
@@ -245,14 +245,14 @@ class PostgresExamplesStore:
         if progress is not None:
             progress(stats.count)
         examples = Examples(
-            ids=np.asarray(ids, dtype=np.int64), inputs=task.to_batch(inputs), labels=task.label_array(labels)
+            ids=np.asarray(ids, dtype=np.int64), inputs=kind.to_batch(inputs), labels=kind.label_array(labels)
         )
         return examples, malformed
 
 
-def _stats(cur: psycopg2.extensions.cursor, service: str, task: TaskKind[Any, Any]) -> ExampleStats:
+def _stats(cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
     cur.execute(
-        f"SELECT count(*), coalesce(max(id), 0) FROM {task.table} WHERE service = %s",
+        f"SELECT count(*), coalesce(max(id), 0) FROM {kind.table} WHERE service = %s",
         (service,),
     )
     count, watermark = cur.fetchone() or (0, 0)

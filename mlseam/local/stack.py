@@ -141,7 +141,7 @@ def demo_input(service: Service) -> Any:
     if service.manifest.seed is not None:
         for value, _label in service.load_seed()():
             return value
-    return service.task.input_to_json(service.task.sample_input())
+    return service.kind.input_to_json(service.kind.sample_input())
 
 
 def run_local_stack(settings: Settings, *, stay: bool, console: Console, services: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ class LoadedModel:
 
 def warm_up(service: Service, model: Model) -> None:
     """One prediction on a neutral input; a model that cannot predict is refused."""
-    (output,) = predict_outputs(service, model, [service.task.sample_input()])
+    (output,) = predict_outputs(service, model, [service.kind.sample_input()])
     if isinstance(output, UnusableOutput):
         raise ModelOutputError(f"the model gave no finite prediction ({output.value}) for a neutral input")
 

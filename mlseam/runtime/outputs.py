@@ -38,18 +38,18 @@ def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[A
     A non-finite prediction is the input's fault and becomes ``UnusableOutput`` (422 for that
     request only); any other bad output is the model's bug and raises (the batch fails, 500).
     """
-    task = service.task
-    batch = task.to_batch(inputs)
-    probabilities = predict_probabilities(model, batch, len(inputs)) if task.has_probabilities else None
+    kind = service.kind
+    batch = kind.to_batch(inputs)
+    probabilities = predict_probabilities(model, batch, len(inputs)) if kind.has_probabilities else None
     if probabilities is not None:
         finite = probabilities.finite.tolist()
         return [
             orjson.Fragment(text) if ok else UnusableOutput(math.nan)
             for text, ok in zip(probabilities.json_outputs(), finite, strict=True)
         ]
-    raw = task.output_items(model.predict(batch), len(inputs))
-    field = task.output_field
+    raw = kind.output_items(model.predict(batch), len(inputs))
+    field = kind.output_field
     return [
-        UnusableOutput(value) if _non_finite(value) else {field: task.validate_output(value, index=i)}
+        UnusableOutput(value) if _non_finite(value) else {field: kind.validate_output(value, index=i)}
         for i, value in enumerate(raw)
     ]

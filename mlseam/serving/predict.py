@@ -55,7 +55,7 @@ async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | No
 
 def _fast_inputs(runtime: ServedService, body: bytes) -> list[Any] | None:
     """The inputs of a well-formed body, checked as whole arrays; None sends it the item-by-item way."""
-    return runtime.service.task.fast_body(body, runtime.settings.max_items)
+    return runtime.service.kind.fast_body(body, runtime.settings.max_items)
 
 
 def _checked_inputs(runtime: ServedService, body: bytes) -> list[Any]:
@@ -65,7 +65,7 @@ def _checked_inputs(runtime: ServedService, body: bytes) -> list[Any]:
     except pydantic.ValidationError as exc:
         raise invalid_input_from(exc, "inputs") from None
     try:
-        return [runtime.service.task.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
+        return [runtime.service.kind.coerce_input(value, index=i) for i, value in enumerate(parsed.inputs)]
     except InvalidInputError as exc:
         raise in_list(exc, "inputs", item="input") from None
 

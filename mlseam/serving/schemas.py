@@ -103,13 +103,13 @@ def _title(service: Service) -> str:
 
 def _output_model(service: Service) -> type[pydantic.BaseModel]:
     title = _title(service)
-    if service.task.output_field == "label":
+    if service.kind.output_field == "label":
         return create_model(
             f"{title}Output",
             label=(str, ...),
             probabilities=(dict[str, float] | None, None),
         )
-    fields: dict[str, Any] = {service.task.output_field: (service.task.output_type, ...)}
+    fields: dict[str, Any] = {service.kind.output_field: (service.kind.output_type, ...)}
     return create_model(f"{title}Output", **fields)
 
 
@@ -126,16 +126,16 @@ class ServiceSchemas:
 
 def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
     """Types for ``service``: inputs and labels exactly as its task kind declares them."""
-    task: TaskKind[Any, Any] = service.task
+    kind: TaskKind[Any, Any] = service.kind
     title = _title(service)
     strict = ConfigDict(extra="forbid")
-    input_type = task.input_type()
+    input_type = kind.input_type()
     items = Len(1, max_items)
     example = create_model(
         f"{title}Example",
         __config__=strict,
         input=(input_type, ...),
-        label=(task.label_type(), ...),
+        label=(kind.label_type(), ...),
         external_id=(plain_text() | None, None),
     )
     # Types built at run time from the manifest: pydantic checks them, mypy cannot.

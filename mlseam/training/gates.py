@@ -60,21 +60,21 @@ def check_metrics(raw: object, primary: str, *, who: str) -> dict[str, float]:
     return metrics
 
 
-def check_served_labels(model: Any, holdout: Examples[Any], task: TaskKind[Any, Any]) -> None:
+def check_served_labels(model: Any, holdout: Examples[Any], kind: TaskKind[Any, Any]) -> None:
     """Refuse a classifier whose ``predict`` disagrees with the labels its ``predict_proba`` serves.
 
     The API answers each input's most probable label; ``evaluate`` scores ``predict``. If the two
     differ, the metrics that won promotion would not describe what is served.
     """
-    if not task.has_probabilities or len(holdout) == 0:
+    if not kind.has_probabilities or len(holdout) == 0:
         return
     try:
         probabilities = predict_probabilities(model, holdout.inputs, len(holdout))
         if probabilities is None:
             return
         predicted = [
-            task.validate_output(value, index=i)
-            for i, value in enumerate(task.output_items(model.predict(holdout.inputs), len(holdout)))
+            kind.validate_output(value, index=i)
+            for i, value in enumerate(kind.output_items(model.predict(holdout.inputs), len(holdout)))
         ]
     except ModelOutputError as exc:
         raise QualityGateError(f"candidate predictions are unusable: {exc}") from None

@@ -170,7 +170,7 @@ class Retrainer:
                 last_logged[0] = time.monotonic()
                 log.info("%s: read %d rows so far", name, rows)
 
-        read = self.examples.read(name, self.service.task, progress=progress)
+        read = self.examples.read(name, self.service.kind, progress=progress)
         data, watermark = read.examples, read.watermark
         record.watermark, record.malformed_rows = read.watermark, read.malformed
         record.timings["read_s"] = round(read.seconds, 3)
@@ -204,7 +204,7 @@ class Retrainer:
         record.train_count, record.holdout_count = len(train), len(holdout)
         record.holdout_digest = holdout_digest(holdout.ids)
         gates.check_both_sides(len(train), len(holdout))
-        if service.task.needs_label_variety:
+        if service.kind.needs_label_variety:
             gates.check_label_variety(train.labels)
         return train, holdout
 
@@ -230,7 +230,7 @@ class Retrainer:
         try:
             record.metrics = gates.check_metrics(candidate.evaluate(holdout), record.primary_metric, who="candidate")
             step = "predict"
-            gates.check_served_labels(candidate, holdout, self.service.task)
+            gates.check_served_labels(candidate, holdout, self.service.kind)
         except QualityGateError:
             raise
         except Exception as exc:

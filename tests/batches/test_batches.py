@@ -93,7 +93,7 @@ def batched(
     stores = build_stores(settings)
     digits = clone_service(services_dir, "digits")
     exploding = linear_service(services_dir, model="ExplodingModel")
-    stores.examples.add(exploding, load_service(exploding, services_dir).task, linear_examples(60, seed=1), source="t")
+    stores.examples.add(exploding, load_service(exploding, services_dir).kind, linear_examples(60, seed=1), source="t")
     for name in (digits, exploding):
         train(settings, stores, name)
     create_batch_resources(settings, [digits, exploding])
@@ -185,7 +185,7 @@ def test_a_batch_keeps_the_version_it_was_submitted_with(batched: Batched) -> No
         LabelledExample(input=(DIGITS.images[i] * 0.9).tolist(), label=str(DIGITS.target[i]), external_id=f"x{i}")
         for i in range(60)
     ]
-    batched.stores.examples.add(batched.digits, service.task, extra, source="t")
+    batched.stores.examples.add(batched.digits, service.kind, extra, source="t")
     record = (
         Retrainer(
             service,

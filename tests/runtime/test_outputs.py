@@ -107,8 +107,8 @@ class Regressor:
 
 
 def test_regression_outputs_are_values_and_non_finite_ones_are_unusable(diabetes: Service) -> None:
-    rows = [dict.fromkeys(diabetes.task.features, 0.0)] * 2  # type: ignore[attr-defined]
-    inputs = [diabetes.task.validate_input(row) for row in rows]
+    rows = [dict.fromkeys(diabetes.kind.features, 0.0)] * 2  # type: ignore[attr-defined]
+    inputs = [diabetes.kind.validate_input(row) for row in rows]
     outputs = predict_outputs(diabetes, Regressor([1.5, math.inf]), inputs)  # type: ignore[arg-type]
     assert outputs[0] == {"value": 1.5}
     assert isinstance(outputs[1], UnusableOutput)

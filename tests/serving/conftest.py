@@ -25,7 +25,7 @@ def served(
     diabetes = clone_service(services_dir, "diabetes")
     amounts = clone_service(services_dir, "amounts")
     exploding = linear_service(services_dir, model="ExplodingModel")
-    stores.examples.add(exploding, load_service(exploding, services_dir).task, linear_examples(60, seed=1), source="t")
+    stores.examples.add(exploding, load_service(exploding, services_dir).kind, linear_examples(60, seed=1), source="t")
     for name in (digits, diabetes, exploding, amounts):
         train(settings, stores, name)
     create_batch_resources(settings, [digits, diabetes, exploding, amounts])

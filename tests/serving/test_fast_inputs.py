@@ -31,7 +31,7 @@ def _runtime(name: str) -> Any:
 
 DIGITS = _runtime("digits")
 DIABETES = _runtime("diabetes")
-FEATURES = DIABETES.service.task.features
+FEATURES = DIABETES.service.kind.features
 
 numbers = st.one_of(
     st.integers(min_value=-3, max_value=20),

@@ -30,10 +30,10 @@ GOOD = {"x1": 1.0, "x2": 2.0, "x3": 3.0}
 def _two_versions(settings: Settings, stores: Stores) -> str:
     """A service with champion v1 and a stored, unpromoted v2 that predicts differently."""
     name = linear_service(settings.services_dir, model="StubbornModel")
-    task = load_service(name, settings.services_dir).task
-    stores.examples.add(name, task, linear_examples(50, seed=1, garbage=True), source="t")
+    kind = load_service(name, settings.services_dir).kind
+    stores.examples.add(name, kind, linear_examples(50, seed=1, garbage=True), source="t")
     train(settings, stores, name)
-    stores.examples.add(name, task, linear_examples(200, seed=2), source="t")
+    stores.examples.add(name, kind, linear_examples(200, seed=2), source="t")
     train(settings, stores, name)
     assert stores.registry.get_champion(name).version == "v1"  # type: ignore[union-attr]
     return name
@@ -151,7 +151,7 @@ def test_the_api_keeps_serving_when_registry_and_s3_go_away(settings: Settings, 
         create_registry_table(aws_client(own, "dynamodb"), own.registry_table)
         stores = build_stores(own)
         name = linear_service(own.services_dir)
-        stores.examples.add(name, load_service(name, own.services_dir).task, linear_examples(60, seed=3), source="t")
+        stores.examples.add(name, load_service(name, own.services_dir).kind, linear_examples(60, seed=3), source="t")
         train(own, stores, name)
         api = start_api(own, [name], tmp_path)
         try:
@@ -258,7 +258,7 @@ def _logged_request_ids(api: ApiProcess) -> set[str]:
 
 def test_bearer_token_guards_the_v1_routes_and_metrics_only(settings: Settings, stores: Stores, tmp_path: Path) -> None:
     name = linear_service(settings.services_dir)
-    stores.examples.add(name, load_service(name, settings.services_dir).task, linear_examples(40, seed=5), source="t")
+    stores.examples.add(name, load_service(name, settings.services_dir).kind, linear_examples(40, seed=5), source="t")
     train(settings, stores, name)
     api = start_api(settings, [name], tmp_path, MLSEAM_AUTH_REQUIRED="true", MLSEAM_API_TOKEN="s3cret")  # noqa: S106 - a test token
     try:

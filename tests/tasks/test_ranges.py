@@ -12,7 +12,7 @@ import yaml
 
 from mlseam.errors import InvalidInputError
 from mlseam.manifest import load_service
-from mlseam.serving.problems import from_validation
+from mlseam.serving.problems import invalid_input_from
 from mlseam.serving.schemas import build_schemas
 from mlseam.settings import REPO_ROOT
 from mlseam.tasks import MatrixBounds, TabularRegression
@@ -105,18 +105,18 @@ def test_the_diabetes_ranges_show_in_its_api_schema_and_name_the_field() -> None
     assert features["properties"]["bmi"]["minimum"] == -0.5 and features["properties"]["bmi"]["maximum"] == 0.5
     assert example["properties"]["label"]["minimum"] == 0 and example["properties"]["label"]["maximum"] == 1000
 
-    row = dict.fromkeys(service.task.features, 0.01)  # type: ignore[attr-defined]
+    row = dict.fromkeys(service.kind.features, 0.01)  # type: ignore[attr-defined]
     body = {"examples": [{"input": row, "label": 150}, {"input": row, "label": -9e8}]}
     with pytest.raises(pydantic.ValidationError) as caught:
         schemas.examples_request.validate_json(orjson.dumps(body))
-    error = from_validation(caught.value, "examples")
+    error = invalid_input_from(caught.value, "examples")
     assert error.field == "examples[1].label" and error.index == 1
-    assert error.message == "examples[1].label: Input should be greater than or equal to 0"
+    assert str(error) == "examples[1].label: Input should be greater than or equal to 0"
 
     inputs = {"inputs": [row, row, row, {**row, "bmi": 0.7}]}
     with pytest.raises(pydantic.ValidationError) as caught:
         schemas.predict_request.validate_json(orjson.dumps(inputs))
-    assert from_validation(caught.value, "inputs").message == "inputs[3].bmi: Input should be less than or equal to 0.5"
+    assert str(invalid_input_from(caught.value, "inputs")) == "inputs[3].bmi: Input should be less than or equal to 0.5"
 
 
 def test_rewriting_a_manifest_cannot_reorder_the_columns() -> None:

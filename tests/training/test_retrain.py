@@ -35,11 +35,11 @@ def _retrain(service: Service, stores: Stores, abandoned_after: timedelta = time
 def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Settings, stores: Stores) -> None:
     # given: a champion trained on rows whose targets are noise
     service = load_service(linear_service(settings.services_dir), settings.services_dir)
-    stores.examples.add(service.name, service.task, linear_examples(60, seed=1, garbage=True), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(60, seed=1, garbage=True), source="t")
     assert _retrain(service, stores).record.status == Status.PROMOTED
 
     # when: clean examples arrive and the job runs again
-    stores.examples.add(service.name, service.task, linear_examples(400, seed=2), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(400, seed=2), source="t")
     outcome = _retrain(service, stores)
 
     # then: the better candidate is promoted, both scored on the very same holdout rows
@@ -55,7 +55,7 @@ def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Set
     path = settings.services_dir / service.name / "service.yaml"
     path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:FarOffModel"))
     worse_service = load_service(service.name, settings.services_dir)
-    stores.examples.add(service.name, service.task, linear_examples(50, seed=3), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(50, seed=3), source="t")
     worse = _retrain(worse_service, stores).record
     assert worse.status == Status.KEPT, worse.reason
     assert worse.metrics["rmse"] > worse.champion_metrics["rmse"]  # type: ignore[index]
@@ -77,12 +77,12 @@ def test_absurd_stored_rows_are_skipped_and_the_retrain_succeeds(settings: Setti
     # given: the demo data plus finite but absurd rows written straight into the table
     service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
     seed_service(service, stores)
-    inside = dict.fromkeys(service.task.features, 0.01)  # type: ignore[attr-defined]
+    inside = dict.fromkeys(service.kind.features, 0.01)  # type: ignore[attr-defined]
     junk = [({**inside, "bmi": 1e8}, 150.0), ({**inside, "s1": -9e8}, 150.0), (inside, -9e8), (inside, 1e8)]
     with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:
         for number, (features, label) in enumerate(junk):
             cur.execute(
-                f"INSERT INTO {service.task.table} (service, external_id, input, label, source) "
+                f"INSERT INTO {service.kind.table} (service, external_id, input, label, source) "
                 "VALUES (%s, %s, %s, %s, 'raw')",
                 (service.name, f"junk-{number}", psycopg2.extras.Json(features), label),
             )
@@ -98,12 +98,12 @@ def test_absurd_stored_rows_are_skipped_and_the_retrain_succeeds(settings: Setti
 def test_a_tampered_champion_is_never_loaded(settings: Settings, stores: Stores) -> None:
     # given: a champion whose artifact is rewritten behind the registry's back
     service = load_service(linear_service(settings.services_dir), settings.services_dir)
-    stores.examples.add(service.name, service.task, linear_examples(100, seed=4), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(100, seed=4), source="t")
     champion = _retrain(service, stores).record
     assert isinstance(stores.artifacts, S3ArtifactStore) and champion.artifact_key
     stores.artifacts.client.put_object(Bucket=settings.artifacts_bucket, Key=champion.artifact_key, Body=b"evil")
     # when
-    stores.examples.add(service.name, service.task, linear_examples(100, seed=5), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(100, seed=5), source="t")
     outcome = _retrain(service, stores)
     # then: the champion is not evaluated from the tampered bytes and is not replaced blindly
     assert outcome.record.status == Status.KEPT
@@ -135,9 +135,9 @@ def test_a_retrain_killed_between_upload_and_promotion_leaves_a_consistent_regis
     # given: a champion, then new data; every candidate wins, so each retrain reaches the champion move
     service = load_service(linear_service(settings.services_dir), settings.services_dir)
     monkeypatch.setattr(service.model_class, "is_better", lambda self, candidate, champion: True)
-    stores.examples.add(service.name, service.task, linear_examples(80, seed=6, garbage=True), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(80, seed=6, garbage=True), source="t")
     assert _retrain(service, stores).record.status == Status.PROMOTED
-    stores.examples.add(service.name, service.task, linear_examples(300, seed=7), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(300, seed=7), source="t")
     script = tmp_path / "killed_retrain.py"
     script.write_text(textwrap.dedent(KILL_BEFORE_PROMOTION))
 
@@ -174,11 +174,11 @@ def test_a_model_that_fails_on_the_data_is_refused_in_one_line_without_a_traceba
 ) -> None:
     # given: a champion, then a model whose evaluate raises on the examples
     service = load_service(linear_service(settings.services_dir), settings.services_dir)
-    stores.examples.add(service.name, service.task, linear_examples(100, seed=10), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(100, seed=10), source="t")
     assert _retrain(service, stores).record.status == Status.PROMOTED
     path = settings.services_dir / service.name / "service.yaml"
     path.write_text(path.read_text().replace("model.py:LinearModel", "model.py:EvaluateCrashingModel"))
-    stores.examples.add(service.name, service.task, linear_examples(40, seed=11), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(40, seed=11), source="t")
 
     # when: the scheduled command runs
     result = subprocess.run(

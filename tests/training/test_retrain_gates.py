@@ -39,7 +39,7 @@ def fakes() -> Fakes:
 
 def _linear(services_dir: Path, fakes: Fakes, model: str = "LinearModel", rows: int = 100) -> Service:
     service = load_service(linear_service(services_dir, model=model), services_dir)
-    fakes.examples.add(service.name, service.task, linear_examples(rows, seed=1), source="test")
+    fakes.examples.add(service.name, service.kind, linear_examples(rows, seed=1), source="test")
     return service
 
 
@@ -68,7 +68,7 @@ def test_a_single_label_class_is_refused(services_dir: Path, fakes: Fakes) -> No
     service = load_service(clone_service(services_dir, "digits"), services_dir)
     image = [[0.0] * 8 for _ in range(8)]
     rows = [LabelledExample(input=image, label="7", external_id=str(i)) for i in range(300)]
-    fakes.examples.add(service.name, service.task, rows, source="test")
+    fakes.examples.add(service.name, service.kind, rows, source="test")
     outcome = fakes.retrain(service)
     assert outcome.record.status == Status.REFUSED
     assert "a single label class (7)" in outcome.record.reason
@@ -113,7 +113,7 @@ def test_a_crash_in_evaluate_refuses_the_candidate_and_leaves_the_champion(
     assert fakes.retrain(service).record.status == Status.PROMOTED
     _use_model(services_dir, service, "EvaluateCrashingModel")
     crashing = load_service(service.name, services_dir)
-    fakes.examples.add(service.name, service.task, linear_examples(30, seed=9), source="test")
+    fakes.examples.add(service.name, service.kind, linear_examples(30, seed=9), source="test")
     # when
     with caplog.at_level(logging.INFO):
         outcome = fakes.retrain(crashing)
@@ -134,7 +134,7 @@ def test_stored_rows_outside_the_declared_ranges_are_skipped_and_the_retrain_suc
     # given: a service declaring ranges, and absurd rows written past the API (or before the ranges)
     service = load_service(clone_service(services_dir, "diabetes"), services_dir)
     seed_service(service, fakes)  # type: ignore[arg-type]
-    inside = dict.fromkeys(service.task.features, 0.01)  # type: ignore[attr-defined]
+    inside = dict.fromkeys(service.kind.features, 0.01)  # type: ignore[attr-defined]
     fakes.examples.add_raw(service.name, {**inside, "bmi": 1e8}, 150.0)
     fakes.examples.add_raw(service.name, {**inside, "s3": -9e8}, 150.0)
     fakes.examples.add_raw(service.name, inside, -9e8)
@@ -163,7 +163,7 @@ def test_malformed_rows_are_skipped_and_counted(services_dir: Path, fakes: Fakes
 def test_a_stubborn_rule_keeps_the_champion(services_dir: Path, fakes: Fakes) -> None:
     service = _linear(services_dir, fakes, model="StubbornModel")
     assert fakes.retrain(service).record.status == Status.PROMOTED
-    fakes.examples.add(service.name, service.task, linear_examples(50, seed=2), source="test")
+    fakes.examples.add(service.name, service.kind, linear_examples(50, seed=2), source="test")
     outcome = fakes.retrain(service)
     assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
     assert outcome.record.reason.startswith("not better: rmse")
@@ -232,7 +232,7 @@ def test_a_retrain_that_loses_a_promotion_race_keeps_the_winner(services_dir: Pa
     # given: a champion v1 and new data
     service = _linear(services_dir, fakes)
     assert fakes.retrain(service).record.status == Status.PROMOTED
-    fakes.examples.add(service.name, service.task, linear_examples(300, seed=3), source="test")
+    fakes.examples.add(service.name, service.kind, linear_examples(300, seed=3), source="test")
     # ... and someone promotes v1 again (a new revision) while the candidate is being uploaded
     registry, upload = fakes.registry, Retrainer._upload
 
@@ -326,10 +326,10 @@ def test_a_grown_holdout_fraction_is_flagged_in_the_comparison(services_dir: Pat
     path = services_dir / service.name / "service.yaml"
     path.write_text(path.read_text().replace("holdout_fraction: 0.25", "holdout_fraction: 0.45"))
     grown = load_service(service.name, services_dir)
-    fakes.examples.add(service.name, grown.task, linear_examples(100, seed=2), source="test")
+    fakes.examples.add(service.name, grown.kind, linear_examples(100, seed=2), source="test")
     outcome = fakes.retrain(grown)
     # then: the reason says how many of the shared holdout rows the champion trained on
-    ids = fakes.examples.read(service.name, grown.task).examples.ids
+    ids = fakes.examples.read(service.name, grown.kind).examples.ids
     moved = holdout_mask(ids, service.name, 0.45) & ~holdout_mask(ids, service.name, 0.25) & (ids <= 200)
     assert moved.any()
     assert outcome.record.status == Status.KEPT
@@ -338,5 +338,5 @@ def test_a_grown_holdout_fraction_is_flagged_in_the_comparison(services_dir: Pat
     )
     # and a fraction that shrinks back needs no note: the champion never saw the smaller holdout
     path.write_text(path.read_text().replace("holdout_fraction: 0.45", "holdout_fraction: 0.25"))
-    fakes.examples.add(service.name, grown.task, linear_examples(100, seed=3), source="test")
+    fakes.examples.add(service.name, grown.kind, linear_examples(100, seed=3), source="test")
     assert "note:" not in fakes.retrain(load_service(service.name, services_dir)).record.reason

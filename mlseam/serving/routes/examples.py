@@ -36,7 +36,7 @@ def examples_router(schemas: ServiceSchemas) -> APIRouter:
         rows = [LabelledExample(input=e.input, label=e.label, external_id=e.external_id) for e in parsed.examples]
         service = served.service
         try:
-            stored = await asyncio.to_thread(served.examples.add, service.name, service.task, rows, source="api")
+            stored = await asyncio.to_thread(served.examples.add, service.name, service.kind, rows, source="api")
         except InvalidInputError as exc:
             raise in_list(exc, "examples") from None
         body = orjson.dumps({"received": len(rows), "stored": stored})
