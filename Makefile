@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test unit lint format new-service check bench bench-serving bench-batches lock clean
+.PHONY: help install run test fuzz unit lint format new-service check bench bench-serving bench-batches lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain,
 
 test: install ## Run the whole suite: unit tests and integration tests on the real local stack
 	$(PY) -m pytest
+
+fuzz: install ## Fuzz every service's API (schemathesis, own stack on free ports), then retrain each (or SERVICES="a b")
+	SERVICES="$(SERVICES)" scripts/fuzz
 
 unit: install ## Run the unit tests only (no servers)
 	$(PY) -m pytest -m "not integration"
