@@ -4,7 +4,7 @@ Everything is measured in one run on this machine:
 
 * ``in-process``: the champion's ``model.predict`` called directly, 1-row and 100-row calls, in a child
   process pinned to CPU 0: the ceiling no HTTP server can beat;
-* ``mlseam``: ``mlseam serve digits`` (micro-batching on, its defaults), pinned to CPU 0;
+* ``mlseam``: ``mlseam serve digits`` (coalescing on, its defaults), pinned to CPU 0;
 * ``minimal``: the smallest reasonable FastAPI app around the same pickled model: one sync ``def``
   endpoint whose body is typed ``list[list[float]]`` (flattened 64-pixel rows), calling ``model.predict``
   on the rows reshaped to 8x8, under uvicorn with uvloop and httptools and one worker, pinned to CPU 0.
@@ -416,7 +416,7 @@ def scrape_batches(port: int) -> tuple[float, float, float]:
     found = {"requests_count": 0.0, "requests_sum": 0.0, "rows_sum": 0.0}
     for line in text.splitlines():
         for key in found:
-            if line.startswith(f"mlseam_predict_batch_{key}{{") and f'service="{SERVICE}"' in line:
+            if line.startswith(f"mlseam_predict_call_{key}{{") and f'service="{SERVICE}"' in line:
                 found[key] = float(line.rsplit(" ", 1)[1])
     return found["requests_count"], found["requests_sum"], found["rows_sum"]
 

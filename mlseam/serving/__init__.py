@@ -1,4 +1,4 @@
-"""The inference APIs: FastAPI apps with hot-reloaded champions and micro-batched predictions."""
+"""The inference APIs over HTTP: FastAPI apps, routes, auth, error answers, request metrics, uvicorn."""
 
 from mlseam.serving.app import create_app
 from mlseam.serving.server import serve

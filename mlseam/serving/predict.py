@@ -1,7 +1,7 @@
 """The predict path: body to outputs through the coalescer, and a raw-ASGI route for it.
 
 ``POST /<service>/v1/predict`` is the hot path. FastAPI's mount, routing and dependency
-machinery cost more per request than a micro-batched model call, so ``FastPredict`` answers
+machinery cost more per request than a coalesced model call, so ``FastPredict`` answers
 it directly, with the same token check and the same error answers as every other route; the
 FastAPI route (same ``run_predict``) stays for docs and any other caller.
 """

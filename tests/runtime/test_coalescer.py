@@ -1,4 +1,4 @@
-"""The micro-batcher on its own: coalescing, isolation of failures, abandoned callers."""
+"""The predict coalescer on its own: grouping concurrent calls, isolating failures, abandoned callers."""
 
 from __future__ import annotations
 

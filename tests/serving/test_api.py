@@ -278,7 +278,7 @@ def test_examples_are_stored_once(served: Served) -> None:
     assert response.status_code == 422 and response.json()["error"]["field"] == "examples[3].label"
 
 
-def test_micro_batching_returns_each_caller_its_own_outputs(served: Served) -> None:
+def test_coalesced_predictions_return_each_caller_its_own_outputs(served: Served) -> None:
     # given: many callers at once, each with its own distinct image
     url = served.api.url(f"/{served.digits}/v1/predict")
     rows = list(range(64))
