@@ -12,7 +12,7 @@ import pydantic
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from mlseam.errors import ConfigError, MlseamError
+from mlseam.errors import ConfigError
 from mlseam.manifest import load_service
 from mlseam.serving.handlers import install_error_handlers
 from mlseam.serving.middleware import RequestContext
@@ -106,7 +106,7 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     token = resolve_token(settings)
     served = {name: ServedService(load_service(name, settings.services_dir), stores, settings) for name in names}
     if not served:
-        raise MlseamError(f"no services to serve in {settings.services_dir}")
+        raise ConfigError(f"no services to serve in {settings.services_dir}; add services/<name>/service.yaml")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
