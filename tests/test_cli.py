@@ -50,13 +50,18 @@ def test_seed_retrain_status_promote_rollback(settings: Settings) -> None:
     status = mlseam(settings, "status")
     assert status.returncode == 0 and name in status.stdout and "v1" in status.stdout and "442" in status.stdout
     again = mlseam(settings, "retrain", name)
-    assert again.returncode == 0 and f"{name} v2 kept: no new examples" in again.stdout
+    assert again.returncode == 0, again.stderr
+    assert f"{name}: nothing to fit: no new examples since champion v1" in again.stdout
+    assert "no version added" in again.stdout
+    forced = mlseam(settings, "retrain", name, "--force")
+    assert forced.returncode == 0 and f"{name} v2 kept: not better" in forced.stdout
+    assert "(fitted because forced (mlseam retrain --force))" in forced.stdout
 
     history = mlseam(settings, "status", name)
     assert "v2" in history.stdout and "kept" in history.stdout and "first model" in history.stdout
 
-    refused = mlseam(settings, "promote", name, "v2")
-    assert refused.returncode == 1 and "v2 has no artifact" in _one_line_error(refused)
+    refused = mlseam(settings, "promote", name, "v9")
+    assert refused.returncode == 1 and f"{name} has no version v9" in _one_line_error(refused)
 
 
 def test_promote_and_rollback_move_the_champion(settings: Settings, stores: Stores) -> None:

@@ -12,17 +12,23 @@ from mlseam.manifest import load_service
 
 
 @user_errors
-def retrain_command(service: ServiceArg) -> None:
+def retrain_command(
+    service: ServiceArg,
+    force: Annotated[bool, typer.Option("--force", help="fit a candidate even if nothing changed")] = False,
+) -> None:
     """Fit a candidate, compare it with the champion on the same holdout, promote if better.
 
-    Exit code: 0 promoted or champion kept, 3 refused by a quality gate, 4 failed, 5 champion kept
-    but it could not be evaluated on the holdout (its artifact or code is broken: look, or roll back).
+    A candidate is fitted when examples arrived or the model (params, model source, code version)
+    changed since the champion was trained, or with --force; otherwise nothing is fitted and no
+    version is added. Exit code: 0 promoted, champion kept or nothing to fit, 3 refused by a quality
+    gate, 4 failed, 5 champion kept but it could not be evaluated on the holdout (its artifact or
+    code is broken: look, or roll back).
     """
     from mlseam.training import Retrainer
 
     settings, stores, loaded = load_context(service)
     assert loaded is not None  # noqa: S101 - a service was named
-    outcome = Retrainer.for_settings(loaded, stores, settings).run()
+    outcome = Retrainer.for_settings(loaded, stores, settings).run(force=force)
     out().print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(outcome.exit_code)
 

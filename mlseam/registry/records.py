@@ -59,6 +59,8 @@ class ModelVersion:
     malformed_rows: int = 0
     code_version: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    source_sha256: str | None = None  # of the model class's source file, when this version was trained
+    trigger: str = ""  # why a candidate was fitted: new examples, a changed model, --force
     library_versions: dict[str, str] = field(default_factory=dict)
     artifact_key: str | None = None
     artifact_sha256: str | None = None

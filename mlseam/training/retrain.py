@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from mlseam.artifacts import ArtifactStore
 from mlseam.contract import Model
-from mlseam.errors import MlseamError, QualityGateError, StoreError
+from mlseam.errors import MlseamError, QualityGateError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
@@ -20,7 +20,9 @@ from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.tasks import Examples
 from mlseam.training import gates
+from mlseam.training.abandoned import close_abandoned
 from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
+from mlseam.training.due import new_examples, retrain_trigger, source_digest
 from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
 from mlseam.training.split import holdout_digest, holdout_mask
 
@@ -36,12 +38,15 @@ EXIT_CHAMPION_UNHEALTHY = 5
 class Outcome:
     """What a retrain did: the final registry record, a one-line summary, whether the champion failed."""
 
-    record: ModelVersion
+    record: ModelVersion | None
+    """None when there was nothing to fit: no version was added."""
     summary: str
     champion_unhealthy: bool = False
 
     @property
     def exit_code(self) -> int:
+        if self.record is None:
+            return 0
         if self.champion_unhealthy:
             return EXIT_CHAMPION_UNHEALTHY
         return EXIT_CODES.get(self.record.status, 4)
@@ -88,24 +93,42 @@ class Retrainer:
             abandoned_after=timedelta(minutes=settings.retrain_abandoned_after_minutes),
         )
 
-    def run(self) -> Outcome:
-        """Retrain once; every outcome, failures included, ends as a finished registry record."""
-        service = self.service
-        self._close_abandoned()
+    def run(self, *, force: bool = False) -> Outcome:
+        """Retrain once; every fit, failures included, ends as a finished registry record.
+
+        A candidate is fitted only when examples arrived or the model changed since the champion
+        was trained (or ``force``); otherwise nothing is fitted and no version is added.
+        """
+        service, name = self.service, self.service.name
+        close_abandoned(self.registry, name, self.abandoned_after)
         record = ModelVersion(
-            service=service.name,
-            number=self.registry.allocate_version(service.name),
+            service=name,
+            number=0,
             primary_metric=service.model_class.primary_metric,
             code_version=self.code_version,
             params=dict(service.model_class.params),
+            source_sha256=source_digest(service),
             holdout_fraction=service.manifest.holdout_fraction,
             library_versions=library_versions(),
         )
+        champion = self.registry.get_champion(name)
+        champion_record = self.registry.get_version(name, champion.version) if champion else None
+        stats = self.examples.stats(name, service.kind)
+        trigger = retrain_trigger(champion_record, record, stats, force=force)
+        if trigger is None:
+            assert champion_record is not None  # noqa: S101 - with no champion there is always a trigger
+            summary = (
+                f"{name}: nothing to fit: no new examples since champion {champion_record.version} "
+                f"(watermark {champion_record.watermark}) and its model is unchanged; champion kept, no version added"
+            )
+            log.info(summary)
+            return Outcome(record=None, summary=summary)
+        record.number, record.trigger = self.registry.allocate_version(name), trigger
         self.registry.create_version(record)
-        log.info("%s %s: retrain started", service.name, record.version)
+        log.info("%s %s: retrain started: %s", name, record.version, trigger)
         champion_unhealthy = False
         try:
-            self._train(record)
+            self._train(record, champion, champion_record)
         except RetrainStopped as stop:
             record.status, record.reason = stop.verdict.status, stop.verdict.reason
             champion_unhealthy = stop.verdict.champion_unhealthy
@@ -116,6 +139,8 @@ class Retrainer:
         except Exception as exc:
             log.exception("%s %s: retrain failed", service.name, record.version)
             record.status, record.reason = Status.FAILED, f"{type(exc).__name__}: {exc}"
+        if champion_record is not None and trigger != new_examples(champion_record, stats):
+            record.reason += f" (fitted because {trigger})"  # the unusual triggers only: a changed model, --force
         record.finished_at = record.finished_at or now_iso()
         self.registry.update_version(record)
         summary = f"{service.name} {record.version} {record.status.value}: {record.reason}"
@@ -123,34 +148,8 @@ class Retrainer:
             summary += f" ({record.malformed_rows} malformed or out-of-range example rows skipped)"
         return Outcome(record=record, summary=summary, champion_unhealthy=champion_unhealthy)
 
-    def _close_abandoned(self) -> None:
-        """Mark as failed the earlier retrains still ``running`` long after they started (their job died).
-
-        The age limit keeps a concurrent retrain that is merely slow from being closed under it; the
-        write is conditional on the record still running, so one that finished meanwhile is left alone.
-        """
-        cutoff = datetime.now(UTC) - self.abandoned_after
-        champion = self.registry.get_champion(self.service.name)
-        for record in self.registry.list_versions(self.service.name):
-            if record.status != Status.RUNNING or datetime.fromisoformat(record.started_at) > cutoff:
-                continue
-            stopped = f"its retrain stopped before finishing (started {record.started_at[:16].replace('T', ' ')})"
-            record.finished_at = now_iso()
-            if champion is not None and champion.version == record.version:
-                record.status, record.reason = Status.PROMOTED, f"promoted, but {stopped}; recorded by a later retrain"
-            else:
-                record.status, record.reason = Status.FAILED, f"abandoned: {stopped}; it was never promoted"
-            try:
-                self.registry.update_version(record)
-            except StoreError:
-                continue  # it finished (or was closed) meanwhile
-            log.warning("%s %s: %s", record.service, record.version, record.reason)
-
-    def _train(self, record: ModelVersion) -> None:
-        name = self.service.name
-        champion = self.registry.get_champion(name)
-        champion_record = self.registry.get_version(name, champion.version) if champion else None
-        train, holdout = self._split(record, self._read(record, champion_record))
+    def _train(self, record: ModelVersion, champion: Champion | None, champion_record: ModelVersion | None) -> None:
+        train, holdout = self._split(record, self._read(record))
         candidate = self._fit(record, train)
         del train
         self._evaluate_candidate(record, candidate, holdout)
@@ -160,8 +159,8 @@ class Retrainer:
         self._upload(record, candidate)
         self._decide(record, candidate, champion, champion_problem, note)
 
-    def _read(self, record: ModelVersion, champion_record: ModelVersion | None) -> Examples[Any]:
-        """Every valid example, unless none is new since the champion (then the champion is kept)."""
+    def _read(self, record: ModelVersion) -> Examples[Any]:
+        """Every valid example, checked to be enough to train on."""
         name = self.service.name
         last_logged = [time.monotonic()]
 
@@ -171,7 +170,7 @@ class Retrainer:
                 log.info("%s: read %d rows so far", name, rows)
 
         read = self.examples.read(name, self.service.kind, progress=progress)
-        data, watermark = read.examples, read.watermark
+        data = read.examples
         record.watermark, record.malformed_rows = read.watermark, read.malformed
         record.timings["read_s"] = round(read.seconds, 3)
         log.info(
@@ -182,17 +181,6 @@ class Retrainer:
             read.malformed,
             read.watermark,
         )
-        if (
-            champion_record is not None
-            and champion_record.watermark == watermark
-            and (champion_record.train_count + champion_record.holdout_count == len(data))
-        ):
-            raise RetrainStopped(
-                Verdict(
-                    Status.KEPT,
-                    f"no new examples since champion {champion_record.version} (watermark {watermark}); champion kept",
-                )
-            )
         gates.check_enough_examples(len(data), self.service.manifest.min_examples)
         return data
 

@@ -63,14 +63,59 @@ def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Set
     assert stores.registry.get_champion(service.name).version == "v2"  # type: ignore[union-attr]
 
 
-def test_no_new_data_keeps_the_champion_and_records_the_attempt(settings: Settings, stores: Stores) -> None:
+def test_with_no_new_data_and_an_unchanged_model_nothing_is_fitted_and_no_version_added(
+    settings: Settings, stores: Stores
+) -> None:
     service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
     seed_service(service, stores)
-    assert _retrain(service, stores).record.status == Status.PROMOTED
+    assert _retrain(service, stores).record.status == Status.PROMOTED  # type: ignore[union-attr]
     outcome = _retrain(service, stores)
-    assert outcome.record.status == Status.KEPT and outcome.exit_code == 0
-    assert "no new examples since champion v1 (watermark" in outcome.record.reason
-    assert [v.status for v in stores.registry.list_versions(service.name)] == [Status.KEPT, Status.PROMOTED]
+    assert outcome.record is None and outcome.exit_code == 0
+    assert "nothing to fit: no new examples since champion v1 (watermark" in outcome.summary
+    assert [v.status for v in stores.registry.list_versions(service.name)] == [Status.PROMOTED]
+
+
+def test_a_params_change_alone_makes_the_next_retrain_fit_a_candidate(
+    settings: Settings, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a champion, and no example added since
+    service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
+    seed_service(service, stores)
+    assert _retrain(service, stores).record.status == Status.PROMOTED  # type: ignore[union-attr]
+
+    # when: the author changes params only
+    monkeypatch.setattr(service.model_class, "params", {"alphas": [0.1, 1.0]})
+    outcome = _retrain(service, stores)
+
+    # then: a candidate is fitted, and the reason says what changed
+    record = outcome.record
+    assert record is not None and record.status in (Status.PROMOTED, Status.KEPT), outcome.summary
+    assert record.trigger == "params changed (alphas: [0.01, 0.1, 1.0, 10.0, 100.0] -> [0.1, 1.0])"
+    assert record.reason.endswith(f"(fitted because {record.trigger})")
+    assert record.params == {"alphas": [0.1, 1.0]}
+
+
+def test_an_edited_model_file_makes_the_next_retrain_fit_a_candidate(settings: Settings, stores: Stores) -> None:
+    name = clone_service(settings.services_dir, "diabetes")
+    service = load_service(name, settings.services_dir)
+    seed_service(service, stores)
+    assert _retrain(service, stores).record.source_sha256  # type: ignore[union-attr]
+    model = settings.services_dir / name / "model.py"
+    model.write_text(model.read_text() + "\n# tuned by hand\n")
+    outcome = _retrain(service, stores)
+    assert outcome.record is not None and outcome.record.trigger == "the model's source file changed"
+
+
+def test_force_fits_a_candidate_when_nothing_changed(settings: Settings, stores: Stores) -> None:
+    service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
+    seed_service(service, stores)
+    _retrain(service, stores)
+    outcome = Retrainer(service, examples=stores.examples, registry=stores.registry, artifacts=stores.artifacts).run(
+        force=True
+    )
+    assert outcome.record is not None and outcome.record.version == "v2"
+    assert outcome.record.status == Status.KEPT and outcome.record.trigger == "forced (mlseam retrain --force)"
+    assert "not better" in outcome.record.reason
 
 
 def test_absurd_stored_rows_are_skipped_and_the_retrain_succeeds(settings: Settings, stores: Stores) -> None:
