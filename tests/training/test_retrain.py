@@ -39,7 +39,7 @@ def test_more_data_promotes_only_when_better_on_one_shared_holdout(settings: Set
     assert _retrain(service, stores).record.status == Status.PROMOTED
 
     # when: clean examples arrive and the job runs again
-    stores.examples.add(service.name, service.kind, linear_examples(400, seed=2), source="t")
+    stores.examples.add(service.name, service.kind, linear_examples(2000, seed=2), source="t")
     outcome = _retrain(service, stores)
 
     # then: the better candidate is promoted, both scored on the very same holdout rows
