@@ -16,6 +16,7 @@ from mlseam import tasks
 from mlseam.contract import Metrics, Model
 from mlseam.errors import ContractError, InvalidInputError, MlseamError
 from mlseam.tasks import Examples
+from mlseam.tasks.scores import RowScores
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "Metrics",
     "MlseamError",
     "Model",
+    "RowScores",
     "__version__",
     "tasks",
 ]

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from mlseam.errors import ContractError
 from mlseam.tasks import TASK_KINDS, Examples
+from mlseam.tasks.scores import RowScores
 
 Metrics = Mapping[str, float]
 """Metric name to value, as returned by ``Model.evaluate``."""
@@ -28,9 +29,9 @@ class Model(ABC):
     - ``params``: hyper-parameters, recorded with every version for lineage.
 
     Implement ``fit``, a batch-first ``predict`` and ``evaluate``; override ``is_better`` only
-    when the primary metric alone cannot decide, and ``predict_proba`` when a classifier can
-    say how sure it is. Models are pickled by the platform, so keep
-    fitted state in attributes.
+    when the primary metric alone cannot decide, ``predict_proba`` when a classifier can say
+    how sure it is, and ``row_scores`` when the primary metric is not one the platform knows.
+    Models are pickled by the platform, so keep fitted state in attributes.
     """
 
     task: ClassVar[str]
@@ -63,11 +64,27 @@ class Model(ABC):
     def evaluate(self, examples: Examples[Any]) -> dict[str, float]:
         """Metrics on ``examples``; must contain ``primary_metric`` as a finite number."""
 
+    def row_scores(self, examples: Examples[Any]) -> RowScores | None:
+        """Each example's counts behind ``primary_metric`` on ``examples`` (see ``mlseam.RowScores``).
+
+        The platform resamples a holdout's rows with them to tell a real improvement from the
+        noise of a small holdout, without running the model again. The default knows the common
+        metrics by name and computes them from ``predict``: ``accuracy`` and ``macro_f1`` for
+        classification kinds, ``rmse``, ``mse``, ``mae`` and ``r2`` for regression, ``cer``,
+        ``wer`` and ``accuracy`` for ocr, and returns None for any other name. Override it for
+        another primary metric, e.g. ``return mlseam.RowScores.mean(per_example_values)``; its
+        value over all rows must equal what ``evaluate`` returns for ``primary_metric``.
+        """
+        kind = TASK_KINDS[self.task]
+        return kind.row_scores(self.primary_metric, examples.labels, self.predict(examples.inputs))
+
     def is_better(self, candidate: Metrics, champion: Metrics) -> bool:
         """Whether ``candidate`` should replace ``champion``; both measured on the same holdout.
 
         The default compares ``primary_metric`` in its declared direction and requires at
         least ``min_improvement``; a champion without a finite primary metric always loses.
+        When it is not overridden, the platform also requires the gain to be larger than the
+        holdout's noise (a paired bootstrap over the holdout rows, from ``row_scores``).
         """
         new = candidate[self.primary_metric]
         old = champion.get(self.primary_metric, math.nan)
@@ -85,6 +102,7 @@ _METHODS = {
     "evaluate": (1, "evaluate(self, examples) -> dict[str, float]"),
     "predict_proba": (1, "predict_proba(self, inputs) -> array"),
     "is_better": (2, "is_better(self, candidate, champion) -> bool"),
+    "row_scores": (1, "row_scores(self, examples) -> mlseam.RowScores | None"),
 }
 _REQUIRED_METHODS = ("fit", "predict", "evaluate")
 
@@ -156,3 +174,8 @@ def validate_model_class(cls: object, *, where: str, task: str | None = None) ->
     if not isinstance(cls.params, Mapping):
         raise ContractError(f"{where}: params must be a dict of hyper-parameters")
     return cls
+
+
+def overrides_is_better(model: Model) -> bool:
+    """Whether the model decides promotion itself (then the platform's noise test does not apply)."""
+    return getattr(type(model), "is_better", Model.is_better) is not Model.is_better

@@ -51,6 +51,7 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     champion_version: str | None = None
     champion_metrics: dict[str, float] | None = None
+    gain: dict[str, float] | None = None  # candidate minus champion on the primary metric: delta, low, high, rows
     watermark: int = 0
     train_count: int = 0
     holdout_count: int = 0

@@ -13,6 +13,7 @@ import pydantic
 from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, TypeAdapter
 
 from mlseam.errors import InvalidInputError, ModelOutputError
+from mlseam.tasks.scores import SCORERS, RowScores
 
 InputT = TypeVar("InputT")
 BatchT = TypeVar("BatchT")
@@ -242,3 +243,9 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     @abstractmethod
     def validate_output(self, value: object, *, index: int) -> Any:
         """One prediction converted to its JSON-friendly type."""
+
+    @classmethod
+    def row_scores(cls, metric: str, labels: np.ndarray, predictions: Sequence[Any]) -> RowScores | None:
+        """Per-row counts of ``metric`` (a metric this kind knows by name) for ``predictions``; None otherwise."""
+        scorer = SCORERS.get(cls.name)
+        return None if scorer is None else scorer(metric, labels, predictions)

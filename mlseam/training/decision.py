@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from mlseam.contract import Model
+from mlseam.contract import Model, overrides_is_better
 from mlseam.errors import PromotionConflictError
 from mlseam.registry import Champion, ModelVersion, Registry, Status
+from mlseam.training.noise import Gain
 from mlseam.training.split import holdout_mask
 
 log = logging.getLogger("mlseam.retrain")
@@ -34,8 +35,16 @@ def judge_candidate(
     champion: Champion | None,
     champion_problem: str | None,
     note: str = "",
+    *,
+    gain: Gain | None = None,
+    no_gain_why: str = "",
 ) -> Verdict:
-    """PROMOTED (with the reason to record) when the candidate should become champion, else KEPT."""
+    """PROMOTED (with the reason to record) when the candidate should become champion, else KEPT.
+
+    Unless the model decides with its own ``is_better``, a gain must also be larger than the
+    holdout's noise: ``gain``'s whole interval on the better side of zero. Without a ``gain``
+    (no per-row scores, ``no_gain_why`` says why) the metric comparison alone decides.
+    """
     primary = record.primary_metric
     score = f"{primary} {record.metrics[primary]:.4f}"
     rows = f"on {record.holdout_count} holdout rows"
@@ -49,9 +58,20 @@ def judge_candidate(
             champion_unhealthy=True,
         )
     assert record.champion_metrics is not None  # noqa: S101 - set when no problem
-    versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f} {rows}{note}"
+    spread = f", {gain.describe()}" if gain is not None else ""
+    versus = f"{score} vs champion {champion.version} {record.champion_metrics[primary]:.4f}{spread} {rows}{note}"
     if not candidate.is_better(record.metrics, record.champion_metrics):
         return Verdict(Status.KEPT, f"not better: {versus}; champion kept")
+    if overrides_is_better(candidate):
+        return Verdict(Status.PROMOTED, f"better by the model's is_better: {versus}")
+    if gain is None:
+        return Verdict(Status.PROMOTED, f"better: {versus} (not tested against the holdout's noise: {no_gain_why})")
+    if not gain.beyond_noise(candidate.higher_is_better):
+        return Verdict(
+            Status.KEPT,
+            f"not better beyond noise: {versus}; the interval includes no gain, so this holdout cannot "
+            "tell it from chance; champion kept",
+        )
     return Verdict(Status.PROMOTED, f"better: {versus}")
 
 

@@ -24,6 +24,7 @@ from mlseam.training.abandoned import close_abandoned
 from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
 from mlseam.training.due import new_examples, retrain_trigger, source_digest
 from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
+from mlseam.training.noise import Gain, measure_gain
 from mlseam.training.split import holdout_digest, holdout_mask
 
 log = logging.getLogger("mlseam.retrain")
@@ -153,11 +154,14 @@ class Retrainer:
         candidate = self._fit(record, train)
         del train
         self._evaluate_candidate(record, candidate, holdout)
-        champion_problem, note = None, ""
+        champion_problem, note, champion_model = None, "", None
         if champion_record is not None:
-            champion_problem, note = self._evaluate_champion(record, champion_record, holdout)
+            champion_problem, note, champion_model = self._evaluate_champion(record, champion_record, holdout)
+        gain, no_gain_why = None, ""
+        if champion_model is not None:
+            gain, no_gain_why = measure_gain(record, candidate, champion_model, holdout)
         self._upload(record, candidate)
-        self._decide(record, candidate, champion, champion_problem, note)
+        self._decide(record, candidate, champion, champion_problem, note, gain=gain, no_gain_why=no_gain_why)
 
     def _read(self, record: ModelVersion) -> Examples[Any]:
         """Every valid example, checked to be enough to train on."""
@@ -235,17 +239,18 @@ class Retrainer:
 
     def _evaluate_champion(
         self, record: ModelVersion, champion: ModelVersion, holdout: Examples[Any]
-    ) -> tuple[str | None, str]:
-        """(why the champion could not be evaluated or None, a note on the holdout rows it saw)."""
+    ) -> tuple[str | None, str, Model | None]:
+        """(why the champion could not be evaluated or None, a note on the holdout rows it saw, the model)."""
         name = self.service.name
         record.champion_version = champion.version
         started = time.perf_counter()
         try:
-            metrics = load_artifact(champion, self.artifacts).evaluate(holdout)
+            model = load_artifact(champion, self.artifacts)
+            metrics = model.evaluate(holdout)
             record.champion_metrics = gates.check_metrics(metrics, record.primary_metric, who="champion")
         except Exception as exc:  # noqa: BLE001 - recorded, never promoted over
             log.warning("%s: champion %s could not be evaluated: %s", name, champion.version, exc)
-            return f"{type(exc).__name__}: {exc}", ""
+            return f"{type(exc).__name__}: {exc}", "", None
         record.timings["evaluate_champion_s"] = round(time.perf_counter() - started, 3)
         log.info(
             "%s: evaluated champion %s on the same holdout in %.2fs: %s",
@@ -255,7 +260,7 @@ class Retrainer:
             gates.format_metrics(record.champion_metrics),
         )
         note = champion_overlap_note(champion, holdout.ids, name, self.service.manifest.holdout_fraction)
-        return None, note
+        return None, note, model
 
     def _upload(self, record: ModelVersion, candidate: Model) -> None:
         started = time.perf_counter()
@@ -275,8 +280,13 @@ class Retrainer:
         champion: Champion | None,
         champion_problem: str | None,
         note: str = "",
+        *,
+        gain: Gain | None = None,
+        no_gain_why: str = "",
     ) -> None:
-        verdict = judge_candidate(record, candidate, champion, champion_problem, note)
+        verdict = judge_candidate(
+            record, candidate, champion, champion_problem, note, gain=gain, no_gain_why=no_gain_why
+        )
         if verdict.status is Status.PROMOTED:
             verdict = promote_candidate(self.registry, record, champion, verdict.reason)
         if verdict.status is not Status.PROMOTED:
