@@ -248,6 +248,71 @@ def test_a_broken_model_is_named_by_its_rule(
     assert report.summary().startswith(f"{name}: ") and rule in report.summary()
 
 
+NOISE = "holdout tells gains from noise"
+
+
+def test_row_scores_that_disagree_with_evaluate_fail_the_holdout_rule(services_dir: Path) -> None:
+    source = """
+    class Broken(DigitsModel):
+        def row_scores(self, examples):
+            return mlseam.RowScores.mean(np.zeros(len(examples)))
+    """
+    report = check_service(broken_service(services_dir, "digits", source), services_dir)
+
+    message = failed(report)[NOISE]
+    assert message.startswith("row_scores gives macro_f1 0 but evaluate gives 0.") and "make them agree" in message
+
+
+def _warning(report: Report) -> str:
+    assert report.passed, "\n".join(report.lines())
+    result = report.result(NOISE)
+    assert result.status is RuleVerdict.WARN, "\n".join(report.lines())
+    assert report.summary().endswith(" rules pass, 1 with a warning" + report.summary().rsplit("warning", 1)[1])
+    return result.message
+
+
+def test_a_tiny_holdout_is_warned_of_with_the_smallest_gain_it_can_detect(services_dir: Path) -> None:
+    source = "class Broken(DiabetesModel):\n    pass\n"
+    message = _warning(check_service(broken_service(services_dir, "diabetes", source), services_dir))
+
+    assert message.startswith("the holdout will have about 88 rows (holdout_fraction 0.2 of the 442 demo examples)")
+    gain = float(message.split("rmse gain of about ")[1].split(" ")[0])
+    assert 2 < gain < 20  # rmse is about 55 on this data; the metric's 95% margin on 88 rows is several units
+    assert message.endswith("add examples or raise holdout_fraction")
+    big = check_service(broken_service(services_dir, "diabetes", source, holdout_fraction=0.25), services_dir)
+    assert big.result(NOISE).status is RuleVerdict.PASS, "\n".join(big.lines())
+
+
+def test_a_tiny_holdout_the_model_never_misses_is_warned_of_by_what_one_row_weighs(services_dir: Path) -> None:
+    source = """
+    class Broken(DigitsModel):
+        def evaluate(self, examples):
+            return {"macro_f1": 1.0}
+
+        def row_scores(self, examples):
+            return mlseam.RowScores.mean(np.ones(len(examples)))
+    """
+    report = check_service(broken_service(services_dir, "digits", source, holdout_fraction=0.04), services_dir)
+
+    message = _warning(report)
+    assert message.startswith("the holdout will have about 72 rows (holdout_fraction 0.04 of the 1797 demo examples)")
+    assert "one example in 72 weighs 0.0139 of a rate such as accuracy" in message
+
+
+def test_a_primary_metric_without_row_scores_is_warned_of(services_dir: Path) -> None:
+    source = """
+    class Broken(DigitsModel):
+        primary_metric = "balanced"
+
+        def evaluate(self, examples):
+            return {"balanced": super().evaluate(examples)["macro_f1"]}
+    """
+    message = _warning(check_service(broken_service(services_dir, "digits", source), services_dir))
+
+    assert message.startswith("no per-row scores for balanced: define row_scores in the model, such as `return ")
+    assert "promotes on evaluate's numbers alone" in message
+
+
 def test_one_broken_rule_fails_alone_and_rules_built_on_it_are_not_run(services_dir: Path) -> None:
     source = """
     class Broken(DiabetesModel):
@@ -366,7 +431,7 @@ def test_cli_check_prints_every_rule_and_exits_0(mlseam_check: Any) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:-1] == [f"PASS  {rule}" for rule in RULE_NAMES]
-    assert lines[-1].startswith("digits: all 7 rules pass (")
+    assert lines[-1].startswith(f"digits: all {len(RULES)} rules pass (")
 
 
 def test_cli_check_exits_1_naming_the_broken_rule(services_dir: Path, mlseam_check: Any) -> None:
@@ -381,7 +446,7 @@ def test_cli_check_exits_1_naming_the_broken_rule(services_dir: Path, mlseam_che
 
     assert result.exit_code == 1
     assert f"FAIL  {FINITE_METRICS}: this model's metric(s) rmse are NaN or infinite" in result.stdout
-    assert result.stdout.splitlines()[-1].startswith(f"{name}: 1 of 7 rules fail ({FINITE_METRICS})")
+    assert result.stdout.splitlines()[-1].startswith(f"{name}: 1 of {len(RULES)} rules fail ({FINITE_METRICS})")
 
 
 def test_cli_check_of_an_unknown_service_is_one_line_and_exit_2(services_dir: Path, mlseam_check: Any) -> None:

@@ -11,12 +11,19 @@ import time
 import warnings
 from pathlib import Path
 
-from mlseam.conformance.outcome import Report, RuleFailure, RuleResult, RuleVerdict, summarise_exception
+from mlseam.conformance.outcome import (
+    Report,
+    RuleFailure,
+    RuleResult,
+    RuleVerdict,
+    RuleWarning,
+    summarise_exception,
+)
 from mlseam.conformance.rules import RULES
 from mlseam.conformance.subject import Rule, Subject
 from mlseam.errors import ManifestError, UnknownServiceError
 
-__all__ = ["RULES", "Report", "Rule", "RuleFailure", "RuleResult", "RuleVerdict", "check_service"]
+__all__ = ["RULES", "Report", "Rule", "RuleFailure", "RuleResult", "RuleVerdict", "RuleWarning", "check_service"]
 
 
 def check_service(name: str, services_dir: Path) -> Report:
@@ -38,13 +45,15 @@ def check_service(name: str, services_dir: Path) -> Report:
 
 
 def _run(rule: Rule, subject: Subject, done: dict[str, RuleVerdict]) -> RuleResult:
-    unmet = [need for need in rule.needs if done.get(need) is not RuleVerdict.PASS]
+    unmet = [need for need in rule.needs if done.get(need) not in (RuleVerdict.PASS, RuleVerdict.WARN)]
     if unmet:
         return RuleResult(rule.name, RuleVerdict.SKIP, f"not run: needs {', '.join(unmet)}")
     try:
         rule.check(subject)
     except RuleFailure as failure:
         return RuleResult(rule.name, RuleVerdict.FAIL, str(failure))
+    except RuleWarning as caveat:
+        return RuleResult(rule.name, RuleVerdict.WARN, str(caveat))
     except (UnknownServiceError, ManifestError):
         raise  # the service cannot even be read: the caller's mistake, not a broken rule
     except Exception as exc:  # noqa: BLE001 - whatever model code raises is that rule's failure

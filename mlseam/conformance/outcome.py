@@ -18,6 +18,10 @@ class RuleFailure(ContractError):  # noqa: N818 - a verdict, not an error of the
     """A conformance rule the model breaks; the message says what happened and how to fix it, in one line."""
 
 
+class RuleWarning(ContractError):  # noqa: N818 - a verdict, not an error of the checker
+    """A rule the model passes with a caveat worth a look; the message says what and what to do, in one line."""
+
+
 class RuleVerdict(StrEnum):
     """What became of one rule."""
 
@@ -25,6 +29,8 @@ class RuleVerdict(StrEnum):
     FAIL = "FAIL"
     SKIP = "SKIP"
     """Not run: a rule it builds on failed."""
+    WARN = "WARN"
+    """Passed, with a caveat in its message."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,8 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Whether every rule passed."""
-        return all(result.status is RuleVerdict.PASS for result in self.results)
+        """Whether every rule passed (a warning passes)."""
+        return all(result.status in (RuleVerdict.PASS, RuleVerdict.WARN) for result in self.results)
 
     def result(self, rule: str) -> RuleResult:
         """The outcome of the rule named ``rule``."""
@@ -66,9 +72,11 @@ class Report:
         total = len(self.results)
         failed = [r.rule for r in self.results if r.status is RuleVerdict.FAIL]
         skipped = sum(r.status is RuleVerdict.SKIP for r in self.results)
+        warned = sum(r.status is RuleVerdict.WARN for r in self.results)
         took = f"{self.seconds:.1f}s"
         if not failed:
-            return f"{self.service}: all {total} rules pass ({took})"
+            caveats = f", {warned} with a warning" if warned else ""
+            return f"{self.service}: all {total} rules pass{caveats} ({took})"
         not_run = f", {skipped} not run" if skipped else ""
         return f"{self.service}: {len(failed)} of {total} rules fail ({', '.join(failed)}){not_run} ({took})"
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from mlseam.artifacts import InMemoryArtifactStore
+from mlseam.conformance.noise import holdout_tells_gains_from_noise
 from mlseam.conformance.outcome import RuleFailure, summarise_exception
 from mlseam.conformance.probes import invalid_inputs_never_reach_predict
 from mlseam.conformance.sample import draw_sample
@@ -168,6 +169,7 @@ RULES: tuple[Rule, ...] = (
     Rule("is_better follows the declared direction", is_better_follows_the_direction, ("loads by reference",)),
     Rule("artifact round-trips", artifact_round_trips, ("fits on a small sample", "predict is batch-first")),
     Rule("invalid inputs never reach predict", invalid_inputs_never_reach_predict, ("fits on a small sample",)),
+    Rule("holdout tells gains from noise", holdout_tells_gains_from_noise, ("evaluate returns finite metrics",)),
 )
 """Every rule, in the order they run and are reported."""
 

@@ -29,6 +29,8 @@ class Sample:
     """The holdout inputs as stored JSON (what a client sends), in holdout order."""
     holdout_inputs: list[Any]
     """The same inputs validated one by one, as the API hands them to ``task.to_batch``."""
+    seed_rows: int
+    """How many examples the whole seed yields (the sample is drawn from them)."""
 
 
 def draw_sample(service: Service, size: int = SAMPLE_SIZE) -> Sample:
@@ -74,4 +76,6 @@ def draw_sample(service: Service, size: int = SAMPLE_SIZE) -> Sample:
     stored = {row[0]: row[2] for row in store.rows[service.name]}
     holdout_json = [stored[int(i)] for i in holdout.ids]
     holdout_inputs = [service.kind.validate_input(value, index=i) for i, value in enumerate(holdout_json)]
-    return Sample(train=train, holdout=holdout, holdout_json=holdout_json, holdout_inputs=holdout_inputs)
+    return Sample(
+        train=train, holdout=holdout, holdout_json=holdout_json, holdout_inputs=holdout_inputs, seed_rows=len(rows)
+    )
