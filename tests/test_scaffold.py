@@ -130,6 +130,16 @@ def test_a_scaffolded_service_passes_the_conformance_suite(services_dir: Path, t
     assert len(report.results) == len(RULES)
 
 
+@pytest.mark.parametrize("task", template_kinds())
+def test_each_template_opens_predict_with_the_empty_batch_guard_the_guide_shows(task: str) -> None:
+    source = (REPO_ROOT / "mlseam" / "scaffold" / "templates" / task / "model.py.tmpl").read_text()
+    body = source.split("    def predict(self, inputs", 1)[1].splitlines()[1:3]
+    guards = {"list": "        if not inputs:", "matrix": "        if len(inputs) == 0:"}
+    assert body[0] in guards.values() and body[1] == "            return []", body
+    guide = (REPO_ROOT / "docs" / "ml-authors.md").read_text()
+    assert all(f"`{guard.strip()} return []`" in guide for guard in guards.values())
+
+
 @pytest.mark.parametrize("name", ["Digits", "1abc", "a_b", "-a", "a-", "ab", "a" * (MAX_NAME_LENGTH + 1), ""])
 def test_a_name_that_is_not_dns_safe_is_refused(services_dir: Path, name: str) -> None:
     assert _refusal(services_dir, name) == (

@@ -108,6 +108,8 @@ class AmountsModel(mlseam.Model):
         self.pipeline.fit(np.stack(features), chars)
 
     def predict(self, inputs: list[np.ndarray]) -> list[str]:
+        if not inputs:
+            return []
         cuts = [cut_glyphs(strip, self.glyph_width, self.blank) for strip in inputs]
         features = [
             glyph_features(strip, start, end)
