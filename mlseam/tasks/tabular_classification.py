@@ -23,6 +23,15 @@ class ClassificationOptions(FeatureOptions):
 
     _unique_labels = pydantic.field_validator("labels")(check_unique)
 
+    @pydantic.field_validator("labels", mode="before")
+    @classmethod
+    def _quoted(cls, labels: Any) -> Any:
+        # YAML reads an unquoted 0 as a number, and a number is never a label: say how to write it.
+        for label in labels if isinstance(labels, list) else []:
+            if isinstance(label, int | float | bool):
+                raise ValueError(f'a label is text: quote it in service.yaml ("{label}", not {label})')
+        return labels
+
 
 class TabularClassification(NamedFeatures):
     """Input: ``{"feature": number, ...}`` with exactly the manifest's features; label: a declared class name.
