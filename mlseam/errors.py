@@ -5,7 +5,8 @@ MlseamError                      anything mlseam raises on purpose; its message 
 ├── ConfigError                  a setting, a service.yaml or a model class is wrong: fix it, re-run
 │   ├── ManifestError            service.yaml is missing, unreadable or has a bad field
 │   ├── ContractError            a model class breaks the mlseam.Model contract
-│   │   └── RuleFailure          a conformance rule (`mlseam check`) the model breaks (mlseam.conformance)
+│   │   ├── RuleFailure          a conformance rule (`mlseam check`) the model breaks (mlseam.conformance)
+│   │   └── RuleWarning          a rule the model passes with a caveat: a WARN line of `mlseam check`
 │   └── UnknownServiceError      no services/<name>/service.yaml for that name
 ├── InvalidInputError            a client's input or label fails validation (index, field)
 │   └── TooManyItemsError        more items than one request or batch may hold

@@ -118,6 +118,20 @@ ROUND_TRIP = "artifact round-trips"
             id="floats-for-labels",
         ),
         pytest.param(
+            "wine",
+            """
+            class Broken(WineModel):
+                def fit(self, examples):
+                    self.pipeline.fit(examples.inputs, np.char.add("cultivar ", examples.labels.astype(str)))
+            """,
+            BATCH_FIRST,
+            [
+                "predict returns tabular_classification outputs: predict output 0: 'cultivar ",
+                "is not one of the labels in service.yaml ('0', '1', '2'); predict only the declared labels",
+            ],
+            id="predicts-undeclared-labels",
+        ),
+        pytest.param(
             "diabetes",
             """
             class Broken(DiabetesModel):

@@ -60,7 +60,8 @@ def ruff(*args: str, source: str, path: str) -> subprocess.CompletedProcess[str]
 
 
 def test_every_template_folder_is_a_task_kind() -> None:
-    assert {"image_classification", "tabular_regression"} <= set(template_kinds()) <= set(TASK_KINDS)
+    bundled = {"image_classification", "tabular_classification", "tabular_regression"}
+    assert bundled <= set(template_kinds()) <= set(TASK_KINDS)
 
 
 @pytest.mark.parametrize(

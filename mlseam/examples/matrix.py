@@ -1,4 +1,4 @@
-"""Parses PostgreSQL's binary COPY of (id, float8[] features, label) rows into numpy arrays."""
+"""Parses PostgreSQL's binary COPY of (id, float8[] features, float8 label) rows into numpy arrays."""
 
 from __future__ import annotations
 
@@ -12,6 +12,23 @@ _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(_SIGNATURE) + 8  # flags (int32) + header extension length (int32)
 _TRAILER = b"\xff\xff"
 _FLUSH_BYTES = 4 << 20
+
+
+def label_sql(classes: list[str] | None) -> str:
+    """The float8 SQL expression of a row's label: the number itself, or for text labels the index
+    of the label in ``classes`` (bound as the query's first parameter), -1 for any other text.
+
+    Text labels become numbers in the COPY so that every row keeps one fixed size; -1 lies outside
+    the label range a classifying task kind declares, so such a row is skipped as malformed.
+    """
+    return "label::float8" if classes is None else "coalesce(array_position(%s::text[], label) - 1, -1)::float8"
+
+
+def decode_labels(codes: np.ndarray, classes: list[str] | None) -> np.ndarray:
+    """The labels of valid rows read with ``label_sql(classes)``: numbers as they are, indices as text."""
+    if classes is None:
+        return codes
+    return np.asarray(classes, dtype=object)[codes.astype(np.intp)]
 
 
 class BinaryMatrixReader:

@@ -15,7 +15,7 @@ import numpy as np
 
 from mlseam.errors import InvalidInputError, StoreError
 from mlseam.examples.credentials import SecretCredentials, is_auth_failure
-from mlseam.examples.matrix import BinaryMatrixReader
+from mlseam.examples.matrix import BinaryMatrixReader, decode_labels, label_sql
 from mlseam.tasks import Examples, TaskKind
 
 if TYPE_CHECKING:
@@ -197,19 +197,21 @@ class PostgresExamplesStore:
     ) -> tuple[Examples[Any], int]:
         # Binary COPY of float8 columns parsed by numpy straight into a preallocated matrix:
         # no per-row Python objects, no second copy of the data.
-        columns = ", ".join(["id", matrix_sql, "label::float8"])
+        classes = kind.matrix_classes()
+        columns = ", ".join(["id", matrix_sql, label_sql(classes)])
+        params: tuple[Any, ...] = (service, stats.watermark) if classes is None else (classes, service, stats.watermark)
         with conn.cursor() as cur:
             query = cur.mogrify(
                 f"COPY (SELECT {columns} FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id) "
                 "TO STDOUT WITH (FORMAT binary)",
-                (service, stats.watermark),
+                params,
             ).decode()
             reader = BinaryMatrixReader(
                 rows=stats.count, features=kind.matrix_width, bounds=kind.matrix_bounds(), progress=progress
             )
             cur.copy_expert(query, reader, size=1 << 20)
         ids, matrix, labels, malformed = reader.finish()
-        return Examples(ids=ids, inputs=matrix, labels=labels), malformed
+        return Examples(ids=ids, inputs=matrix, labels=decode_labels(labels, classes)), malformed
 
     def _read_rows(
         self,

@@ -8,9 +8,10 @@ from mlseam.tasks.base import Examples, MatrixBounds, TaskKind
 from mlseam.tasks.image import ImageClassification
 from mlseam.tasks.ocr import Ocr
 from mlseam.tasks.tabular import TabularRegression
+from mlseam.tasks.tabular_classification import TabularClassification
 
 TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {
-    kind.name: kind for kind in (ImageClassification, TabularRegression, Ocr)
+    kind.name: kind for kind in (ImageClassification, TabularRegression, TabularClassification, Ocr)
 }
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ImageClassification",
     "MatrixBounds",
     "Ocr",
+    "TabularClassification",
     "TabularRegression",
     "TaskKind",
 ]

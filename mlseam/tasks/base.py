@@ -222,6 +222,11 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
         """The ranges ``validate_input`` and ``validate_label`` hold a matrix row to (read with ``matrix_sql``)."""
         raise NotImplementedError(f"{self.name} has no matrix form")
 
+    def matrix_classes(self) -> list[str] | None:
+        """The declared labels when labels are text: a matrix read yields each label as its index in
+        this list (-1 for any other text, outside ``MatrixBounds.label``); None: labels are numbers."""
+        return None
+
     def validate_outputs(self, outputs: object, expected: int) -> list[Any]:
         """A model's ``predict`` result checked for length and element type."""
         items = self.output_items(outputs, expected)

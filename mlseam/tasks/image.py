@@ -12,10 +12,10 @@ import numpy as np
 import pydantic
 import simdjson
 from annotated_types import Len
-from pydantic import AfterValidator, Strict, StringConstraints
 
 from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
+from mlseam.tasks.labels import ClassName, check_unique, declared_label
 
 _NUMBER_AND_SPACE = b"0123456789+-.eE \t\r\n"
 """What JSON numbers and insignificant whitespace are made of."""
@@ -51,16 +51,11 @@ class ImageOptions(pydantic.BaseModel):
     max_pixels: int = pydantic.Field(default=1_000_000, ge=1)
     min_value: float = -DEFAULT_BOUND
     max_value: float = DEFAULT_BOUND
-    labels: list[plain_text()] | None = pydantic.Field(  # type: ignore[valid-type]
+    labels: list[ClassName] | None = pydantic.Field(
         default=None, min_length=2, description="the only labels accepted (default: any non-blank text)"
     )
 
-    @pydantic.field_validator("labels")
-    @classmethod
-    def _unique_labels(cls, labels: list[str] | None) -> list[str] | None:
-        if labels is not None and len(set(labels)) != len(labels):
-            raise ValueError("labels must be unique")
-        return labels
+    _unique_labels = pydantic.field_validator("labels")(check_unique)
 
 
 class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
@@ -89,23 +84,7 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
 
     def label_type(self) -> Any:
         labels = self.image_options.labels
-        if labels is None:
-            return plain_text()
-        # The OpenAPI schema lists them as an enum; the check, not a Literal, so that the message names them.
-        return Annotated[
-            str,
-            Strict(),
-            StringConstraints(strip_whitespace=True),
-            AfterValidator(self._check_label),
-            pydantic.Field(json_schema_extra={"enum": list(labels)}),
-        ]
-
-    def _check_label(self, label: str) -> str:
-        labels = self.image_options.labels or []
-        if label not in labels:
-            shown = ", ".join(repr(known) for known in labels[:20]) + (", ..." if len(labels) > 20 else "")
-            raise ValueError(f"{label[:50]!r} is not one of the labels in service.yaml ({shown})")
-        return label
+        return plain_text() if labels is None else declared_label(labels)
 
     def coerce_input(self, value: Any, *, index: int | None = None) -> np.ndarray:
         width = len(value[0])

@@ -141,6 +141,7 @@ Scorer = Callable[[str, np.ndarray, Sequence[Any]], RowScores | None]
 
 SCORERS: dict[str, Scorer] = {
     "image_classification": classification_scores,
+    "tabular_classification": classification_scores,
     "tabular_regression": regression_scores,
     "ocr": text_scores,
 }
