@@ -21,7 +21,8 @@ class Model(ABC):
 
     Declare on the class:
 
-    - ``task``: the task kind name (``"image_classification"``, ``"tabular_regression"``, ``"ocr"``), the
+    - ``task``: the task kind name (one of ``mlseam.tasks.TASK_KINDS``: ``"image_classification"``,
+      ``"tabular_classification"``, ``"tabular_regression"``, ``"ocr"``, ``"text_detection"``), the
       same as ``task`` in the service's ``service.yaml``;
     - ``primary_metric``: the key of ``evaluate``'s result that decides promotion;
     - ``higher_is_better``: the primary metric's direction (default ``True``);

@@ -15,7 +15,12 @@ from mlseam.settings import get_settings
 @user_errors
 def new_command(
     name: Annotated[str, typer.Argument(help="service name: a-z, 0-9 and '-', e.g. receipt-totals")],
-    task: Annotated[str, typer.Option(help="task kind, e.g. image_classification, tabular_regression or ocr")],
+    task: Annotated[
+        str,
+        typer.Option(
+            help="task kind: image_classification, tabular_classification, tabular_regression, ocr or text_detection"
+        ),
+    ],
 ) -> None:
     """Create services/NAME/: service.yaml, a baseline model.py, demo seed.py and a README to fill in."""
     from mlseam.scaffold import create_service
