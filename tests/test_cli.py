@@ -176,3 +176,13 @@ def test_other_exceptions_are_not_swallowed() -> None:
 
     with pytest.raises(RuntimeError, match="a bug"):
         crash()
+
+
+def test_new_names_every_task_kind_in_its_help() -> None:
+    from typer.testing import CliRunner
+
+    from mlseam.cli import app
+    from mlseam.tasks import TASK_KINDS
+
+    shown = CliRunner().invoke(app, ["new", "--help"], terminal_width=300).output
+    assert all(kind in shown for kind in TASK_KINDS), shown
