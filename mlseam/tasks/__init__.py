@@ -8,9 +8,10 @@ from mlseam.tasks.base import Examples, MatrixBounds, TaskKind
 from mlseam.tasks.image import ImageClassification
 from mlseam.tasks.ocr import Ocr
 from mlseam.tasks.tabular import TabularRegression
+from mlseam.tasks.text_detection import TextDetection
 
 TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {
-    kind.name: kind for kind in (ImageClassification, TabularRegression, Ocr)
+    kind.name: kind for kind in (ImageClassification, TabularRegression, Ocr, TextDetection)
 }
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "Ocr",
     "TabularRegression",
     "TaskKind",
+    "TextDetection",
 ]

@@ -123,6 +123,8 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     output is always a string, with optional ``probabilities``."""
     has_probabilities: ClassVar[bool] = False
     """Whether outputs may carry the model's ``predict_proba`` (classification kinds)."""
+    label_is_json: ClassVar[bool] = False
+    """Whether the table's label column is jsonb (a structured label): the store writes it as JSON."""
 
     def __init__(self, options: pydantic.BaseModel) -> None:
         self.options = options
@@ -187,6 +189,10 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
             return self.label_adapter.validate_python(value)
         except pydantic.ValidationError as exc:
             raise invalid_from(exc, "label", index) from None
+
+    def check_label_fits(self, value: InputT, label: Any, *, index: int | None = None) -> None:
+        """Refuse a valid label that its valid input rules out (a box outside its image) with
+        InvalidInputError naming the label's field; kinds whose labels stand alone accept all."""
 
     @abstractmethod
     def to_batch(self, inputs: Sequence[InputT]) -> BatchT:
