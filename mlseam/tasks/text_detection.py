@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, TypedDict
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pydantic
 from pydantic import AfterValidator, Strict, with_config
+from typing_extensions import TypedDict
 
 from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number
