@@ -25,13 +25,13 @@ def crop(image: np.ndarray) -> np.ndarray:
     return image[:, inked[0] : inked[-1] + 1]
 
 
-def digit_line(glyphs: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """2 to 6 digit images side by side, 0 to 2 blank columns apart: 8 rows high."""
+def digit_line(glyphs: list[np.ndarray], digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """2 to 6 digit images side by side, 0 to 2 blank columns apart (8 rows high), and the digits shown."""
     chosen = rng.choice(len(glyphs), size=int(rng.integers(2, 7)))
     parts = [glyphs[chosen[0]]]
     for index in chosen[1:]:
         parts += [np.zeros((8, int(rng.integers(0, 3)))), glyphs[index]]
-    return np.hstack(parts)
+    return np.hstack(parts), "".join(str(digits[index]) for index in chosen)
 
 
 def smudge(rng: np.random.Generator) -> np.ndarray:
@@ -63,34 +63,46 @@ def place(free: np.ndarray, patch: np.ndarray, rng: np.random.Generator) -> tupl
     return None
 
 
-def receipt(glyphs: list[np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, int]]]:
-    """One noisy scan with 1 to 3 lines of digits and 0 to 4 smudges, and the box of each line."""
+def receipt(
+    glyphs: list[np.ndarray], digits: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[dict[str, int]], list[str]]:
+    """One noisy scan with 1 to 3 lines of digits and 0 to 4 smudges; the box and the digits of each line."""
     image = rng.integers(0, 3, size=(int(rng.integers(48, 65)), int(rng.integers(64, 97)))).astype(np.float64)
     # Dust: a few scattered pixels as dark as faint ink, which may land next to the text too.
     dust = rng.random(image.shape) < DUST
     image[dust] = rng.integers(3, 9, size=int(dust.sum()))
     free = np.ones(image.shape, dtype=bool)
-    boxes = []
+    lines = []
     for _ in range(int(rng.integers(1, 4))):
-        line = digit_line(glyphs, rng) * rng.uniform(0.5, 1.0)  # pens and scans vary in contrast
+        line, text = digit_line(glyphs, digits, rng)
+        line = line * rng.uniform(0.5, 1.0)  # pens and scans vary in contrast
         corner = place(free, line, rng)
         if corner is not None:
             y, x = corner
             image[y : y + 8, x : x + line.shape[1]] = np.maximum(image[y : y + 8, x : x + line.shape[1]], line)
-            boxes.append({"x": x, "y": y, "width": int(line.shape[1]), "height": 8})
+            lines.append(({"x": x, "y": y, "width": int(line.shape[1]), "height": 8}, text))
     for _ in range(int(rng.integers(0, 5))):
         patch = smudge(rng)
         corner = place(free, patch, rng)
         if corner is not None:
             y, x = corner
             image[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
-    return image, sorted(boxes, key=lambda box: (box["y"], box["x"]))
+    lines.sort(key=lambda line: (line[0]["y"], line[0]["x"]))
+    return image, [box for box, _ in lines], [text for _, text in lines]
 
 
-def demo_examples() -> Iterator[tuple[list[list[float]], list[dict[str, Any]]]]:
-    """Receipt-like images (48 to 64 rows, 64 to 96 columns, values 0 to 16) and their line boxes."""
-    glyphs = [crop(image) for image in load_digits().images]
+def demo_receipts() -> Iterator[tuple[list[list[int]], list[dict[str, int]], list[str]]]:
+    """Receipt-like images (48 to 64 rows, 64 to 96 columns, values 0 to 16), their line boxes
+    (top to bottom) and the digits each line shows."""
+    digits = load_digits()
+    glyphs = [crop(image) for image in digits.images]
     rng = np.random.default_rng(SEED)
     for _ in range(IMAGES):
-        image, boxes = receipt(glyphs, rng)
-        yield image.astype(int).tolist(), boxes
+        image, boxes, texts = receipt(glyphs, digits.target, rng)
+        yield image.astype(int).tolist(), boxes, texts
+
+
+def demo_examples() -> Iterator[tuple[list[list[int]], list[dict[str, Any]]]]:
+    """The demo receipts labelled with their line boxes."""
+    for image, boxes, _ in demo_receipts():
+        yield image, boxes
