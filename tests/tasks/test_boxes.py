@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlseam.tasks.boxes import box_array, detection_scores, iou, match_boxes, match_images, scores_from_counts
+from mlseam.tasks.boxes import (
+    MatchCounts,
+    box_array,
+    detection_scores,
+    iou,
+    match_boxes,
+    match_images,
+    scores_from_counts,
+)
 
 
 def box(x: int, y: int, width: int, height: int, score: float | None = None) -> dict[str, float]:
@@ -31,7 +39,9 @@ def test_iou_matches_hand_computed_areas(first: dict[str, float], second: dict[s
 
 
 def test_iou_compares_every_box_with_every_other_and_accepts_rows() -> None:
-    overlaps = iou(np.array([[0, 0, 10, 10], [5, 0, 10, 10]]), [box(0, 0, 10, 10), box(100, 100, 1, 1), box(5, 0, 10, 10)])
+    overlaps = iou(
+        np.array([[0, 0, 10, 10], [5, 0, 10, 10]]), [box(0, 0, 10, 10), box(100, 100, 1, 1), box(5, 0, 10, 10)]
+    )
     assert overlaps.shape == (2, 3)
     assert overlaps.round(4).tolist() == [[1.0, 0.0, round(1 / 3, 4)], [round(1 / 3, 4), 0.0, 1.0]]
     assert iou([], [box(0, 0, 1, 1)]).shape == (0, 1)
@@ -69,7 +79,7 @@ def test_an_overlap_below_the_threshold_does_not_match_and_the_threshold_is_incl
 
 
 def test_empty_sets_count_what_they_have() -> None:
-    assert match_boxes([], []) == match_boxes([], []).__class__(0, 0, 0)
+    assert match_boxes([], []) == MatchCounts(0, 0, 0)
     assert (match_boxes([], [box(0, 0, 1, 1)]).predicted, match_boxes([box(0, 0, 1, 1)], []).true) == (1, 1)
 
 
