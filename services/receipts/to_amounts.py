@@ -45,9 +45,12 @@ def amount_strip(image: np.ndarray, box: dict[str, Any]) -> list[list[float]]:
     return np.round(strip * (16.0 / peak if peak > 0 else 1.0), 3).tolist()
 
 
-def read_receipts(client: httpx.Client, images: list[list[list[float]]]) -> list[list[str]]:
-    """Per image, the digits of each line of text the receipts service finds in it, top to bottom."""
-    found = client.post("/receipts/v1/predict", json={"inputs": images})
+def read_receipts(
+    client: httpx.Client, images: list[list[list[float]]], *, detector: str = "receipts", reader: str = "amounts"
+) -> list[list[str]]:
+    """Per image, the digits of each line of text the ``detector`` service finds in it, top to bottom,
+    as the ``reader`` service reads them."""
+    found = client.post(f"/{detector}/v1/predict", json={"inputs": images})
     found.raise_for_status()
     boxes = [sorted(output["boxes"], key=lambda box: (box["y"], box["x"])) for output in found.json()["outputs"]]
     strips = [
@@ -57,7 +60,7 @@ def read_receipts(client: httpx.Client, images: list[list[list[float]]]) -> list
     ]
     if not strips:
         return [[] for _ in images]
-    read = client.post("/amounts/v1/predict", json={"inputs": strips})
+    read = client.post(f"/{reader}/v1/predict", json={"inputs": strips})
     read.raise_for_status()
     texts = iter(output["text"] for output in read.json()["outputs"])
     return [[next(texts) for _ in image_boxes] for image_boxes in boxes]
