@@ -122,7 +122,8 @@ ROUND_TRIP = "artifact round-trips"
             """
             class Broken(ReceiptsModel):
                 def predict(self, inputs):
-                    return [[[b["x"], b["y"], b["width"], b["height"]] for b in boxes] for boxes in super().predict(inputs)]
+                    found = super().predict(inputs)
+                    return [[[b["x"], b["y"], b["width"], b["height"]] for b in boxes] for boxes in found]
             """,
             BATCH_FIRST,
             [
