@@ -228,12 +228,12 @@ class PostgresExamplesStore:
         with conn.cursor(name="mlseam_read_examples") as cur:
             cur.itersize = self.batch_rows
             cur.execute(
-                f"SELECT id, input, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
+                f"SELECT id, input::text, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
                 (service, stats.watermark),
             )
             for seen, (row_id, raw_input, raw_label) in enumerate(cur, start=1):
                 try:
-                    value = kind.validate_input(raw_input)
+                    value = kind.read_stored_input(raw_input)
                     label = kind.validate_label(raw_label)
                     kind.check_label_fits(value, label)
                 except InvalidInputError:

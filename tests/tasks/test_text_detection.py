@@ -270,3 +270,18 @@ def test_the_openapi_schema_documents_images_labels_and_each_box() -> None:
     assert label["type"] == "array" and label["maxItems"] == 50
     labelled = examples["$defs"][label["items"]["$ref"].split("/")[-1]]
     assert labelled["additionalProperties"] is False and set(labelled["required"]) == {"x", "y", "width", "height"}
+
+
+def test_a_stored_image_is_read_back_from_its_json_text_as_validation_reads_it() -> None:
+    # PostgreSQL writes jsonb with a space after each comma.
+    text = "[[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 16]]"
+    assert np.array_equal(kind.read_stored_input(text), kind.validate_input(IMAGE))
+    for bad, message in [
+        ("[[0, 1, 2, 3], [4, 5, 6], [8, 9, 10, 16]]", "row 1 has 3 values"),
+        ('[[0, 1, 2, 3], [4, "5", 6, 7], [8, 9, 10, 16]]', "Input should be a valid number"),
+        ("[[0, 1, 2, 3], [4, 5, 6, 70], [8, 9, 10, 16]]", "less than or equal to 16"),
+        ('{"x": 1}', "Input should be a valid list"),
+        ("[[0, 1, 2, 99999999999999999999999]]", "input"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            kind.read_stored_input(bad)
