@@ -42,6 +42,7 @@ def box_features(image: np.ndarray, found: tuple[slice, slice], threshold: float
 
 
 def as_box(found: tuple[slice, slice], score: float) -> dict[str, float]:
+    """A proposal's slices as the box the API answers with."""
     rows, cols = found
     return {
         "x": cols.start,
