@@ -72,7 +72,8 @@ class Model(ABC):
         noise of a small holdout, without running the model again. The default knows the common
         metrics by name and computes them from ``predict``: ``accuracy`` and ``macro_f1`` for
         classification kinds, ``rmse``, ``mse``, ``mae`` and ``r2`` for regression, ``cer``,
-        ``wer`` and ``accuracy`` for ocr, and returns None for any other name. Override it for
+        ``wer`` and ``accuracy`` for ocr, ``f1``, ``precision`` and ``recall`` of boxes for
+        text detection, and returns None for any other name. Override it for
         another primary metric, e.g. ``return mlseam.RowScores.mean(per_example_values)``; its
         value over all rows must equal what ``evaluate`` returns for ``primary_metric``.
         """

@@ -132,6 +132,32 @@ ROUND_TRIP = "artifact round-trips"
             id="predicts-undeclared-labels",
         ),
         pytest.param(
+            "receipts",
+            """
+            class Broken(ReceiptsModel):
+                def predict(self, inputs):
+                    found = super().predict(inputs)
+                    return [[[b["x"], b["y"], b["width"], b["height"]] for b in boxes] for boxes in found]
+            """,
+            BATCH_FIRST,
+            [
+                "predict returns text_detection outputs: predict output 0, box 0: expected a dict with exactly x, y,",
+                "width, height and score, got list; the API answers each as its `boxes`",
+            ],
+            id="rows-for-boxes",
+        ),
+        pytest.param(
+            "receipts",
+            """
+            class Broken(ReceiptsModel):
+                def predict(self, inputs):
+                    return [[{**b, "score": 100 * b["score"]} for b in boxes] for boxes in super().predict(inputs)]
+            """,
+            BATCH_FIRST,
+            ["box 0: score is", "give the box's confidence as a number from 0 to 1"],
+            id="percent-scores-for-boxes",
+        ),
+        pytest.param(
             "diabetes",
             """
             class Broken(DiabetesModel):

@@ -59,6 +59,7 @@ class InMemoryExamplesStore:
         for row_id, _, raw_input, raw_label in rows:
             try:
                 value, label = kind.validate_input(raw_input), kind.validate_label(raw_label)
+                kind.check_label_fits(value, label)
             except InvalidInputError:
                 malformed += 1
                 continue

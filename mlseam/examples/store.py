@@ -88,6 +88,7 @@ def validate_example(kind: TaskKind[Any, Any], example: LabelledExample, index: 
     """``example`` checked as every store checks it; InvalidInputError names index and field."""
     value = kind.validate_input(example.input, index=index)
     label = kind.validate_label(example.label, index=index)
+    kind.check_label_fits(value, label, index=index)
     stored = kind.input_to_json(value)
     external_id = example.external_id
     if external_id is not None and (not isinstance(external_id, str) or not external_id or "\x00" in external_id):
@@ -150,11 +151,11 @@ class PostgresExamplesStore:
 
     def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
         import psycopg2.extras
+        from psycopg2.extras import Json
 
         valid = [validate_example(kind, example, index) for index, example in enumerate(examples)]
-        rows = [
-            (service, v.external_id, psycopg2.extras.Json(v.stored), v.label, source, *v.extra.values()) for v in valid
-        ]
+        as_label = Json if kind.label_is_json else _as_is
+        rows = [(service, v.external_id, Json(v.stored), as_label(v.label), source, *v.extra.values()) for v in valid]
         if not rows:
             return 0
         columns = ", ".join(["service", "external_id", "input", "label", "source", *valid[0].extra])
@@ -229,13 +230,14 @@ class PostgresExamplesStore:
         with conn.cursor(name="mlseam_read_examples") as cur:
             cur.itersize = self.batch_rows
             cur.execute(
-                f"SELECT id, input, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
+                f"SELECT id, input::text, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
                 (service, stats.watermark),
             )
             for seen, (row_id, raw_input, raw_label) in enumerate(cur, start=1):
                 try:
-                    value = kind.validate_input(raw_input)
+                    value = kind.read_stored_input(raw_input)
                     label = kind.validate_label(raw_label)
+                    kind.check_label_fits(value, label)
                 except InvalidInputError:
                     malformed += 1
                 else:
@@ -250,6 +252,10 @@ class PostgresExamplesStore:
             ids=np.asarray(ids, dtype=np.int64), inputs=kind.to_batch(inputs), labels=kind.label_array(labels)
         )
         return examples, malformed
+
+
+def _as_is(label: Any) -> Any:
+    return label
 
 
 def _stats(cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:

@@ -24,8 +24,15 @@ class UnusableOutput:
         self.value = value
 
 
-def _non_finite(value: object) -> bool:
-    return isinstance(value, float | np.floating) and not math.isfinite(value)
+def _non_finite(value: object) -> object | None:
+    """The first number in ``value`` that is not finite (looking inside a list of boxes too), else None."""
+    if isinstance(value, float | np.floating):
+        return None if math.isfinite(value) else value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return next((bad for item in value if (bad := _non_finite(item)) is not None), None)
+    return None
 
 
 def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[Any]:
@@ -49,7 +56,8 @@ def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[A
         ]
     raw = kind.output_items(model.predict(batch), len(inputs))
     field = kind.output_field
-    return [
-        UnusableOutput(value) if _non_finite(value) else {field: kind.validate_output(value, index=i)}
-        for i, value in enumerate(raw)
-    ]
+    outputs: list[Any] = []
+    for i, value in enumerate(raw):
+        bad = _non_finite(value)
+        outputs.append({field: kind.validate_output(value, index=i)} if bad is None else UnusableOutput(bad))
+    return outputs

@@ -9,9 +9,10 @@ from mlseam.tasks.image import ImageClassification
 from mlseam.tasks.ocr import Ocr
 from mlseam.tasks.tabular import TabularRegression
 from mlseam.tasks.tabular_classification import TabularClassification
+from mlseam.tasks.text_detection import TextDetection
 
 TASK_KINDS: dict[str, type[TaskKind[Any, Any]]] = {
-    kind.name: kind for kind in (ImageClassification, TabularRegression, TabularClassification, Ocr)
+    kind.name: kind for kind in (ImageClassification, TabularRegression, TabularClassification, Ocr, TextDetection)
 }
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "TabularClassification",
     "TabularRegression",
     "TaskKind",
+    "TextDetection",
 ]

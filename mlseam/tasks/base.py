@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,6 +125,8 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
     output is always a string, with optional ``probabilities``."""
     has_probabilities: ClassVar[bool] = False
     """Whether outputs may carry the model's ``predict_proba`` (classification kinds)."""
+    label_is_json: ClassVar[bool] = False
+    """Whether the table's label column is jsonb (a structured label): the store writes it as JSON."""
 
     def __init__(self, options: pydantic.BaseModel) -> None:
         self.options = options
@@ -182,12 +185,25 @@ class TaskKind(ABC, Generic[InputT, BatchT]):
             raise invalid_from(exc, "input", index) from None
         return self.coerce_input(parsed, index=index)
 
+    def read_stored_input(self, text: str) -> InputT:
+        """An input read back from its table's ``input`` column as JSON text, checked as ``validate_input``
+        checks it (InvalidInputError when it no longer passes); kinds with bulky inputs parse it faster."""
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            value = json.loads(text)  # integers beyond 64 bits, which orjson does not read
+        return self.validate_input(value)
+
     def validate_label(self, value: object, *, index: int | None = None) -> Any:
         """One label as stored and scored, or InvalidInputError."""
         try:
             return self.label_adapter.validate_python(value)
         except pydantic.ValidationError as exc:
             raise invalid_from(exc, "label", index) from None
+
+    def check_label_fits(self, value: InputT, label: Any, *, index: int | None = None) -> None:
+        """Refuse a valid label that its valid input rules out (a box outside its image) with
+        InvalidInputError naming the label's field; kinds whose labels stand alone accept all."""
 
     @abstractmethod
     def to_batch(self, inputs: Sequence[InputT]) -> BatchT:

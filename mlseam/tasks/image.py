@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
-import threading
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pydantic
-import simdjson
 from annotated_types import Len
 
 from mlseam.errors import InvalidInputError, ModelOutputError
 from mlseam.tasks.base import DEFAULT_BOUND, TaskKind, bounded_number, plain_text
+from mlseam.tasks.image_body import ImageLimits, images_from_body, images_from_values
 from mlseam.tasks.labels import ClassName, check_unique, declared_label
-
-_NUMBER_AND_SPACE = b"0123456789+-.eE \t\r\n"
-"""What JSON numbers and insignificant whitespace are made of."""
-
-
-@functools.lru_cache(maxsize=64)
-def _predict_skeleton(count: int, height: int, width: int) -> bytes:
-    """``{"inputs":[[[,,],[,,]],...]}`` for ``count`` images of height x width, numbers left out."""
-    row = b"[" + b"," * (width - 1) + b"]"
-    image = b"[" + b",".join([row] * height) + b"]"
-    return b'{"inputs":[' + b",".join([image] * count) + b"]}"
-
-
-_local = threading.local()
-
-
-def _parser() -> simdjson.Parser:
-    """This thread's simdjson parser (a parser serves one document at a time)."""
-    parser: simdjson.Parser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = simdjson.Parser()
-    return parser
 
 
 class ImageOptions(pydantic.BaseModel):
@@ -104,59 +79,24 @@ class ImageClassification(TaskKind[np.ndarray, list[np.ndarray]]):
         return np.asarray(value, dtype=np.float64)
 
     def fast_body(self, body: bytes, max_items: int) -> list[np.ndarray] | None:
-        # simdjson reads every number of the body straight into one float64 buffer; the body's
-        # skeleton then proves the shape (the buffer alone would hide ragged rows).
-        try:
-            doc = _parser().parse(body)
-            try:
-                images = doc["inputs"] if isinstance(doc, simdjson.Object) and len(doc) == 1 else None
-                if not isinstance(images, simdjson.Array) or not 1 <= len(images) <= max_items:
-                    return None
-                first = images[0]
-                if not isinstance(first, simdjson.Array) or not len(first) or not isinstance(first[0], simdjson.Array):
-                    return None
-                count, height, width = len(images), len(first), len(first[0])
-                del first
-                flat = np.frombuffer(images.as_buffer(of_type="d"), dtype=np.float64)
-            finally:
-                del doc
-                images = None
-        except (ValueError, TypeError, RuntimeError, KeyError, IndexError):
-            return None  # not JSON, not all numbers, or not this shape: the careful path says why
-        return self._checked(flat, body, count, height, width)
+        return images_from_body(body, max_items, self._limits())
 
     def fast_inputs(self, values: list[Any], body: bytes) -> list[np.ndarray] | None:
-        first = values[0]
-        if type(first) is not list or not first or type(first[0]) is not list:
-            return None
-        count, height, width = len(values), len(first), len(first[0])
-        flat_values = itertools.chain.from_iterable(itertools.chain.from_iterable(values))
-        try:
-            flat = np.fromiter(flat_values, dtype=np.float64, count=count * height * width)
-        except (ValueError, TypeError, OverflowError):
-            return None
-        return self._checked(flat, body, count, height, width)
+        return images_from_values(values, body, self._limits())
 
-    def _shape_ok(self, body: bytes, count: int, height: int, width: int) -> bool:
-        """The manifest's size limits hold, and the body's skeleton (everything but the numbers)
-        is exactly ``count`` images of height x width: no string, boolean, null or object hides in it."""
+    def _limits(self) -> ImageLimits:
         opts = self.image_options
-        if (
-            width < 1
-            or (opts.height is not None and height != opts.height)
-            or (opts.width is not None and width != opts.width)
-            or height * width > opts.max_pixels
-        ):
-            return False
-        return body.translate(None, _NUMBER_AND_SPACE) == _predict_skeleton(count, height, width)
+        return ImageLimits(self._shape_ok, opts.min_value, opts.max_value)
 
-    def _checked(self, flat: np.ndarray, body: bytes, count: int, height: int, width: int) -> list[np.ndarray] | None:
+    def _shape_ok(self, shape: tuple[int, int]) -> bool:
+        """The manifest's size limits hold for an image of this (height, width)."""
         opts = self.image_options
-        if flat.size != count * height * width or not self._shape_ok(body, count, height, width):
-            return None
-        if not np.isfinite(flat).all() or flat.min() < opts.min_value or flat.max() > opts.max_value:
-            return None
-        return list(flat.reshape(count, height, width))
+        height, width = shape
+        return (
+            (opts.height is None or height == opts.height)
+            and (opts.width is None or width == opts.width)
+            and height * width <= opts.max_pixels
+        )
 
     def sample_input(self) -> np.ndarray:
         opts = self.image_options

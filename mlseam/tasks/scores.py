@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from mlseam.tasks.boxes import match_images
+
 Combine = Callable[[np.ndarray], np.ndarray]
 """Summed counts of shape (m, k) to the metric's m values."""
 
@@ -137,6 +139,28 @@ def text_scores(metric: str, labels: np.ndarray, predictions: Sequence[Any]) -> 
     return None
 
 
+def _detection(metric: str) -> Combine:
+    def combine(sums: np.ndarray) -> np.ndarray:
+        # columns: matched, predicted and true boxes; nothing predicted where nothing was true is perfect
+        matched, predicted, true = sums[:, 0], sums[:, 1], sums[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if metric == "precision":
+                return np.where(predicted > 0, matched / np.maximum(predicted, 1), np.where(true > 0, 0.0, 1.0))
+            if metric == "recall":
+                return np.where(true > 0, matched / np.maximum(true, 1), np.where(predicted > 0, 0.0, 1.0))
+            total = predicted + true
+            return np.where(total > 0, 2 * matched / np.maximum(total, 1), 1.0)
+
+    return combine
+
+
+def detection_scores(metric: str, labels: np.ndarray, predictions: Sequence[Any]) -> RowScores | None:
+    """Row counts of ``f1``, ``precision`` or ``recall`` of boxes matched at IoU >= 0.5; None otherwise."""
+    if metric not in ("f1", "precision", "recall"):
+        return None
+    return RowScores(match_images(list(labels), list(predictions)), _detection(metric))
+
+
 Scorer = Callable[[str, np.ndarray, Sequence[Any]], RowScores | None]
 
 SCORERS: dict[str, Scorer] = {
@@ -144,5 +168,6 @@ SCORERS: dict[str, Scorer] = {
     "tabular_classification": classification_scores,
     "tabular_regression": regression_scores,
     "ocr": text_scores,
+    "text_detection": detection_scores,
 }
 """Each task kind's scorer of the metrics it knows by name (``TaskKind.row_scores``)."""

@@ -17,7 +17,7 @@ from mlseam.errors import InvalidInputError
 from mlseam.examples import LabelledExample
 from mlseam.settings import Settings
 from mlseam.stores import Stores
-from mlseam.tasks import ImageClassification, TabularRegression
+from mlseam.tasks import ImageClassification, TabularRegression, TextDetection
 
 table = TabularRegression.from_manifest({"features": FEATURES})
 image = ImageClassification.from_manifest({"height": 2, "width": 2})
@@ -179,3 +179,26 @@ def test_services_do_not_see_each_other(stores: Stores, service: str) -> None:
     stores.examples.add(service, table, linear_examples(3, seed=7), source="test")
     assert stores.examples.stats(service + "-other", table).count == 0
     assert len(stores.examples.read(service + "-other", table).examples) == 0
+
+
+def test_box_labels_round_trip_through_jsonb_and_boxes_outside_their_image_are_skipped(
+    settings: Settings, stores: Stores, service: str
+) -> None:
+    detection = TextDetection.from_manifest({"max_value": 16})
+    boxes = [{"x": 0, "y": 1, "width": 2, "height": 1}, {"x": 1, "y": 0, "width": 1, "height": 2}]
+    examples = [LabelledExample(input=[[1, 2, 3], [4, 5, 6]], label=boxes), LabelledExample(input=[[0]], label=[])]
+    assert stores.examples.add(service, detection, examples, source="test") == 2
+    assert stores.examples.add(service, detection, examples, source="test") == 0
+    _raw_insert(
+        settings, detection.table, service, [[1, 2]], psycopg2.extras.Json([{"x": 1, "y": 0, "width": 5, "height": 1}])
+    )
+    _raw_insert(settings, detection.table, service, [[1, 2]], psycopg2.extras.Json({"x": 0}))
+    read = stores.examples.read(service, detection)
+    assert read.examples.labels.tolist() == [boxes, []] and read.malformed == 2
+    assert [image.shape for image in read.examples.inputs] == [(2, 3), (1, 1)]
+    with psycopg2.connect(settings.dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT jsonb_typeof(label) FROM {detection.table} WHERE service = %s ORDER BY id LIMIT 1", (service,)
+        )
+        assert cur.fetchone() == ("array",)
+    conn.close()

@@ -201,3 +201,23 @@ def test_without_row_scores_the_metric_decides_and_the_reason_says_why() -> None
     verdict = judge_candidate(_record(0.94, 0.91), _Classifier(), CHAMPION, None, gain=None, no_gain_why=why)
     assert verdict.status is Status.PROMOTED
     assert verdict.reason.endswith(f"(not tested against the holdout's noise: {why})")
+
+
+def test_box_metrics_resample_from_per_image_counts_and_match_the_platforms_scores() -> None:
+    from mlseam.tasks.boxes import detection_scores as box_scores
+    from mlseam.tasks.scores import detection_scores
+
+    box = {"x": 0, "y": 0, "width": 10, "height": 10}
+    shifted = {"x": 6, "y": 0, "width": 10, "height": 10, "score": 0.9}  # IoU 4/16: no match
+    exact = {**box, "score": 0.8}
+    truths = np.empty(4, dtype=object)
+    truths[:] = [[box], [box], [], [box, {**box, "x": 20}]]
+    predicted: list[Any] = [[exact], [shifted], [], [exact]]
+    expected = box_scores(list(truths), predicted)
+    for metric in ("f1", "precision", "recall"):
+        scores = detection_scores(metric, truths, predicted)
+        assert scores is not None and scores.value() == pytest.approx(expected[metric])
+    only_empty = detection_scores("f1", truths, predicted)
+    assert only_empty is not None
+    assert only_empty.resampled(np.array([[0.0, 0.0, 3.0, 0.0]]))[0] == 1.0  # nothing to find, nothing found
+    assert detection_scores("map", truths, predicted) is None
