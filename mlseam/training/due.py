@@ -32,8 +32,14 @@ def model_changes(champion: ModelVersion, candidate: ModelVersion) -> list[str]:
     if file_changed:
         changes.append("the model's source file changed")
     if champion.code_version and candidate.code_version and champion.code_version != candidate.code_version:
-        changes.append(f"code version {champion.code_version[:12]} -> {candidate.code_version[:12]}")
+        changes.append(f"code version {_short(champion.code_version)} -> {_short(candidate.code_version)}")
     return changes
+
+
+def _short(code_version: str) -> str:
+    """A SHA cut to 12 characters, keeping the ``-dirty`` mark of uncommitted changes."""
+    sha, dirty, _ = code_version.partition("-dirty")
+    return sha[:12] + dirty
 
 
 def _changed_params(before: dict[str, Any], after: dict[str, Any]) -> str:
