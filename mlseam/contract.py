@@ -178,6 +178,12 @@ def validate_model_class(cls: object, *, where: str, task: str | None = None) ->
     return cls
 
 
+_DEFAULT_IS_BETTER = Model.is_better
+
+
 def overrides_is_better(model: Model) -> bool:
-    """Whether the model decides promotion itself (then the platform's noise test does not apply)."""
-    return getattr(type(model), "is_better", Model.is_better) is not Model.is_better
+    """Whether the model decides promotion itself (then the platform's noise test does not apply).
+
+    Compared with the rule defined here, so a rule patched onto ``Model`` itself counts as the model's own.
+    """
+    return getattr(type(model), "is_better", _DEFAULT_IS_BETTER) is not _DEFAULT_IS_BETTER

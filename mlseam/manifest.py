@@ -58,6 +58,29 @@ class ServiceResources(pydantic.BaseModel):
     retrain: Resources = Resources(cpu=1024, memory=4096)
 
 
+class RetrainWhen(pydantic.BaseModel):
+    """``retrain_when``: a scheduled retrain fits only when one of these holds (any left out never fires)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    new_examples: int | None = pydantic.Field(
+        default=None, ge=1, description="at least this many examples arrived since the champion was trained"
+    )
+    live_worse_by: float | None = pydantic.Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="the champion's live primary metric is worse than its holdout one by more than this",
+    )
+    drift: bool = pydantic.Field(default=False, description="the last `mlseam monitor` found the inputs drifted")
+
+    @pydantic.model_validator(mode="after")
+    def _something(self) -> RetrainWhen:
+        if self.new_examples is None and self.live_worse_by is None and not self.drift:
+            raise ValueError("declare at least one of new_examples, live_worse_by or drift: true (or leave it out)")
+        return self
+
+
 class Manifest(pydantic.BaseModel):
     """The fields of ``service.yaml``; read by mlseam and by Terraform."""
 
@@ -72,6 +95,7 @@ class Manifest(pydantic.BaseModel):
     schedule: str = "0 3 * * *"
     holdout_fraction: float = pydantic.Field(default=0.2, gt=0.0, lt=0.5)
     min_examples: int = pydantic.Field(default=100, ge=10)
+    retrain_when: RetrainWhen | None = None
     resources: ServiceResources = ServiceResources()
 
     @pydantic.field_validator("name")

@@ -67,6 +67,8 @@ class ModelVersion:
     artifact_sha256: str | None = None
     artifact_size: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    live: dict[str, Any] | None = None  # its quality on labelled live predictions, from `mlseam monitor`
+    drift: dict[str, Any] | None = None  # live inputs against its training profile, from `mlseam monitor`
 
     @property
     def version(self) -> str:

@@ -1,4 +1,4 @@
-"""Whether a retrain has anything to fit: new examples, a model changed since the champion, or --force."""
+"""Whether a retrain has anything to fit: new examples (or what ``retrain_when`` asks for), a changed model, --force."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from mlseam.examples import ExampleStats
-from mlseam.manifest import Service
+from mlseam.manifest import RetrainWhen, Service
 from mlseam.registry import ModelVersion
 
 _SHOWN = 60
@@ -58,21 +58,84 @@ def _show(value: Any) -> str:
 
 
 def retrain_trigger(
-    champion: ModelVersion | None, lineage: ModelVersion, stats: ExampleStats, *, force: bool
+    champion: ModelVersion | None,
+    lineage: ModelVersion,
+    stats: ExampleStats,
+    *,
+    force: bool,
+    when: RetrainWhen | None = None,
+    higher_is_better: bool = True,
 ) -> str | None:
     """Why a candidate is worth fitting now, in words; None when nothing changed since the champion.
 
     ``lineage`` holds what the candidate would be trained with (params, source digest, code version).
+    Without ``when`` (service.yaml's ``retrain_when``) any new example is reason enough; with it,
+    only the conditions it declares are (a changed model and ``force`` always are).
     """
     if force:
         return "forced (mlseam retrain --force)"
     if champion is None:
         return "no champion yet"
-    reasons = [new_examples(champion, stats)] if stats.watermark != champion.watermark else []
+    if when is None:
+        reasons = [new_examples(champion, stats)] if stats.watermark != champion.watermark else []
+    else:
+        reasons = [fired for fired, _ in due_conditions(champion, stats, when, higher_is_better) if fired]
     reasons.extend(model_changes(champion, lineage))
     return "; ".join(reasons) or None
+
+
+def arrived_since(champion: ModelVersion, stats: ExampleStats) -> int:
+    """Examples stored since ``champion`` read its training set (every row it saw, malformed ones too)."""
+    return max(0, stats.count - (champion.train_count + champion.holdout_count + champion.malformed_rows))
+
+
+def due_conditions(
+    champion: ModelVersion, stats: ExampleStats, when: RetrainWhen, higher_is_better: bool
+) -> list[tuple[str, str]]:
+    """Each declared ``retrain_when`` condition as (what fired, or "" when it did not; its state in words)."""
+    conditions: list[tuple[str, str]] = []
+    if when.new_examples is not None:
+        arrived = arrived_since(champion, stats)
+        state = (
+            f"{arrived} new examples since champion {champion.version} (retrain_when.new_examples: {when.new_examples})"
+        )
+        conditions.append((state if arrived >= when.new_examples else "", state))
+    if when.live_worse_by is not None:
+        conditions.append(_live_condition(champion, when.live_worse_by, higher_is_better))
+    if when.drift:
+        verdict = (champion.drift or {}).get("verdict")
+        summary = (champion.drift or {}).get("summary") or "no drift measured yet (run mlseam monitor)"
+        state = f"drift: {summary}"
+        conditions.append((state if verdict == "drifted" else "", state))
+    return conditions
+
+
+def _live_condition(champion: ModelVersion, worse_by: float, higher_is_better: bool) -> tuple[str, str]:
+    primary = champion.primary_metric
+    live = ((champion.live or {}).get("metrics") or {}).get(primary)
+    holdout = champion.metrics.get(primary)
+    if live is None or holdout is None:
+        return "", f"no live {primary} measured yet for champion {champion.version} (run mlseam monitor)"
+    gap = holdout - live if higher_is_better else live - holdout
+    labelled = (champion.live or {}).get("labelled", 0)
+    state = (
+        f"live {primary} {live:.4f} on {labelled} labelled predictions vs holdout {holdout:.4f} "
+        f"(retrain_when.live_worse_by: {worse_by})"
+    )
+    return (state if gap > worse_by else "", state)
 
 
 def new_examples(champion: ModelVersion, stats: ExampleStats) -> str:
     """The routine trigger: examples arrived since the champion was trained."""
     return f"new examples since champion {champion.version} (watermark {champion.watermark} -> {stats.watermark})"
+
+
+def not_due(champion: ModelVersion, stats: ExampleStats, when: RetrainWhen | None, higher_is_better: bool) -> str:
+    """The one line a run that fits nothing prints: why nothing is due."""
+    if when is None:
+        return (
+            f"nothing to fit: no new examples since champion {champion.version} "
+            f"(watermark {champion.watermark}) and its model is unchanged; champion kept, no version added"
+        )
+    states = "; ".join(state for _, state in due_conditions(champion, stats, when, higher_is_better))
+    return f"not due: {states}; its model is unchanged; champion kept, no version added"

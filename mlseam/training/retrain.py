@@ -22,7 +22,7 @@ from mlseam.tasks import Examples
 from mlseam.training import gates
 from mlseam.training.abandoned import close_abandoned
 from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
-from mlseam.training.due import new_examples, retrain_trigger, source_digest
+from mlseam.training.due import new_examples, not_due, retrain_trigger, source_digest
 from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
 from mlseam.training.noise import Gain, measure_gain
 from mlseam.training.split import holdout_digest, holdout_mask
@@ -115,13 +115,18 @@ class Retrainer:
         champion = self.registry.get_champion(name)
         champion_record = self.registry.get_version(name, champion.version) if champion else None
         stats = self.examples.stats(name, service.kind)
-        trigger = retrain_trigger(champion_record, record, stats, force=force)
+        when = service.manifest.retrain_when
+        trigger = retrain_trigger(
+            champion_record,
+            record,
+            stats,
+            force=force,
+            when=when,
+            higher_is_better=service.model_class.higher_is_better,
+        )
         if trigger is None:
             assert champion_record is not None  # noqa: S101 - with no champion there is always a trigger
-            summary = (
-                f"{name}: nothing to fit: no new examples since champion {champion_record.version} "
-                f"(watermark {champion_record.watermark}) and its model is unchanged; champion kept, no version added"
-            )
+            summary = f"{name}: {not_due(champion_record, stats, when, service.model_class.higher_is_better)}"
             log.info(summary)
             return Outcome(record=None, summary=summary)
         record.number, record.trigger = self.registry.allocate_version(name), trigger
