@@ -66,6 +66,8 @@ class ModelVersion:
     artifact_key: str | None = None
     artifact_sha256: str | None = None
     artifact_size: int | None = None
+    profile_key: str | None = None  # the drift profile's artifact (training inputs, holdout outputs), if any
+    profile_sha256: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
