@@ -18,10 +18,15 @@ REFERENCE_BINS = 10
 
 
 def reference_edges(values: np.ndarray) -> np.ndarray:
-    """Inner bin edges at the deciles of ``values``, each once (a constant gives one edge)."""
+    """Inner bin edges at the deciles of ``values``, each once (a constant gives one edge).
+
+    The deciles are values of the data, never interpolated between them, so a feature with
+    few distinct values (a flag, a count) gets one bin per value rather than bins none can fill.
+    """
     if len(values) == 0:
         return np.empty(0)
-    return np.unique(np.quantile(values, np.linspace(0.0, 1.0, REFERENCE_BINS + 1)[1:-1]))
+    deciles = np.linspace(0.0, 1.0, REFERENCE_BINS + 1)[1:-1]
+    return np.unique(np.quantile(values, deciles, method="inverted_cdf"))
 
 
 def _reference_distributions(measured: Measured) -> dict[str, Distribution]:
