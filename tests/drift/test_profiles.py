@@ -93,9 +93,10 @@ def test_an_empty_window_is_refused_rather_than_called_stable() -> None:
 def test_the_api_json_inputs_compare_like_the_matrix_they_make() -> None:
     matrix = np.random.default_rng(0).normal(size=(500, 2))
     reference = profile_inputs(_tabular(), matrix)
-    rows = [dict(zip(FEATURES, map(float, row), strict=True)) for row in matrix + [3.0, 0.0]]
+    shifted = matrix + np.array([3.0, 0.0])
+    rows = [dict(zip(FEATURES, map(float, row), strict=True)) for row in shifted]
     report = compare(reference, rows)
-    assert report.to_dict() == compare(reference, matrix + [3.0, 0.0]).to_dict()
+    assert report.to_dict() == compare(reference, shifted).to_dict()
     assert report.verdict is DriftVerdict.DRIFTED and report.top == ["a"]
 
 
