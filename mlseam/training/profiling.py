@@ -11,7 +11,7 @@ import numpy as np
 
 from mlseam.artifacts import ArtifactStore
 from mlseam.contract import Model
-from mlseam.drift import ReferenceProfile, profile_inputs, profile_outputs
+from mlseam.drift import Profile, ReferenceProfile, profile_inputs, profile_outputs
 from mlseam.manifest import Service
 from mlseam.registry import ModelVersion
 from mlseam.tasks import Examples
@@ -37,34 +37,41 @@ def sample_examples(examples: Examples[Any], limit: int = PROFILE_SAMPLE) -> Exa
     return examples.subset(mask)
 
 
-def build_reference(
-    service: Service, candidate: Model, train: Examples[Any], holdout: Examples[Any]
-) -> ReferenceProfile:
-    """The profile of ``train``'s inputs and of what ``candidate`` predicts on ``holdout``."""
-    kind = service.kind
-    inputs = profile_inputs(kind, sample_examples(train).inputs)
-    sample = sample_examples(holdout)
-    outputs = kind.validate_outputs(candidate.predict(sample.inputs), len(sample))
-    return ReferenceProfile(inputs=inputs, outputs=profile_outputs(kind, outputs))
+def profile_training_inputs(service: Service, train: Examples[Any]) -> Profile | None:
+    """The profile of (a sample of) ``train``'s inputs; None, logged, when it cannot be made.
+
+    Taken right after the fit, so the training rows can be freed before the evaluations.
+    """
+    try:
+        return profile_inputs(service.kind, sample_examples(train).inputs)
+    except Exception:  # whatever the data held, the retrain goes on without a profile
+        log.warning("%s: no drift profile of the training inputs", service.name, exc_info=True)
+        return None
 
 
 def store_profile(
     record: ModelVersion,
     service: Service,
+    inputs: Profile | None,
     candidate: Model,
-    data: tuple[Examples[Any], Examples[Any]],
+    holdout: Examples[Any],
     artifacts: ArtifactStore,
-    artifacts_prefix: str,
+    prefix: str,
 ) -> None:
-    """Profile the fitted ``candidate`` on ``data`` (train, holdout) and record where it is stored.
+    """Store ``inputs`` with the profile of what ``candidate`` predicts on ``holdout`` beside its
+    model artifact (under ``prefix``), and record the profile's key and sha256 on ``record``.
 
     Drift is looked at later, so a profile that cannot be made or stored never fails the retrain:
     it is logged and the version records no profile.
     """
+    if inputs is None:
+        return
     started = time.perf_counter()
     try:
-        reference = build_reference(service, candidate, *data)
-        stored = artifacts.put(profile_key(artifacts_prefix, record.service, record.version), reference.to_json())
+        sample = sample_examples(holdout)
+        outputs = service.kind.validate_outputs(candidate.predict(sample.inputs), len(sample))
+        reference = ReferenceProfile(inputs=inputs, outputs=profile_outputs(service.kind, outputs))
+        stored = artifacts.put(profile_key(prefix, record.service, record.version), reference.to_json())
     except Exception:  # whatever the model or the store raised, the retrain goes on
         log.warning("%s %s: no drift profile recorded", record.service, record.version, exc_info=True)
         return

@@ -41,19 +41,24 @@ def test_a_retrain_stores_the_profile_beside_the_model(services_dir: Path) -> No
     assert list(profile.outputs.statistics) == ["value"] and profile.outputs.count == record.holdout_count
 
 
+@pytest.mark.parametrize(
+    ("step", "logged"),
+    [("profile_inputs", "no drift profile of the training inputs"), ("profile_outputs", "no drift profile recorded")],
+)
 def test_a_profile_that_cannot_be_made_leaves_the_retrain_promoted_without_one(
-    services_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    step: str, logged: str, services_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("profiling broke")
 
-    monkeypatch.setattr(profiling, "build_reference", broken)
+    monkeypatch.setattr(profiling, step, broken)
     with caplog.at_level(logging.WARNING, logger="mlseam.retrain"):
         registry, artifacts, name = _fake_retrain(services_dir)
     record = registry.get_version(name, "v1")
     assert record.status is Status.PROMOTED and record.profile_key is None
     assert load_profile(record, artifacts) is None
-    assert "no drift profile recorded" in caplog.text and "profiling broke" in caplog.text
+    assert list(artifacts.objects) == [record.artifact_key]
+    assert logged in caplog.text and "profiling broke" in caplog.text
 
 
 def test_the_profile_samples_at_most_its_limit_of_rows_the_same_each_time(services_dir: Path) -> None:
