@@ -22,7 +22,7 @@ DRIFTED_FROM = 0.25
 
 
 class DriftVerdict(StrEnum):
-    """How far a statistic (or a whole window) moved from its reference; ordered from least."""
+    """How far a statistic (or a whole window) moved from its reference."""
 
     STABLE = "stable"  # PSI below MODERATE_FROM
     MODERATE = "moderate"  # MODERATE_FROM <= PSI < DRIFTED_FROM
@@ -34,10 +34,6 @@ class DriftVerdict(StrEnum):
         if psi >= DRIFTED_FROM:
             return cls.DRIFTED
         return cls.MODERATE if psi >= MODERATE_FROM else cls.STABLE
-
-    @property
-    def rank(self) -> int:
-        return list(DriftVerdict).index(self)
 
 
 def psi_of_shares(expected: np.ndarray, actual: np.ndarray) -> float:
