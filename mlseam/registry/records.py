@@ -66,6 +66,8 @@ class ModelVersion:
     artifact_key: str | None = None
     artifact_sha256: str | None = None
     artifact_size: int | None = None
+    profile_key: str | None = None  # the drift profile's artifact (training inputs, holdout outputs), if any
+    profile_sha256: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     live: dict[str, Any] | None = None  # its quality on labelled live predictions, from `mlseam monitor`
     drift: dict[str, Any] | None = None  # live inputs against its training profile, from `mlseam monitor`

@@ -25,6 +25,7 @@ from mlseam.training.decision import Verdict, champion_overlap_note, judge_candi
 from mlseam.training.due import new_examples, not_due, retrain_trigger, source_digest
 from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
 from mlseam.training.noise import Gain, measure_gain
+from mlseam.training.profiling import profile_training_inputs, store_profile
 from mlseam.training.split import holdout_digest, holdout_mask
 
 log = logging.getLogger("mlseam.retrain")
@@ -157,6 +158,7 @@ class Retrainer:
     def _train(self, record: ModelVersion, champion: Champion | None, champion_record: ModelVersion | None) -> None:
         train, holdout = self._split(record, self._read(record))
         candidate = self._fit(record, train)
+        train_profile = profile_training_inputs(self.service, train)
         del train
         self._evaluate_candidate(record, candidate, holdout)
         champion_problem, note, champion_model = None, "", None
@@ -165,6 +167,7 @@ class Retrainer:
         gain, no_gain_why = None, ""
         if champion_model is not None:
             gain, no_gain_why = measure_gain(record, candidate, champion_model, holdout)
+        store_profile(record, self.service, train_profile, candidate, holdout, self.artifacts, self.artifacts_prefix)
         self._upload(record, candidate)
         self._decide(record, candidate, champion, champion_problem, note, gain=gain, no_gain_why=no_gain_why)
 
