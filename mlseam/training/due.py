@@ -69,6 +69,8 @@ def retrain_trigger(
     if champion is None:
         return "no champion yet"
     reasons = [new_examples(champion, stats)] if stats.watermark != champion.watermark else []
+    if stats.quarantine_revision != champion.quarantine_revision:
+        reasons.append(f"examples quarantined or released since champion {champion.version}")
     reasons.extend(model_changes(champion, lineage))
     return "; ".join(reasons) or None
 

@@ -176,14 +176,18 @@ class Retrainer:
         read = self.examples.read(name, self.service.kind, progress=progress)
         data = read.examples
         record.watermark, record.malformed_rows = read.watermark, read.malformed
+        record.quarantine_revision = read.quarantine_revision
         record.timings["read_s"] = round(read.seconds, 3)
         log.info(
-            "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, watermark %d)",
+            "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, %d quarantined, "
+            "watermark %d, quarantine revision %d)",
             name,
             len(data),
             read.seconds,
             read.malformed,
+            read.quarantined,
             read.watermark,
+            read.quarantine_revision,
         )
         gates.check_enough_examples(len(data), self.service.manifest.min_examples)
         return data

@@ -271,8 +271,8 @@ def test_examples_are_stored_once(served: Served) -> None:
     url = served.api.url(f"/{served.diabetes}/v1/examples")
     examples = [{"input": _diabetes_input(i), "label": 100.0 + i, "external_id": f"visit-{i}"} for i in range(3)]
     first = httpx.post(url, json={"examples": examples})
-    assert first.status_code == 201 and first.json() == {"received": 3, "stored": 3}
-    assert httpx.post(url, json={"examples": examples}).json() == {"received": 3, "stored": 0}
+    assert first.status_code == 201 and first.json() == {"received": 3, "stored": 3, "corrected": 0}
+    assert httpx.post(url, json={"examples": examples}).json() == {"received": 3, "stored": 0, "corrected": 0}
     bad = [*examples, {"input": _diabetes_input(0), "label": "high"}]
     response = httpx.post(url, json={"examples": bad})
     assert response.status_code == 422 and response.json()["error"]["field"] == "examples[3].label"
