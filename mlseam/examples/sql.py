@@ -60,7 +60,7 @@ def selection_sql(selection: Selection, alias: str = "e") -> tuple[str, tuple[An
     if selection.until is not None:
         terms.append((f"{alias}.created_at < %s", selection.until))
     if selection.ids:
-        terms.append((f"{alias}.id = ANY(%s)", list(selection.ids)))
+        terms.append((f"{alias}.id = ANY(%s)", [int(i) for i in selection.ids]))
     if selection.id_from is not None:
         terms.append((f"{alias}.id >= %s", selection.id_from))
     if selection.id_to is not None:
