@@ -40,14 +40,41 @@ def as_of_sql(alias: str = "e") -> str:
     )
 
 
-def visible_sql(alias: str = "e") -> str:
-    """``as_of_sql`` without the quarantined rows (params: ``visible_params``)."""
-    return f"{as_of_sql(alias)} AND {held_sql(alias)[0]}"
+def visible_sql(
+    service: str, table: str, watermark: int, revision: int, *, any_held: bool, alias: str = "e"
+) -> tuple[str, tuple[Any, ...]]:
+    """The condition (and its parameters) on the rows a read at ``watermark`` and ``revision`` returns.
+
+    Without ``any_held`` (no row is quarantined at ``revision``) the quarantine is left out of the
+    query, so that the usual read costs no anti-join.
+    """
+    as_of = (service, watermark, watermark)
+    if not any_held:
+        return as_of_sql(alias), as_of
+    return f"{as_of_sql(alias)} AND {held_sql(alias)[0]}", (*as_of, *held_params(service, table, revision))
 
 
-def visible_params(service: str, table: str, watermark: int, revision: int) -> tuple[Any, ...]:
-    """The parameters of ``visible_sql``, in order."""
-    return (service, watermark, watermark, *held_params(service, table, revision))
+def count_held_sql(table: str, alias: str = "e") -> str:
+    """How many rows a read at a watermark leaves out as quarantined (params: held, then as-of)."""
+    return (
+        f"SELECT count(*) FROM {table} AS {alias} JOIN ({_HELD}) AS held ON held.example_id = {alias}.id "
+        f"WHERE {as_of_sql(alias)}"
+    )
+
+
+def count_as_of_sql(table: str) -> str:
+    """How many rows a read at a watermark sees before quarantine (params: service, watermark, service,
+    watermark), from the (service, id) and superseded indexes alone: a successor's id is always the higher.
+    """
+    return (
+        f"SELECT (SELECT count(*) FROM {table} WHERE service = %s AND id <= %s) - "
+        f"(SELECT count(*) FROM {table} WHERE service = %s AND superseded_by <= %s)"
+    )
+
+
+def watermark_sql(table: str) -> str:
+    """The highest id of a service's rows, 0 before any (params: service)."""
+    return f"SELECT coalesce(max(id), 0) FROM {table} WHERE service = %s"
 
 
 def selection_sql(selection: Selection, alias: str = "e") -> tuple[str, tuple[Any, ...]]:

@@ -117,16 +117,16 @@ class PostgresExamplesStore:
         with self._connect(readonly=True) as conn:
             with conn.cursor() as cur:
                 if watermark is None:
-                    watermark = _stats(cur, service, kind).watermark
+                    watermark = _one(cur, sql.watermark_sql(kind.table), (service,))
                 if quarantine_revision is None:
                     quarantine_revision = quarantine.current_revision(cur, service)
-                params = sql.visible_params(service, kind.table, watermark, quarantine_revision)
-                rows, held = _count_visible(cur, service, kind, watermark, quarantine_revision)
+                rows, held = _count_read(cur, service, kind, watermark, quarantine_revision)
+            where = sql.visible_sql(service, kind.table, watermark, quarantine_revision, any_held=held > 0)
             matrix_sql = kind.matrix_sql()
             if matrix_sql is not None:
-                examples, malformed = self._read_matrix(conn, kind, matrix_sql, params, rows, progress)
+                examples, malformed = self._read_matrix(conn, kind, matrix_sql, where, rows, progress)
             else:
-                examples, malformed = self._read_rows(conn, kind, params, rows, progress)
+                examples, malformed = self._read_rows(conn, kind, where, rows, progress)
         seconds = time.perf_counter() - started
         return ReadResult(examples, malformed, watermark, seconds, quarantine_revision, quarantined=held)
 
@@ -155,7 +155,7 @@ class PostgresExamplesStore:
         conn: psycopg2.extensions.connection,
         kind: TaskKind[Any, Any],
         matrix_sql: str,
-        params: tuple[Any, ...],
+        where: tuple[str, tuple[Any, ...]],
         rows: int,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
@@ -163,10 +163,11 @@ class PostgresExamplesStore:
         # no per-row Python objects, no second copy of the data.
         classes = kind.matrix_classes()
         columns = ", ".join(["id", matrix_sql, label_sql(classes)])
+        condition, params = where
         bound = params if classes is None else (classes, *params)
         with conn.cursor() as cur:
             query = cur.mogrify(
-                f"COPY (SELECT {columns} FROM {kind.table} AS e WHERE {sql.visible_sql()} ORDER BY id) "
+                f"COPY (SELECT {columns} FROM {kind.table} AS e WHERE {condition} ORDER BY id) "
                 "TO STDOUT WITH (FORMAT binary)",
                 bound,
             ).decode()
@@ -181,7 +182,7 @@ class PostgresExamplesStore:
         self,
         conn: psycopg2.extensions.connection,
         kind: TaskKind[Any, Any],
-        params: tuple[Any, ...],
+        where: tuple[str, tuple[Any, ...]],
         rows: int,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
@@ -192,10 +193,8 @@ class PostgresExamplesStore:
         # A named (server-side) cursor streams batch_rows at a time instead of the whole table.
         with conn.cursor(name="mlseam_read_examples") as cur:
             cur.itersize = self.batch_rows
-            cur.execute(
-                f"SELECT id, input::text, label FROM {kind.table} AS e WHERE {sql.visible_sql()} ORDER BY id",
-                params,
-            )
+            condition, params = where
+            cur.execute(f"SELECT id, input::text, label FROM {kind.table} AS e WHERE {condition} ORDER BY id", params)
             for seen, (row_id, raw_input, raw_label) in enumerate(cur, start=1):
                 try:
                     value = kind.read_stored_input(raw_input)
@@ -227,16 +226,17 @@ def _stats(cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, An
     return ExampleStats(count=int(count), watermark=int(watermark), quarantine_revision=int(revision))
 
 
-def _count_visible(
+def _count_read(
     cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any], watermark: int, revision: int
 ) -> tuple[int, int]:
     """(rows a read at ``watermark`` and ``revision`` returns, rows it leaves out as quarantined)."""
-    _, held = sql.held_sql()
-    held_params = sql.held_params(service, kind.table, revision)
-    cur.execute(
-        f"SELECT count(*) FILTER (WHERE NOT {held}), count(*) FILTER (WHERE {held}) FROM {kind.table} AS e "
-        f"WHERE {sql.as_of_sql()}",
-        (*held_params, *held_params, service, watermark, watermark),
-    )
-    visible, quarantined = cur.fetchone() or (0, 0)
-    return int(visible), int(quarantined)
+    as_of = (service, watermark, watermark)
+    held = _one(cur, sql.count_held_sql(kind.table), (*sql.held_params(service, kind.table, revision), *as_of))
+    seen = _one(cur, sql.count_as_of_sql(kind.table), (service, watermark, service, watermark))
+    return seen - held, held
+
+
+def _one(cur: psycopg2.extensions.cursor, query: str, params: tuple[Any, ...]) -> int:
+    cur.execute(query, params)
+    row = cur.fetchone()
+    return int(row[0]) if row else 0

@@ -43,6 +43,10 @@ def upgrade() -> None:
             f"CREATE UNIQUE INDEX {table}_current_external_id ON {table} (service, external_id) "
             "WHERE superseded_by IS NULL"
         )
+        # A read counts the rows superseded up to its watermark from these few, not the whole table.
+        op.execute(
+            f"CREATE INDEX {table}_superseded ON {table} (service, superseded_by) WHERE superseded_by IS NOT NULL"
+        )
         # Labels for logged predictions are joined to the prediction log by this id.
         op.execute(f"CREATE INDEX {table}_prediction_id ON {table} (prediction_id) WHERE prediction_id IS NOT NULL")
     op.execute(
@@ -85,6 +89,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE example_quarantine_events")
     for table in TABLES:
         op.execute(f"DROP INDEX {table}_prediction_id")
+        op.execute(f"DROP INDEX {table}_superseded")
         op.execute(f"DROP INDEX {table}_current_external_id")
         # Only the rows not superseded fit the old constraint: the corrected-away ones go.
         op.execute(f"DELETE FROM {table} WHERE superseded_by IS NOT NULL")
