@@ -6,11 +6,14 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlseam.errors import StoreError
 from mlseam.examples.records import Stored, ValidExample
 from mlseam.tasks import TaskKind
 
 if TYPE_CHECKING:
     import psycopg2.extensions
+
+_ATTEMPTS = 3
 
 
 def write_examples(
@@ -26,23 +29,44 @@ def write_examples(
 
     Run in one transaction: either every example is stored or none is.
     """
-    if not valid:
-        return Stored(new=0, corrected=0)
-    inserted = _insert(cur, service, kind, valid, source=source, request_id=request_id, ids=None)
-    known = [v for v in valid if v.external_id not in inserted]
-    changed = _changed_labels(cur, service, kind, known)
-    if changed:
-        # The successors' ids are taken first so the old rows can point at them before the new rows
-        # exist: at no moment are two rows of one external_id both current.
-        cur.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (kind.table, len(changed))
-        )
-        new_ids = [int(row[0]) for row in cur.fetchall()]
-        successors = [(old_id, new_id) for (old_id, _), new_id in zip(changed, new_ids, strict=True)]
-        _supersede(cur, kind, successors)
-        rows = [example for _, example in changed]
-        _insert(cur, service, kind, rows, source=source, request_id=request_id, ids=new_ids)
-    return Stored(new=len(inserted), corrected=len(changed))
+    new = corrected = 0
+    pending = list(valid)
+    for _ in range(_ATTEMPTS):
+        inserted = _insert(cur, service, kind, pending, source=source, request_id=request_id, ids=None)
+        known = [v for v in pending if v.external_id not in inserted]
+        changed, moved = _changed_labels(cur, service, kind, known)
+        if changed:
+            _correct(cur, service, kind, changed, source=source, request_id=request_id)
+        new, corrected = new + len(inserted), corrected + len(changed)
+        # A concurrent writer superseded these rows after this statement's snapshot: the next
+        # statement sees their successors, so they are compared again with those.
+        pending = moved
+        if not pending:
+            return Stored(new=new, corrected=corrected)
+    raise StoreError(
+        f"{len(pending)} examples of {service} were corrected by other writers while this one was; send them again"
+    )
+
+
+def _correct(
+    cur: psycopg2.extensions.cursor,
+    service: str,
+    kind: TaskKind[Any, Any],
+    changed: list[tuple[int, ValidExample]],
+    *,
+    source: str,
+    request_id: str | None,
+) -> None:
+    """Store each example as the successor of the row whose label it changes."""
+    # The successors' ids are taken first so the old rows can point at them before the new rows
+    # exist: at no moment are two rows of one external_id both current.
+    cur.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (kind.table, len(changed))
+    )
+    new_ids = [int(row[0]) for row in cur.fetchall()]
+    _supersede(cur, kind, [(old_id, new_id) for (old_id, _), new_id in zip(changed, new_ids, strict=True)])
+    rows = [example for _, example in changed]
+    _insert(cur, service, kind, rows, source=source, request_id=request_id, ids=new_ids)
 
 
 def _insert(
@@ -90,10 +114,12 @@ def _insert(
 
 def _changed_labels(
     cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any], known: Sequence[ValidExample]
-) -> list[tuple[int, ValidExample]]:
-    """(current row id, example) for each example whose label differs from its current row's, locked."""
+) -> tuple[list[tuple[int, ValidExample]], list[ValidExample]]:
+    """(current row id, example) for each example whose label differs from its current row's, locked;
+    and the examples whose current row was superseded meanwhile.
+    """
     if not known:
-        return []
+        return [], []
     by_id = {v.external_id: v for v in known}
     # Compared as JSON on both sides: one rule for text, number and JSON labels.
     cur.execute(
@@ -103,10 +129,10 @@ def _changed_labels(
     )
     changed = []
     for row_id, external_id, stored_label in cur.fetchall():
-        example = by_id[external_id]
+        example = by_id.pop(external_id)
         if stored_label != _as_json(example.label):
             changed.append((int(row_id), example))
-    return changed
+    return changed, list(by_id.values())
 
 
 def _supersede(cur: psycopg2.extensions.cursor, kind: TaskKind[Any, Any], successors: list[tuple[int, int]]) -> None:

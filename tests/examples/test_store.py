@@ -14,7 +14,7 @@ import pytest
 
 from builders import FEATURES, linear_examples
 from mlseam.errors import InvalidInputError
-from mlseam.examples import LabelledExample, Stored
+from mlseam.examples import LabelledExample, Selection, Stored
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.tasks import ImageClassification, TabularRegression, TextDetection
@@ -203,3 +203,19 @@ def test_box_labels_round_trip_through_jsonb_and_boxes_outside_their_image_are_s
         )
         assert cur.fetchone() == ("array",)
     conn.close()
+
+
+def test_concurrent_corrections_of_one_example_leave_one_current_row_and_lose_no_label(
+    stores: Stores, service: str
+) -> None:
+    def correct(label: str) -> Stored:
+        example = LabelledExample(input=[[1, 2], [3, 4]], label=label, external_id="receipt-1")
+        return stores.examples.add(service, image, [example], source="api")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(correct, "abcd"))
+    assert (sum(r.new for r in results), sum(r.corrected for r in results)) == (1, 3)
+    assert stores.examples.stats(service, image).count == 1
+    rows = stores.examples.list_examples(service, image, Selection(), limit=10)
+    assert sorted(r.label for r in rows) == ["a", "b", "c", "d"]
+    assert [r.superseded_by for r in rows[:-1]] == [r.id for r in rows[1:]] and rows[-1].superseded_by is None
