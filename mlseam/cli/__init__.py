@@ -1,4 +1,4 @@
-"""The ``mlseam`` command: retrain, status, promote, rollback, seed, migrate and the local stack."""
+"""The ``mlseam`` command: retrain, status, promote, rollback, seed, examples, migrate and the local stack."""
 
 from __future__ import annotations
 

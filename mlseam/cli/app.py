@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlseam.cli import authoring, data, processes, versions
+from mlseam.cli import authoring, data, examples, processes, versions
 
 # Commands import their jobs inside: `mlseam serve` then stays free of Alembic, SQLAlchemy and
 # the training code, which saves memory and start-up time in every API container.
@@ -23,6 +23,7 @@ app = typer.Typer(
 
 app.command("migrate")(data.migrate_command)
 app.command("seed")(data.seed_command)
+app.add_typer(examples.app, name="examples")
 app.command("retrain")(versions.retrain_command)
 app.command("promote")(versions.promote_command)
 app.command("rollback")(versions.rollback_command)

@@ -73,7 +73,7 @@ def draw_sample(service: Service, size: int = SAMPLE_SIZE) -> Sample:
             gates.check_label_variety(train.labels)
     except QualityGateError as exc:
         raise RuleFailure(f"a sample of {len(data)} demo examples is not enough: {exc}") from exc
-    stored = {row[0]: row[2] for row in store.rows[service.name]}
+    stored = {row.id: row.input for row in store.rows[service.name]}
     holdout_json = [stored[int(i)] for i in holdout.ids]
     holdout_inputs = [service.kind.validate_input(value, index=i) for i, value in enumerate(holdout_json)]
     return Sample(

@@ -4,21 +4,31 @@ Schema migrations live in ``mlseam.examples.migrate`` (imported on demand: Alemb
 """
 
 from mlseam.examples.memory import InMemoryExamplesStore
-from mlseam.examples.store import (
+from mlseam.examples.records import (
+    Action,
     ExamplesStore,
     ExampleStats,
     LabelledExample,
-    PostgresExamplesStore,
+    QuarantineEvent,
     ReadResult,
+    Selection,
+    Stored,
+    StoredExample,
     content_id,
 )
+from mlseam.examples.store import PostgresExamplesStore
 
 __all__ = [
+    "Action",
     "ExampleStats",
     "ExamplesStore",
     "InMemoryExamplesStore",
     "LabelledExample",
     "PostgresExamplesStore",
+    "QuarantineEvent",
     "ReadResult",
+    "Selection",
+    "Stored",
+    "StoredExample",
     "content_id",
 ]

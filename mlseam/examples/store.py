@@ -1,101 +1,36 @@
-"""PostgreSQL store of labelled examples: idempotent bulk insert and streaming reads."""
+"""PostgreSQL store of labelled examples: idempotent bulk insert with corrections, streaming reads."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from mlseam.errors import InvalidInputError, StoreError
+from mlseam.examples import quarantine, sql
 from mlseam.examples.credentials import SecretCredentials, is_auth_failure
 from mlseam.examples.matrix import BinaryMatrixReader, decode_labels, label_sql
+from mlseam.examples.records import (
+    Action,
+    ExampleStats,
+    LabelledExample,
+    Progress,
+    QuarantineEvent,
+    ReadResult,
+    Selection,
+    Stored,
+    StoredExample,
+    validate_examples,
+)
+from mlseam.examples.writes import write_examples
 from mlseam.tasks import Examples, TaskKind
 
 if TYPE_CHECKING:
     import psycopg2.extensions
-
-Progress = Callable[[int], None]
-"""Called with the number of rows read so far while a read streams."""
-
-
-@dataclass(frozen=True)
-class LabelledExample:
-    """One example as a client sends it; ``external_id`` makes re-sending it harmless."""
-
-    input: Any
-    label: Any
-    external_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ReadResult:
-    """What a read produced: the valid examples, how many rows were skipped, up to which id."""
-
-    examples: Examples[Any]
-    malformed: int
-    watermark: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class ExampleStats:
-    """How many examples a service has and the highest example id."""
-
-    count: int
-    watermark: int
-
-
-class ExamplesStore(Protocol):
-    """Where labelled examples live; the retrain job reads, APIs and seeding add."""
-
-    def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
-        """Validate every example, then store the new ones; returns how many were new."""
-        ...
-
-    def read(self, service: str, kind: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
-        """Every valid example of ``service``, in id order; malformed rows are counted, not raised."""
-        ...
-
-    def stats(self, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
-        """Row count and highest id of ``service``'s examples."""
-        ...
-
-
-def content_id(input_json: Any, label: Any) -> str:
-    """A deterministic id for an example sent without ``external_id`` (same content, same id)."""
-    canonical = json.dumps([input_json, label], sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ValidExample:
-    """An example that passed its task kind's checks, as it will be stored."""
-
-    external_id: str
-    stored: Any  # the input as JSON
-    label: Any
-    extra: dict[str, Any]  # columns the task kind stores beside the JSON
-
-
-def validate_example(kind: TaskKind[Any, Any], example: LabelledExample, index: int) -> ValidExample:
-    """``example`` checked as every store checks it; InvalidInputError names index and field."""
-    value = kind.validate_input(example.input, index=index)
-    label = kind.validate_label(example.label, index=index)
-    kind.check_label_fits(value, label, index=index)
-    stored = kind.input_to_json(value)
-    external_id = example.external_id
-    if external_id is not None and (not isinstance(external_id, str) or not external_id or "\x00" in external_id):
-        raise InvalidInputError(
-            "external_id: must be a non-empty string without NUL characters", index=index, field="external_id"
-        )
-    return ValidExample(external_id or content_id(stored, label), stored, label, kind.stored_columns(value))
 
 
 class PostgresExamplesStore:
@@ -149,66 +84,95 @@ class PostgresExamplesStore:
         finally:
             conn.close()
 
-    def add(self, service: str, kind: TaskKind[Any, Any], examples: Sequence[LabelledExample], *, source: str) -> int:
-        import psycopg2.extras
-        from psycopg2.extras import Json
-
-        valid = [validate_example(kind, example, index) for index, example in enumerate(examples)]
-        as_label = Json if kind.label_is_json else _as_is
-        rows = [(service, v.external_id, Json(v.stored), as_label(v.label), source, *v.extra.values()) for v in valid]
-        if not rows:
-            return 0
-        columns = ", ".join(["service", "external_id", "input", "label", "source", *valid[0].extra])
+    def add(
+        self,
+        service: str,
+        kind: TaskKind[Any, Any],
+        examples: Sequence[LabelledExample],
+        *,
+        source: str,
+        request_id: str | None = None,
+    ) -> Stored:
+        valid = validate_examples(kind, examples)
+        if not valid:
+            return Stored(new=0, corrected=0)
         with self._connect() as conn, conn.cursor() as cur:
-            inserted = psycopg2.extras.execute_values(
-                cur,
-                f"INSERT INTO {kind.table} ({columns}) VALUES %s "
-                "ON CONFLICT (service, external_id) DO NOTHING RETURNING id",
-                rows,
-                page_size=1000,
-                fetch=True,
-            )
-        return len(inserted)
+            return write_examples(cur, service, kind, valid, source=source, request_id=request_id)
 
     def stats(self, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
         with self._connect(readonly=True) as conn, conn.cursor() as cur:
             return _stats(cur, service, kind)
 
-    def read(self, service: str, kind: TaskKind[Any, Any], *, progress: Progress | None = None) -> ReadResult:
+    def read(
+        self,
+        service: str,
+        kind: TaskKind[Any, Any],
+        *,
+        watermark: int | None = None,
+        quarantine_revision: int | None = None,
+        progress: Progress | None = None,
+    ) -> ReadResult:
         started = time.perf_counter()
-        # One repeatable-read snapshot: the count, the watermark and the rows all agree.
+        # One repeatable-read snapshot: the counts, the watermark, the revision and the rows all agree.
         with self._connect(readonly=True) as conn:
             with conn.cursor() as cur:
-                stats = _stats(cur, service, kind)
+                if watermark is None:
+                    watermark = _one(cur, sql.watermark_sql(kind.table), (service,))
+                if quarantine_revision is None:
+                    quarantine_revision = quarantine.current_revision(cur, service)
+                rows, held = _count_read(cur, service, kind, watermark, quarantine_revision)
+            where = sql.visible_sql(service, kind.table, watermark, quarantine_revision, any_held=held > 0)
             matrix_sql = kind.matrix_sql()
             if matrix_sql is not None:
-                examples, malformed = self._read_matrix(conn, service, kind, matrix_sql, stats, progress)
+                examples, malformed = self._read_matrix(conn, kind, matrix_sql, where, rows, progress)
             else:
-                examples, malformed = self._read_rows(conn, service, kind, stats, progress)
-        return ReadResult(examples, malformed, stats.watermark, time.perf_counter() - started)
+                examples, malformed = self._read_rows(conn, kind, where, rows, progress)
+        seconds = time.perf_counter() - started
+        return ReadResult(examples, malformed, watermark, seconds, quarantine_revision, quarantined=held)
+
+    def list_examples(
+        self, service: str, kind: TaskKind[Any, Any], selection: Selection, *, limit: int
+    ) -> list[StoredExample]:
+        with self._connect(readonly=True) as conn, conn.cursor() as cur:
+            return quarantine.list_examples(cur, service, kind, selection, limit=limit)
+
+    def count_changed(self, service: str, kind: TaskKind[Any, Any], selection: Selection, action: Action) -> int:
+        with self._connect(readonly=True) as conn, conn.cursor() as cur:
+            return quarantine.count_changed(cur, service, kind, selection, action)
+
+    def apply_quarantine(
+        self, service: str, kind: TaskKind[Any, Any], selection: Selection, action: Action, *, actor: str, reason: str
+    ) -> QuarantineEvent | None:
+        with self._connect() as conn, conn.cursor() as cur:
+            return quarantine.apply(cur, service, kind, selection, action, actor=actor, reason=reason)
+
+    def quarantine_history(self, service: str) -> list[QuarantineEvent]:
+        with self._connect(readonly=True) as conn, conn.cursor() as cur:
+            return quarantine.history(cur, service)
 
     def _read_matrix(
         self,
         conn: psycopg2.extensions.connection,
-        service: str,
         kind: TaskKind[Any, Any],
         matrix_sql: str,
-        stats: ExampleStats,
+        where: tuple[str, tuple[Any, ...]],
+        rows: int,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
         # Binary COPY of float8 columns parsed by numpy straight into a preallocated matrix:
         # no per-row Python objects, no second copy of the data.
         classes = kind.matrix_classes()
         columns = ", ".join(["id", matrix_sql, label_sql(classes)])
-        params: tuple[Any, ...] = (service, stats.watermark) if classes is None else (classes, service, stats.watermark)
+        condition, params = where
+        bound = params if classes is None else (classes, *params)
         with conn.cursor() as cur:
             query = cur.mogrify(
-                f"COPY (SELECT {columns} FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id) "
+                f"COPY (SELECT {columns} FROM {kind.table} AS e WHERE {condition} ORDER BY id) "
                 "TO STDOUT WITH (FORMAT binary)",
-                params,
+                bound,
             ).decode()
             reader = BinaryMatrixReader(
-                rows=stats.count, features=kind.matrix_width, bounds=kind.matrix_bounds(), progress=progress
+                rows=rows, features=kind.matrix_width, bounds=kind.matrix_bounds(), progress=progress
             )
             cur.copy_expert(query, reader, size=1 << 20)
         ids, matrix, labels, malformed = reader.finish()
@@ -217,9 +181,9 @@ class PostgresExamplesStore:
     def _read_rows(
         self,
         conn: psycopg2.extensions.connection,
-        service: str,
         kind: TaskKind[Any, Any],
-        stats: ExampleStats,
+        where: tuple[str, tuple[Any, ...]],
+        rows: int,
         progress: Progress | None,
     ) -> tuple[Examples[Any], int]:
         ids: list[int] = []
@@ -229,10 +193,8 @@ class PostgresExamplesStore:
         # A named (server-side) cursor streams batch_rows at a time instead of the whole table.
         with conn.cursor(name="mlseam_read_examples") as cur:
             cur.itersize = self.batch_rows
-            cur.execute(
-                f"SELECT id, input::text, label FROM {kind.table} WHERE service = %s AND id <= %s ORDER BY id",
-                (service, stats.watermark),
-            )
+            condition, params = where
+            cur.execute(f"SELECT id, input::text, label FROM {kind.table} AS e WHERE {condition} ORDER BY id", params)
             for seen, (row_id, raw_input, raw_label) in enumerate(cur, start=1):
                 try:
                     value = kind.read_stored_input(raw_input)
@@ -247,21 +209,34 @@ class PostgresExamplesStore:
                 if progress is not None and seen % self.batch_rows == 0:
                     progress(seen)
         if progress is not None:
-            progress(stats.count)
+            progress(rows)
         examples = Examples(
             ids=np.asarray(ids, dtype=np.int64), inputs=kind.to_batch(inputs), labels=kind.label_array(labels)
         )
         return examples, malformed
 
 
-def _as_is(label: Any) -> Any:
-    return label
-
-
 def _stats(cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any]) -> ExampleStats:
     cur.execute(
-        f"SELECT count(*), coalesce(max(id), 0) FROM {kind.table} WHERE service = %s",
-        (service,),
+        f"SELECT count(*) FILTER (WHERE superseded_by IS NULL), coalesce(max(id), 0), ({sql.revision_sql()}) "
+        f"FROM {kind.table} WHERE service = %s",
+        (service, service),
     )
-    count, watermark = cur.fetchone() or (0, 0)
-    return ExampleStats(count=int(count), watermark=int(watermark))
+    count, watermark, revision = cur.fetchone() or (0, 0, 0)
+    return ExampleStats(count=int(count), watermark=int(watermark), quarantine_revision=int(revision))
+
+
+def _count_read(
+    cur: psycopg2.extensions.cursor, service: str, kind: TaskKind[Any, Any], watermark: int, revision: int
+) -> tuple[int, int]:
+    """(rows a read at ``watermark`` and ``revision`` returns, rows it leaves out as quarantined)."""
+    as_of = (service, watermark, watermark)
+    held = _one(cur, sql.count_held_sql(kind.table), (*sql.held_params(service, kind.table, revision), *as_of))
+    seen = _one(cur, sql.count_as_of_sql(kind.table), (service, watermark, service, watermark))
+    return seen - held, held
+
+
+def _one(cur: psycopg2.extensions.cursor, query: str, params: tuple[Any, ...]) -> int:
+    cur.execute(query, params)
+    row = cur.fetchone()
+    return int(row[0]) if row else 0

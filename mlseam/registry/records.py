@@ -53,6 +53,7 @@ class ModelVersion:
     champion_metrics: dict[str, float] | None = None
     gain: dict[str, float] | None = None  # candidate minus champion on the primary metric: delta, low, high, rows
     watermark: int = 0
+    quarantine_revision: int = 0  # the examples quarantine revision it was read with: with watermark, its data
     train_count: int = 0
     holdout_count: int = 0
     holdout_digest: str = ""

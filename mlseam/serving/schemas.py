@@ -35,7 +35,8 @@ class ExamplesStored(pydantic.BaseModel):
     """Answer to ``POST /v1/examples``."""
 
     received: int
-    stored: int
+    stored: int  # new examples
+    corrected: int  # known external_ids sent with another label: the new label supersedes the old
 
 
 class ModelInfo(pydantic.BaseModel):

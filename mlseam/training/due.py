@@ -8,9 +8,24 @@ from typing import Any
 from mlseam.examples import ExampleStats
 from mlseam.manifest import RetrainWhen, Service
 from mlseam.registry import ModelVersion
+from mlseam.training.lineage import library_versions
 
 _SHOWN = 60
 """Longest value quoted when a parameter changed."""
+
+
+def candidate_lineage(service: Service, code_version: str | None) -> ModelVersion:
+    """An unnumbered record of what a candidate would be trained with, to compare with the champion's."""
+    return ModelVersion(
+        service=service.name,
+        number=0,
+        primary_metric=service.model_class.primary_metric,
+        code_version=code_version,
+        params=dict(service.model_class.params),
+        source_sha256=source_digest(service),
+        holdout_fraction=service.manifest.holdout_fraction,
+        library_versions=library_versions(),
+    )
 
 
 def source_digest(service: Service) -> str | None:
@@ -80,6 +95,8 @@ def retrain_trigger(
         reasons = [new_examples(champion, stats)] if stats.watermark != champion.watermark else []
     else:
         reasons = [fired for fired, _ in due_conditions(champion, stats, when, higher_is_better) if fired]
+    if stats.quarantine_revision != champion.quarantine_revision:
+        reasons.append(f"examples quarantined or released since champion {champion.version}")
     reasons.extend(model_changes(champion, lineage))
     return "; ".join(reasons) or None
 

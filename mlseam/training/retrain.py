@@ -22,8 +22,8 @@ from mlseam.tasks import Examples
 from mlseam.training import gates
 from mlseam.training.abandoned import close_abandoned
 from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
-from mlseam.training.due import new_examples, not_due, retrain_trigger, source_digest
-from mlseam.training.lineage import artifact_key, detect_code_version, library_versions
+from mlseam.training.due import candidate_lineage, new_examples, not_due, retrain_trigger
+from mlseam.training.lineage import artifact_key, detect_code_version
 from mlseam.training.noise import Gain, measure_gain
 from mlseam.training.profiling import profile_training_inputs, store_profile
 from mlseam.training.split import holdout_digest, holdout_mask
@@ -103,31 +103,15 @@ class Retrainer:
         """
         service, name = self.service, self.service.name
         close_abandoned(self.registry, name, self.abandoned_after)
-        record = ModelVersion(
-            service=name,
-            number=0,
-            primary_metric=service.model_class.primary_metric,
-            code_version=self.code_version,
-            params=dict(service.model_class.params),
-            source_sha256=source_digest(service),
-            holdout_fraction=service.manifest.holdout_fraction,
-            library_versions=library_versions(),
-        )
+        record = candidate_lineage(service, self.code_version)
         champion = self.registry.get_champion(name)
         champion_record = self.registry.get_version(name, champion.version) if champion else None
         stats = self.examples.stats(name, service.kind)
-        when = service.manifest.retrain_when
-        trigger = retrain_trigger(
-            champion_record,
-            record,
-            stats,
-            force=force,
-            when=when,
-            higher_is_better=service.model_class.higher_is_better,
-        )
+        when, higher = service.manifest.retrain_when, service.model_class.higher_is_better
+        trigger = retrain_trigger(champion_record, record, stats, force=force, when=when, higher_is_better=higher)
         if trigger is None:
             assert champion_record is not None  # noqa: S101 - with no champion there is always a trigger
-            summary = f"{name}: {not_due(champion_record, stats, when, service.model_class.higher_is_better)}"
+            summary = f"{name}: {not_due(champion_record, stats, when, higher)}"
             log.info(summary)
             return Outcome(record=None, summary=summary)
         record.number, record.trigger = self.registry.allocate_version(name), trigger
@@ -184,14 +168,18 @@ class Retrainer:
         read = self.examples.read(name, self.service.kind, progress=progress)
         data = read.examples
         record.watermark, record.malformed_rows = read.watermark, read.malformed
+        record.quarantine_revision = read.quarantine_revision
         record.timings["read_s"] = round(read.seconds, 3)
         log.info(
-            "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, watermark %d)",
+            "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, %d quarantined, "
+            "watermark %d, quarantine revision %d)",
             name,
             len(data),
             read.seconds,
             read.malformed,
+            read.quarantined,
             read.watermark,
+            read.quarantine_revision,
         )
         gates.check_enough_examples(len(data), self.service.manifest.min_examples)
         return data

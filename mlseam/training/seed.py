@@ -20,7 +20,7 @@ def seed_service(service: Service, stores: Stores, *, batch: int = 2000) -> tupl
     rows = _seed_rows(service)
     total = added = 0
     while chunk := list(islice(rows, batch)):
-        added += stores.examples.add(service.name, service.kind, chunk, source="seed")
+        added += stores.examples.add(service.name, service.kind, chunk, source="seed").new
         total += len(chunk)
     return total, added
 

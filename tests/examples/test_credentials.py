@@ -107,7 +107,7 @@ def test_the_store_logs_in_with_the_secret_and_survives_a_rotation(
     stores = build_stores(configured)
     service = f"secret-{uuid.uuid4().hex[:8]}"
     # when: examples are stored through the secret's credentials
-    assert stores.examples.add(service, table, linear_examples(5, seed=1), source="test") == 5
+    assert stores.examples.add(service, table, linear_examples(5, seed=1), source="test").new == 5
     # then: the server saw that role, and a wrong password is really refused
     with psycopg2.connect(database_url(configured)) as conn, conn.cursor() as cur:
         cur.execute("SELECT current_user")
@@ -124,5 +124,5 @@ def test_the_store_logs_in_with_the_secret_and_survives_a_rotation(
     conn.close()
     secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps({"username": role, "password": rotated}))
     # then: the refused connection reads the secret again and the write goes through
-    assert stores.examples.add(service, table, linear_examples(8, seed=2), source="test") == 8
+    assert stores.examples.add(service, table, linear_examples(8, seed=2), source="test").new == 8
     assert stores.examples.stats(service, table).count == 13

@@ -14,7 +14,7 @@ import pytest
 
 from builders import FEATURES, linear_examples
 from mlseam.errors import InvalidInputError
-from mlseam.examples import LabelledExample
+from mlseam.examples import LabelledExample, Selection, Stored
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.tasks import ImageClassification, TabularRegression, TextDetection
@@ -42,28 +42,29 @@ def _raw_insert(settings: Settings, task_table: str, service: str, input_json: A
 
 def test_adding_twice_stores_once(stores: Stores, service: str) -> None:
     rows = linear_examples(30, seed=3)
-    assert stores.examples.add(service, table, rows, source="test") == 30
-    assert stores.examples.add(service, table, rows, source="test") == 0
+    assert stores.examples.add(service, table, rows, source="test").new == 30
+    assert stores.examples.add(service, table, rows, source="test").new == 0
     assert stores.examples.stats(service, table).count == 30
 
 
-def test_external_ids_make_resending_harmless(stores: Stores, service: str) -> None:
+def test_external_ids_make_resending_with_the_same_label_harmless(stores: Stores, service: str) -> None:
     first = [LabelledExample(input=[[1, 2], [3, 4]], label="a", external_id="receipt-1")]
-    again = [LabelledExample(input=[[9, 9], [9, 9]], label="b", external_id="receipt-1")]
-    assert stores.examples.add(service, image, first, source="api") == 1
-    assert stores.examples.add(service, image, again, source="api") == 0
+    again = [LabelledExample(input=[[9, 9], [9, 9]], label="a", external_id="receipt-1")]
+    assert stores.examples.add(service, image, first, source="api") == Stored(new=1, corrected=0)
+    assert stores.examples.add(service, image, again, source="api") == Stored(new=0, corrected=0)
     read = stores.examples.read(service, image)
     assert read.examples.labels.tolist() == ["a"]
+    assert [np.asarray(i).tolist() for i in read.examples.inputs] == [[[1, 2], [3, 4]]]
 
 
 def test_duplicates_within_one_add_and_concurrent_adds_store_once(stores: Stores, service: str) -> None:
     rows = linear_examples(250, seed=6)
     # the same examples twice in one request (250 apart: across execute_values pages too)
-    assert stores.examples.add(service, table, rows + rows, source="test") == 250
+    assert stores.examples.add(service, table, rows + rows, source="test").new == 250
     more = linear_examples(400, seed=7)
     with ThreadPoolExecutor(max_workers=4) as pool:
         added = list(pool.map(lambda _: stores.examples.add(service, table, more, source="test"), range(4)))
-    assert sum(added) == 400
+    assert sum(a.new for a in added) == 400
     assert stores.examples.stats(service, table).count == 650
 
 
@@ -187,8 +188,8 @@ def test_box_labels_round_trip_through_jsonb_and_boxes_outside_their_image_are_s
     detection = TextDetection.from_manifest({"max_value": 16})
     boxes = [{"x": 0, "y": 1, "width": 2, "height": 1}, {"x": 1, "y": 0, "width": 1, "height": 2}]
     examples = [LabelledExample(input=[[1, 2, 3], [4, 5, 6]], label=boxes), LabelledExample(input=[[0]], label=[])]
-    assert stores.examples.add(service, detection, examples, source="test") == 2
-    assert stores.examples.add(service, detection, examples, source="test") == 0
+    assert stores.examples.add(service, detection, examples, source="test").new == 2
+    assert stores.examples.add(service, detection, examples, source="test").new == 0
     _raw_insert(
         settings, detection.table, service, [[1, 2]], psycopg2.extras.Json([{"x": 1, "y": 0, "width": 5, "height": 1}])
     )
@@ -202,3 +203,19 @@ def test_box_labels_round_trip_through_jsonb_and_boxes_outside_their_image_are_s
         )
         assert cur.fetchone() == ("array",)
     conn.close()
+
+
+def test_concurrent_corrections_of_one_example_leave_one_current_row_and_lose_no_label(
+    stores: Stores, service: str
+) -> None:
+    def correct(label: str) -> Stored:
+        example = LabelledExample(input=[[1, 2], [3, 4]], label=label, external_id="receipt-1")
+        return stores.examples.add(service, image, [example], source="api")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(correct, "abcd"))
+    assert (sum(r.new for r in results), sum(r.corrected for r in results)) == (1, 3)
+    assert stores.examples.stats(service, image).count == 1
+    rows = stores.examples.list_examples(service, image, Selection(), limit=10)
+    assert sorted(r.label for r in rows) == ["a", "b", "c", "d"]
+    assert [r.superseded_by for r in rows[:-1]] == [r.id for r in rows[1:]] and rows[-1].superseded_by is None

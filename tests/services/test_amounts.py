@@ -88,8 +88,8 @@ def test_posted_examples_land_in_the_ocr_table(served: Served) -> None:
     ]
     url = served.url("/v1/examples")
     first = httpx.post(url, json={"examples": examples})
-    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2}, first.text
-    assert httpx.post(url, json={"examples": examples}).json() == {"received": 2, "stored": 0}
+    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2, "corrected": 0}, first.text
+    assert httpx.post(url, json={"examples": examples}).json() == {"received": 2, "stored": 0, "corrected": 0}
     with psycopg2.connect(served.settings.dsn) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT external_id, label, input, source FROM ocr_examples "

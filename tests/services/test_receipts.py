@@ -103,8 +103,8 @@ def test_posted_box_labels_land_as_jsonb_and_a_box_outside_its_image_is_refused(
     examples = [{"input": image, "label": boxes, "external_id": "receipt-7"}, {"input": other, "label": []}]
     url = served.url("/v1/examples")
     first = httpx.post(url, json={"examples": examples})
-    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2}, first.text
-    assert httpx.post(url, json={"examples": examples}).json() == {"received": 2, "stored": 0}
+    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2, "corrected": 0}, first.text
+    assert httpx.post(url, json={"examples": examples}).json() == {"received": 2, "stored": 0, "corrected": 0}
     with psycopg2.connect(served.settings.dsn) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT label, jsonb_typeof(label) FROM text_detection_examples "

@@ -67,7 +67,7 @@ def test_posted_examples_land_in_the_tabular_classification_table(served: Served
     examples = [{"input": row, "label": "2", "external_id": "cellar-9/lot-4"}, {"input": other, "label": "0"}]
     url = served.url("/v1/examples")
     first = httpx.post(url, json={"examples": examples})
-    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2}, first.text
+    assert first.status_code == 201 and first.json() == {"received": 2, "stored": 2, "corrected": 0}, first.text
     with psycopg2.connect(served.settings.dsn) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT label, input, features FROM tabular_classification_examples "

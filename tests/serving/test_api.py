@@ -17,6 +17,7 @@ import pytest
 from api_servers import Served
 from sklearn.datasets import load_diabetes, load_digits
 
+from mlseam.examples import Selection
 from mlseam.manifest import load_service
 from mlseam.runtime.codec import load_model
 
@@ -271,11 +272,25 @@ def test_examples_are_stored_once(served: Served) -> None:
     url = served.api.url(f"/{served.diabetes}/v1/examples")
     examples = [{"input": _diabetes_input(i), "label": 100.0 + i, "external_id": f"visit-{i}"} for i in range(3)]
     first = httpx.post(url, json={"examples": examples})
-    assert first.status_code == 201 and first.json() == {"received": 3, "stored": 3}
-    assert httpx.post(url, json={"examples": examples}).json() == {"received": 3, "stored": 0}
+    assert first.status_code == 201 and first.json() == {"received": 3, "stored": 3, "corrected": 0}
+    assert httpx.post(url, json={"examples": examples}).json() == {"received": 3, "stored": 0, "corrected": 0}
     bad = [*examples, {"input": _diabetes_input(0), "label": "high"}]
     response = httpx.post(url, json={"examples": bad})
     assert response.status_code == 422 and response.json()["error"]["field"] == "examples[3].label"
+
+
+def test_a_corrected_label_is_counted_and_every_api_write_keeps_its_request_id(served: Served) -> None:
+    url = served.api.url(f"/{served.diabetes}/v1/examples")
+    examples = [{"input": _diabetes_input(i), "label": 50.0 + i, "external_id": f"fix-{i}"} for i in range(2)]
+    first = httpx.post(url, json={"examples": examples}, headers={"X-Request-ID": "req-first"})
+    assert first.json() == {"received": 2, "stored": 2, "corrected": 0}, first.text
+    examples[1]["label"] = 99.0
+    second = httpx.post(url, json={"examples": examples}, headers={"X-Request-ID": "req-second"})
+    assert second.json() == {"received": 2, "stored": 0, "corrected": 1}, second.text
+    kind = load_service(served.diabetes, served.settings.services_dir).kind
+    stored = served.stores.examples.list_examples(served.diabetes, kind, Selection(source="api"), limit=1000)
+    mine = [(r.external_id, r.label, r.request_id) for r in stored if r.external_id.startswith("fix-")]
+    assert mine == [("fix-0", 50.0, "req-first"), ("fix-1", 51.0, "req-first"), ("fix-1", 99.0, "req-second")]
 
 
 def test_coalesced_predictions_return_each_caller_its_own_outputs(served: Served) -> None:

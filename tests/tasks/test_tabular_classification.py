@@ -254,10 +254,10 @@ def test_the_store_reads_text_labels_through_the_matrix_and_skips_malformed_rows
     # given: valid examples, then rows a faulty writer could leave behind, then more valid ones
     service = f"wine-{uuid.uuid4().hex[:8]}"
     first, last = _examples(30, seed=1), _examples(20, seed=2)
-    assert stores.examples.add(service, kind, first, source="test") == 30
+    assert stores.examples.add(service, kind, first, source="test").new == 30
     for input_json, label, columns in MALFORMED:
         _raw_insert(settings, service, input_json, label, columns)
-    assert stores.examples.add(service, kind, last, source="test") == 20
+    assert stores.examples.add(service, kind, last, source="test").new == 20
     # when
     seen: list[int] = []
     read = stores.examples.read(service, kind, progress=seen.append)

@@ -14,6 +14,7 @@ import pytest
 
 from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.artifacts import S3ArtifactStore
+from mlseam.examples import Action, Selection
 from mlseam.manifest import Service, load_service
 from mlseam.registry import Status
 from mlseam.settings import Settings
@@ -241,3 +242,29 @@ def test_a_model_that_fails_on_the_data_is_refused_in_one_line_without_a_traceba
     assert "Traceback" not in result.stderr
     assert stores.registry.get_champion(service.name).version == "v1"  # type: ignore[union-attr]
     assert not stores.registry.get_version(service.name, "v2").has_artifact
+
+
+def test_a_retrain_after_a_quarantine_leaves_its_rows_out_and_records_the_revision(
+    settings: Settings, stores: Stores
+) -> None:
+    # given: a champion trained on every seeded example
+    service = load_service(clone_service(settings.services_dir, "diabetes"), settings.services_dir)
+    seed_service(service, stores)
+    first = _retrain(service, stores).record
+    assert first is not None and first.quarantine_revision == 0
+    ids = stores.examples.read(service.name, service.kind).examples.ids
+    # when: fifty of its rows are quarantined and the service retrained
+    held = Selection(id_from=int(ids[0]), id_to=int(ids[49]))
+    event = stores.examples.apply_quarantine(service.name, service.kind, held, Action.QUARANTINE, actor="t", reason="r")
+    assert event is not None and event.rows == 50
+    outcome = _retrain(service, stores)
+    # then: the quarantine alone was reason to fit, the rows were left out, and both versions' data reproduce
+    second = stores.registry.get_version(service.name, "v2")
+    assert outcome.record is not None and "examples quarantined or released" in outcome.record.trigger
+    assert second.quarantine_revision == event.revision
+    assert (first.train_count + first.holdout_count, second.train_count + second.holdout_count) == (442, 392)
+    for version in (first, second):
+        again = stores.examples.read(
+            service.name, service.kind, watermark=version.watermark, quarantine_revision=version.quarantine_revision
+        )
+        assert len(again.examples) == version.train_count + version.holdout_count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import orjson
 import pydantic
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 from mlseam.errors import InvalidInputError
 from mlseam.examples import LabelledExample
 from mlseam.serving.deps import AUTHORISED, Served
-from mlseam.serving.problems import error_responses, in_list, invalid_input_from
+from mlseam.serving.problems import REQUEST_ID, error_responses, in_list, invalid_input_from
 from mlseam.serving.schemas import ExamplesStored, ServiceSchemas, body_of
 
 
@@ -26,7 +27,10 @@ def examples_router(schemas: ServiceSchemas) -> APIRouter:
         response_model=ExamplesStored,
         responses=error_responses(401, 413, 422, 503),
         openapi_extra={"requestBody": {"required": True, "content": body_of(schemas.examples_request_model)}},
-        summary="Store labelled examples for the next retrain (external_id makes re-sending harmless)",
+        summary=(
+            "Store labelled examples for the next retrain "
+            "(external_id makes re-sending harmless; sent with another label, it corrects the label)"
+        ),
     )
     async def add_examples(request: Request, served: Served) -> Response:
         try:
@@ -34,12 +38,13 @@ def examples_router(schemas: ServiceSchemas) -> APIRouter:
         except pydantic.ValidationError as exc:
             raise invalid_input_from(exc, "examples") from None
         rows = [LabelledExample(input=e.input, label=e.label, external_id=e.external_id) for e in parsed.examples]
-        service = served.service
+        service, request_id = served.service, REQUEST_ID.get()
+        add = functools.partial(served.examples.add, source="api", request_id=request_id)
         try:
-            stored = await asyncio.to_thread(served.examples.add, service.name, service.kind, rows, source="api")
+            stored = await asyncio.to_thread(add, service.name, service.kind, rows)
         except InvalidInputError as exc:
             raise in_list(exc, "examples") from None
-        body = orjson.dumps({"received": len(rows), "stored": stored})
+        body = orjson.dumps({"received": len(rows), "stored": stored.new, "corrected": stored.corrected})
         return Response(body, status_code=201, media_type="application/json")
 
     return router
