@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlseam.predictionlog import LoggedPrediction, PredictionLog
@@ -30,7 +30,7 @@ _DROP_REPORT_EVERY_S = 10.0
 _MAX_BACKOFF_S = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PendingPredictions:
     """One request's (or chunk's) predictions waiting to be logged, as cheap to make as possible."""
 
@@ -151,7 +151,7 @@ class PredictionRecorder:
             return
         self._last_prune = now
         try:
-            dropped = self.store.prune(older_than=datetime.now().astimezone() - self.retention)
+            dropped = self.store.prune(older_than=datetime.now(UTC) - self.retention)
         except Exception:
             log.warning("could not prune the prediction log", exc_info=True)
             return
