@@ -53,12 +53,20 @@ def test_a_written_prediction_is_found_by_its_id_with_everything_logged(log: Pre
 
 
 def test_a_rendered_output_is_stored_as_its_json_without_the_prediction_id(log: PredictionLog, service: str) -> None:
-    rendered = orjson.Fragment(b'{"label":"3","probabilities":{"3":1.000000},"prediction_id":"ab"}')
+    pid = uuid.uuid4().hex
+    rendered = orjson.Fragment(b'{"label":"3","probabilities":{"3":1.000000},"prediction_id":"%s"}' % pid.encode())
     entry = _entry(service, datetime.now(UTC), output=rendered, request_id=None)
     log.write([entry])
     stored = log.lookup(service, [entry.prediction_id])[entry.prediction_id]
     assert stored.output == {"label": "3", "probabilities": {"3": 1.0}}
     assert stored.request_id is None
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(log: PredictionLog, service: str) -> None:
+    odd = 'a\tb\nc\\d "e"'
+    entry = _entry(service, datetime.now(UTC), request_id=odd, input={"text": odd}, output={"text": odd})
+    log.write([entry])
+    assert log.lookup(service, [entry.prediction_id]) == {entry.prediction_id: entry}
 
 
 def test_unknown_ids_and_other_services_ids_are_absent_from_a_lookup(log: PredictionLog, service: str) -> None:
