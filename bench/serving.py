@@ -673,11 +673,14 @@ def _mlseam_settings() -> str:
         "inline_predict_ms",
         "max_items",
         "poll_interval_s",
+        "prediction_log",
+        "prediction_log_buffer",
+        "prediction_log_flush_ms",
     )
     defaults = " ".join(f"MLSEAM_{n.upper()}={fields[n].default}" for n in names)
     return (
         f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=WARNING, MLSEAM_ENVIRONMENT=local "
-        "(so auth off), uvloop + httptools, one process"
+        "(so auth off and MLSEAM_PREDICTION_LOG_SHARE=1: every prediction logged), uvloop + httptools, one process"
     )
 
 
