@@ -122,7 +122,8 @@ class PostgresPredictionLog:
             return
         days = {partition_day(entry.logged_at) for entry in entries} - self._partitions
         # COPY: the rows stream as text, parsed by the server, with no statement built per row.
-        rows = io.BytesIO(b"".join(map(_copy_line, entries)))
+        # orjson escapes every control character inside JSON strings: only backslashes need doubling.
+        rows = io.BytesIO(_copy_lines(entries))
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
@@ -202,19 +203,22 @@ _ID_FIELD = b',"prediction_id":"'
 _ID_SUFFIX = len(_ID_FIELD) + 32 + 2  # the field, 32 hex characters, the closing quote and brace
 
 
-def _copy_line(entry: LoggedPrediction) -> bytes:
-    """``entry`` as one line of COPY's text format (tab-separated, backslash-escaped, \\N for NULL)."""
-    request_id = b"\\N" if entry.request_id is None else _copy_text(entry.request_id)
-    fields = (
-        _copy_text(entry.prediction_id),
-        _copy_text(entry.service),
-        _copy_text(entry.version),
-        request_id,
-        entry.logged_at.isoformat().encode(),
-        _copy_json(orjson.dumps(entry.input)),
-        _copy_json(_output_json(entry.output)),
-    )
-    return b"\t".join(fields) + b"\n"
+def _copy_lines(entries: Sequence[LoggedPrediction]) -> bytes:
+    """``entries`` in COPY's text format (tab-separated, backslash-escaped, \\N for NULL), one line each."""
+    lines: list[bytes] = []
+    prefixes: dict[tuple[str, str, str | None, datetime], bytes] = {}
+    for entry in entries:
+        # The entries of one request share these four fields: escaped once per request, not per row.
+        key = (entry.service, entry.version, entry.request_id, entry.logged_at)
+        prefix = prefixes.get(key)
+        if prefix is None:
+            request_id = b"\\N" if entry.request_id is None else _copy_text(entry.request_id)
+            at = entry.logged_at.isoformat().encode()
+            prefix = prefixes[key] = b"\t".join((_copy_text(entry.service), _copy_text(entry.version), request_id, at))
+        input_json = orjson.dumps(entry.input).replace(b"\\", b"\\\\")
+        output_json = _output_json(entry.output).replace(b"\\", b"\\\\")
+        lines.append(b"%s\t%s\t%s\t%s\n" % (_copy_text(entry.prediction_id), prefix, input_json, output_json))
+    return b"".join(lines)
 
 
 def _output_json(output: Any) -> bytes:
@@ -226,11 +230,6 @@ def _output_json(output: Any) -> bytes:
     if isinstance(output, dict) and "prediction_id" in output:
         return orjson.dumps({key: value for key, value in output.items() if key != "prediction_id"})
     return text
-
-
-def _copy_json(text: bytes) -> bytes:
-    # orjson escapes every control character inside strings: only backslashes need doubling.
-    return text.replace(b"\\", b"\\\\")
 
 
 def _copy_text(value: str) -> bytes:

@@ -13,10 +13,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import numpy as np
+import orjson
 
 from mlseam.predictionlog import LoggedPrediction, PredictionLog
 from mlseam.runtime.metrics import PREDICTIONS_DROPPED, PREDICTIONS_LOGGED
@@ -46,11 +49,24 @@ class PendingPredictions:
 
     def entries(self) -> list[LoggedPrediction]:
         """The log rows: inputs as their stored JSON."""
-        to_json = self.kind.input_to_json
+        stored = _stored_json(self.kind)
         return [
-            LoggedPrediction(pid, self.service, self.version, self.request_id, self.logged_at, to_json(value), output)
+            LoggedPrediction(pid, self.service, self.version, self.request_id, self.logged_at, stored(value), output)
             for pid, value, output in zip(self.prediction_ids, self.inputs, self.outputs, strict=True)
         ]
+
+
+def _stored_json(kind: TaskKind[Any, Any]) -> Callable[[Any], Any]:
+    """``kind.input_to_json``, or a faster equal: orjson writing a float64 image array as its nested lists."""
+    to_json = kind.input_to_json
+
+    def stored(value: Any) -> Any:
+        # tolist() builds a Python float per pixel only for orjson to print it: the array prints the same.
+        if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
+            return orjson.Fragment(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+        return to_json(value)
+
+    return stored
 
 
 class PredictionRecorder:
