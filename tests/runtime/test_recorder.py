@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlseam.errors import StoreError
@@ -127,3 +128,15 @@ def test_the_writer_prunes_the_days_past_retention() -> None:
     recorder.record(_pending(1))
     assert recorder.flush()
     assert len(log.entries) == 1
+
+
+def test_image_inputs_are_logged_as_the_json_their_task_kind_stores() -> None:
+    digits = load_service("digits", SERVICES)
+    images = [np.arange(64, dtype=float).reshape(8, 8) / 7, np.arange(64, dtype=float).reshape(8, 8).T]
+    log = InMemoryPredictionLog()
+    ids = new_prediction_ids(2)
+    pending = PendingPredictions(
+        "digits", digits.kind, "v1", None, datetime.now(UTC), ids, images, [{"label": "1"}, {"label": "2"}]
+    )
+    log.write(pending.entries())
+    assert [entry.input for entry in log.entries] == [digits.kind.input_to_json(image) for image in images]
