@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 TABLE = "prediction_log"
 _PARTITION_PREFIX = f"{TABLE}_p"
+_COPY_CHUNK_BYTES = 4 << 20
 _COLUMNS = "prediction_id, service, version, request_id, logged_at, input, output"
 
 
@@ -127,7 +128,9 @@ class PostgresPredictionLog:
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
-            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows)
+            # One large read per write: each chunk psycopg2 sends releases and retakes the GIL,
+            # and every retake makes the serving thread wait for it.
+            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows, size=_COPY_CHUNK_BYTES)
         self._partitions |= days
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
