@@ -4,18 +4,19 @@ Everything is measured in one run on this machine:
 
 * ``in-process``: the champion's ``model.predict`` called directly, 1-row and 100-row calls, in a child
   process pinned to CPU 0: the ceiling no HTTP server can beat;
-* ``mlseam``: ``mlseam serve digits`` (coalescing on, its defaults), pinned to CPU 0;
+* ``mlseam``: ``mlseam serve digits`` (coalescing on, its defaults, the prediction log on), pinned to CPU 0;
+* ``mlseam-nolog``: the same with ``MLSEAM_PREDICTION_LOG=false``: what logging every prediction costs;
 * ``minimal``: the smallest reasonable FastAPI app around the same pickled model: one sync ``def``
   endpoint whose body is typed ``list[list[float]]`` (flattened 64-pixel rows), calling ``model.predict``
   on the rows reshaped to 8x8, under uvicorn with uvloop and httptools and one worker, pinned to CPU 0.
 
 Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir),
-the digits demo data seeded and one retrain, whose champion both servers and the in-process baseline load.
+the digits demo data seeded and one retrain, whose champion every server and the in-process baseline load.
 
 The load generator is a small raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent
 worker, pre-encoded requests, uvloop), run in a child process pinned to CPU 1 for each scenario: 1-row and
 100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured.
-Both servers are started one after the other and stay up; the scenarios alternate between them in ABBA
+The servers are started one after the other and stay up; the scenarios alternate between them in ABBA
 order, so that a slow patch of a shared machine weighs on both (the idle one only wakes for mlseam's champion
 poll every few seconds). The load generator reports its own CPU use and the server's (and everything
 else's on the machine), so a saturated client or a busy machine shows. Any non-200 answer or
@@ -28,7 +29,7 @@ that because it turns the cyclic garbage collector off until its heap is loaded.
 The project's aims are printed with a verdict each (met/missed); the script only measures and prints and
 exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
 
-Usage: ``.venv/bin/python bench/serving.py [--duration S] [--quick] [--only mlseam|minimal]``
+Usage: ``.venv/bin/python bench/serving.py [--duration S] [--quick] [--only mlseam|mlseam-nolog|minimal]``
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ CLIENT_CPU = 1
 SCENARIOS: tuple[tuple[int, int], ...] = ((1, 1), (1, 8), (1, 64), (100, 1), (100, 8), (100, 64))
 """(rows per request, concurrency)."""
 WARMUP_S = 1.0
+NOLOG = "mlseam-nolog"
+"""The same mlseam API with the prediction log off: the baseline of the log's cost."""
+AIM_LOG_COST = 0.15
 READY_STARTS = 3
 CHILD_SLACK_S = 60.0
 INPROCESS_SECONDS = 2.0
@@ -397,13 +401,13 @@ def body_for(server: str, images: list[Any]) -> bytes:
     import orjson
 
     pixels = [[[int(v) for v in row] for row in image.tolist()] for image in images]
-    if server == "mlseam":
+    if server.startswith("mlseam"):
         return orjson.dumps({"inputs": pixels})
     return orjson.dumps([[v for row in image for v in row] for image in pixels])
 
 
 def labels_from(server: str, answer: Any) -> list[str]:
-    if server == "mlseam":
+    if server.startswith("mlseam"):
         return [str(output["label"]) for output in answer["outputs"]]
     return [str(label) for label in answer]
 
@@ -507,9 +511,11 @@ class Bench:
 
         port = free_port()
         log = self.tmp / f"{name}-{port}.log"
-        if name == "mlseam":
+        if name.startswith("mlseam"):
             argv = [sys.executable, "-m", "mlseam.cli", "serve", SERVICE]
             env = self.served_env(port)
+            if name == NOLOG:
+                env["MLSEAM_PREDICTION_LOG"] = "false"
             ready_path, predict_path = f"/{SERVICE}/readyz", f"/{SERVICE}/v1/predict"
         else:
             (self.tmp / f"{MINIMAL_MODULE}.py").write_text(MINIMAL_APP)
@@ -619,7 +625,7 @@ class Bench:
 
     def scenario(self, live: Live, rows: int, concurrency: int) -> Scenario:
         """One measured scenario; for mlseam also the mean batch it made, from its own metrics."""
-        before = scrape_batches(live.port) if live.run.name == "mlseam" else None
+        before = scrape_batches(live.port) if live.run.name.startswith("mlseam") else None
         raw = self.load(live.proc, live.port, live.files[rows], concurrency, self.warmup, self.duration)
         scenario = Scenario(rows, concurrency, raw)
         if before is not None:
@@ -667,11 +673,14 @@ def _mlseam_settings() -> str:
         "inline_predict_ms",
         "max_items",
         "poll_interval_s",
+        "prediction_log",
+        "prediction_log_buffer",
+        "prediction_log_flush_ms",
     )
     defaults = " ".join(f"MLSEAM_{n.upper()}={fields[n].default}" for n in names)
     return (
         f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=WARNING, MLSEAM_ENVIRONMENT=local "
-        "(so auth off), uvloop + httptools, one process"
+        "(so auth off and MLSEAM_PREDICTION_LOG_SHARE=1: every prediction logged), uvloop + httptools, one process"
     )
 
 
@@ -687,7 +696,7 @@ def print_server(run: ServerRun) -> None:
         f"RSS {run.rss_warm / MIB:.1f} MiB after warm-up ({run.rss_end / MIB:.1f} MiB after all scenarios); "
         f"answers match: {run.agrees}"
     )
-    batching = run.name == "mlseam"
+    batching = run.name.startswith("mlseam")
     header = (
         f"{'rows/req':>8} {'conc':>5} {'req/s':>9} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'errors':>6} {'srv cpu':>7} {'cli cpu':>7} {'others':>7}"
@@ -773,6 +782,27 @@ def _load_only_note(inproc: dict[str, Any] | None) -> str:
     return f"; a fresh Python only unpickling the champion: {statistics.median(inproc['load_only_s']):.2f} s"
 
 
+def print_log_cost(runs: dict[str, ServerRun]) -> None:
+    """Throughput with the prediction log on versus off, per scenario, and the aim for single-row c=64."""
+    logged, unlogged = runs.get("mlseam"), runs.get(NOLOG)
+    if logged is None or unlogged is None:
+        return
+    print()
+    print("prediction log on vs off (same build, same machine, ABBA order):")
+    print(f"  {'rows/req':>8} {'conc':>5} {'req/s on/off':>21} {'cost':>7} {'p99 ms on/off':>15}")
+    for key, on in logged.scenarios.items():
+        off = unlogged.scenarios[key]
+        cost = 1.0 - on.req_s / off.req_s
+        print(
+            f"  {key[0]:>8} {key[1]:>5} {on.req_s:>10,.0f}/{off.req_s:<10,.0f} {cost:>7.1%} "
+            f"{on.raw['p99_ms']:>7.1f}/{off.raw['p99_ms']:<7.1f}"
+        )
+    on, off = logged.scenarios[(1, 64)], unlogged.scenarios[(1, 64)]
+    cost = 1.0 - on.req_s / off.req_s
+    word = "met" if cost < AIM_LOG_COST and on.errors == 0 else "missed"
+    print(f"  aim: single-row c=64 costs < {AIM_LOG_COST:.0%} with the log on: {word} ({cost:.1%})")
+
+
 def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
     mlseam, minimal = runs.get("mlseam"), runs.get("minimal")
     print()
@@ -848,7 +878,8 @@ def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runner = Bench(args)
     servers = [
-        ("mlseam", "mlseam API (`mlseam serve digits`)"),
+        ("mlseam", "mlseam API (`mlseam serve digits`, prediction log on at its local share)"),
+        (NOLOG, "mlseam API with the prediction log off (MLSEAM_PREDICTION_LOG=false)"),
         ("minimal", "minimal FastAPI app (sync def, list[list[float]])"),
     ]
     if args.only:
@@ -887,6 +918,7 @@ def bench(args: argparse.Namespace) -> int:
     for run in runs.values():
         print_server(run)
     print_comparison(runs, inproc)
+    print_log_cost(runs)
     print_aims(runs, inproc)
     print(
         "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; "
@@ -900,7 +932,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per scenario (default 5)")
     parser.add_argument("--quick", action="store_true", help="1 s per scenario")
-    parser.add_argument("--only", choices=("mlseam", "minimal"), help="measure one server only")
+    parser.add_argument("--only", choices=("mlseam", NOLOG, "minimal"), help="measure one server only")
     # Child modes (the script runs itself pinned to a CPU).
     parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

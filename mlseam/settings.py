@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     batch_visibility_timeout_s: int = Field(default=60, ge=5, le=43200)
     batch_result_url_ttl_s: int = Field(default=3600, ge=60, le=604800)
     worker_wait_s: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait of the worker")
+    # The prediction log (API and worker; `mlseam.runtime.recorder`).
+    prediction_log: bool = Field(default=True, description="false: predictions get ids but nothing is logged")
+    prediction_log_share: float | None = Field(
+        default=None, ge=0, le=1, description="share of requests whose outputs are logged; default 1 locally, else 0.1"
+    )
+    prediction_log_buffer: int = Field(default=10_000, ge=1, description="most entries waiting; more are dropped")
+    prediction_log_flush_ms: float = Field(default=200.0, gt=0, description="longest wait before a bulk write")
+    prediction_log_retention_days: int = Field(default=30, ge=1, description="whole day partitions older go")
     auth_required: bool | None = Field(default=None, description="default: on outside the local stack")
     api_token: SecretStr | None = None
     api_token_secret_id: str | None = Field(default=None, description="Secrets Manager id holding the token")
@@ -135,6 +143,8 @@ class Settings(BaseSettings):
                 self.aws_endpoint_url = LOCAL_AWS_ENDPOINT_URL
         elif self.database_url is None:
             raise ValueError(f"MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT={self.environment}")
+        if self.prediction_log_share is None:
+            self.prediction_log_share = 1.0 if self.environment == "local" else 0.1
         if self.auth_required is None:
             self.auth_required = self.environment != "local"
         return self

@@ -11,30 +11,35 @@ from mlseam.batchstore import BatchStore
 from mlseam.batchstore import create_batch_resources as create_resources
 from mlseam.examples import ExamplesStore, PostgresExamplesStore
 from mlseam.examples.credentials import SecretCredentials, with_credentials
+from mlseam.predictionlog import PostgresPredictionLog, PredictionLog
 from mlseam.registry import DynamoRegistry, Registry
 from mlseam.settings import Settings
 
 
 @dataclass(frozen=True)
 class Stores:
-    """The examples store, the registry and the artifact store one process works with."""
+    """The examples store, the registry, the artifact store (and more) one process works with."""
 
     examples: ExamplesStore
     registry: Registry
     artifacts: ArtifactStore
     batches: BatchStore | None = None
     """Queue-style batch jobs (SQS, S3, DynamoDB); None where a process has no use for them."""
+    predictions: PredictionLog | None = None
+    """The prediction log (PostgreSQL); None: predictions get ids but are not logged."""
 
 
 def build_stores(settings: Settings) -> Stores:
     """The real stores for ``settings`` (the local stack's emulator and database by default)."""
     # AWS clients are thread-safe and each costs tens of milliseconds to build: one per AWS service.
     dynamodb, s3 = aws_client(settings, "dynamodb"), aws_client(settings, "s3")
+    credentials = database_credentials(settings)
     return Stores(
-        examples=PostgresExamplesStore(settings.dsn, credentials=database_credentials(settings)),
+        examples=PostgresExamplesStore(settings.dsn, credentials=credentials),
         registry=DynamoRegistry(dynamodb, settings.registry_table),
         artifacts=S3ArtifactStore(s3, settings.artifacts_bucket),
         batches=build_batch_store(settings, dynamodb=dynamodb, s3=s3),
+        predictions=PostgresPredictionLog(settings.dsn, credentials=credentials),
     )
 
 

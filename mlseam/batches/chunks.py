@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,7 +23,15 @@ from mlseam.artifacts import ArtifactStore
 from mlseam.batchstore import Batch, BatchStatus, BatchStore, ChunkFailure, ChunkMessage, error_line, ms, output_line
 from mlseam.manifest import Service
 from mlseam.registry import Registry
-from mlseam.runtime import LoadedModel, UnusableOutput, load_version, predict_outputs
+from mlseam.runtime import (
+    LoadedModel,
+    PendingPredictions,
+    PredictionRecorder,
+    UnusableOutput,
+    load_version,
+    new_prediction_ids,
+    predict_outputs,
+)
 
 log = logging.getLogger("mlseam.worker")
 
@@ -43,9 +52,18 @@ class ChunkProcessor:
     """Predicts, writes, counts and fails one service's chunks; finalises the batch a chunk completes."""
 
     def __init__(
-        self, service: Service, *, store: BatchStore, registry: Registry, artifacts: ArtifactStore, max_receives: int
+        self,
+        service: Service,
+        *,
+        store: BatchStore,
+        registry: Registry,
+        artifacts: ArtifactStore,
+        max_receives: int,
+        recorder: PredictionRecorder | None = None,
     ) -> None:
         self.service = service
+        self.recorder = recorder
+        """Where predicted items are logged (a sampled share of chunks); None: not logged."""
         self.store = store
         self.registry = registry
         self.artifacts = artifacts
@@ -101,10 +119,30 @@ class ChunkProcessor:
         inputs, invalid = self._read_inputs(batch, chunk)
         read = time.perf_counter()
         loaded = self.model(batch.model_version)
-        outputs = predict_outputs(self.service, loaded.model, inputs) if inputs else []
+        ids = new_prediction_ids(len(inputs))
+        outputs = predict_outputs(self.service, loaded.model, inputs, ids) if inputs else []
         predicted = time.perf_counter()
+        self._record(batch, ids, inputs, outputs)
         lines, errors = self._result_lines(batch, chunk, outputs, invalid)
         return ChunkResult(lines, errors, {"read": ms(read - started), "predict": ms(predicted - read)})
+
+    def _record(self, batch: Batch, ids: list[str], inputs: list[Any], outputs: list[Any]) -> None:
+        """Log the chunk's predicted items (the unusable ones have no prediction); request id: the batch id."""
+        if self.recorder is None or not inputs or not self.recorder.sampled():
+            return
+        kept = [i for i, output in enumerate(outputs) if not isinstance(output, UnusableOutput)]
+        self.recorder.record(
+            PendingPredictions(
+                service=self.service.name,
+                kind=self.service.kind,
+                version=batch.model_version,
+                request_id=batch.batch_id,
+                logged_at=datetime.now(UTC),
+                prediction_ids=[ids[i] for i in kept],
+                inputs=[inputs[i] for i in kept],
+                outputs=[outputs[i] for i in kept],
+            )
+        )
 
     def _read_inputs(self, batch: Batch, chunk: int) -> tuple[list[Any], dict[int, str]]:
         """The chunk's valid inputs, and the message of each invalid item by position in the chunk."""

@@ -22,6 +22,7 @@ from mlseam.batchstore import Batch, BatchStore, ChunkMessage, ChunkQueue, Recei
 from mlseam.errors import ConfigError, StoreError
 from mlseam.manifest import Service
 from mlseam.registry import Registry
+from mlseam.runtime import PredictionRecorder, build_recorder
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 
@@ -69,14 +70,21 @@ class Worker:
         registry: Registry,
         artifacts: ArtifactStore,
         settings: Settings,
+        recorder: PredictionRecorder | None = None,
     ) -> None:
         self.service = service
+        self.recorder = recorder
         self.queue = store.queue
         self.settings = settings
         self.stop = threading.Event()
         self.visibility_s = settings.batch_visibility_timeout_s
         self.chunks = ChunkProcessor(
-            service, store=store, registry=registry, artifacts=artifacts, max_receives=settings.batch_max_receives
+            service,
+            store=store,
+            registry=registry,
+            artifacts=artifacts,
+            max_receives=settings.batch_max_receives,
+            recorder=recorder,
         )
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer")
         self._pending: Future[None] | None = None
@@ -88,7 +96,12 @@ class Worker:
         if stores.batches is None:
             raise ConfigError("a batch worker needs the batch store; build the stores with build_stores")
         return cls(
-            service, store=stores.batches, registry=stores.registry, artifacts=stores.artifacts, settings=settings
+            service,
+            store=stores.batches,
+            registry=stores.registry,
+            artifacts=stores.artifacts,
+            settings=settings,
+            recorder=build_recorder(settings, stores.predictions),
         )
 
     def run(self) -> None:
@@ -97,6 +110,8 @@ class Worker:
         self._read_queue_policy()
         queue = self.queue.queue_url(name)
         log.info("worker started", extra={"service": name, "queue": queue, "max_receives": self.chunks.max_receives})
+        if self.recorder is not None:
+            self.recorder.start()
         try:
             while not self.stop.is_set():
                 try:
@@ -109,6 +124,8 @@ class Worker:
         finally:
             self._wait_for_writes()
             self._writer.shutdown(wait=True)
+            if self.recorder is not None:
+                self.recorder.stop()
         log.info("worker stopped", extra={"service": name})
 
     def _read_queue_policy(self) -> None:

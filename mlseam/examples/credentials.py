@@ -11,9 +11,13 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from mlseam.errors import StoreError
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,25 @@ def is_auth_failure(exc: BaseException) -> bool:
     """Whether a connection error says the password was refused (a rotated secret, say)."""
     text = str(exc).lower()
     return "password authentication failed" in text or "authentication failed for user" in text
+
+
+def open_connection(
+    dsn: str, credentials: SecretCredentials | None, *, options: str | None = None
+) -> psycopg2.extensions.connection:
+    """A psycopg2 connection to ``dsn``, with the secret's credentials when given (re-read once if refused).
+
+    ``options`` are the server settings of the session (``-c statement_timeout=5000``).
+    """
+    import psycopg2
+
+    if credentials is None:
+        return psycopg2.connect(dsn, connect_timeout=5, options=options)
+    given = credentials.get()
+    try:
+        return psycopg2.connect(dsn, user=given.user, password=given.password, connect_timeout=5, options=options)
+    except psycopg2.OperationalError as exc:
+        if not is_auth_failure(exc):
+            raise
+    # Refused: the secret may have been rotated since it was read, so read it once more.
+    given = credentials.get(refresh=True)
+    return psycopg2.connect(dsn, user=given.user, password=given.password, connect_timeout=5, options=options)

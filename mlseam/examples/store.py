@@ -12,7 +12,7 @@ import numpy as np
 
 from mlseam.errors import InvalidInputError, StoreError
 from mlseam.examples import quarantine, sql
-from mlseam.examples.credentials import SecretCredentials, is_auth_failure
+from mlseam.examples.credentials import SecretCredentials, open_connection
 from mlseam.examples.matrix import BinaryMatrixReader, decode_labels, label_sql
 from mlseam.examples.records import (
     Action,
@@ -43,19 +43,7 @@ class PostgresExamplesStore:
         """Where the user name and password come from when ``dsn`` has none (a rotated secret in AWS)."""
 
     def _open(self) -> psycopg2.extensions.connection:
-        import psycopg2
-
-        if self.credentials is None:
-            return psycopg2.connect(self.dsn, connect_timeout=5)
-        given = self.credentials.get()
-        try:
-            return psycopg2.connect(self.dsn, user=given.user, password=given.password, connect_timeout=5)
-        except psycopg2.OperationalError as exc:
-            if not is_auth_failure(exc):
-                raise
-        # Refused: the secret may have been rotated since it was read, so read it once more.
-        given = self.credentials.get(refresh=True)
-        return psycopg2.connect(self.dsn, user=given.user, password=given.password, connect_timeout=5)
+        return open_connection(self.dsn, self.credentials)
 
     @contextmanager
     def _connect(self, *, readonly: bool = False) -> Iterator[psycopg2.extensions.connection]:

@@ -8,8 +8,9 @@ from mlseam.runtime.champion import ChampionWatcher, ModelSlot, SlotState
 from mlseam.runtime.coalescer import Arrival, PredictCoalescer
 from mlseam.runtime.codec import dump_model, load_model
 from mlseam.runtime.loading import LoadedModel, load_artifact, load_version, warm_up
-from mlseam.runtime.outputs import UnusableOutput, predict_outputs
+from mlseam.runtime.outputs import UnusableOutput, new_prediction_ids, predict_outputs
 from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
+from mlseam.runtime.recorder import PendingPredictions, PredictionRecorder, build_recorder
 
 __all__ = [
     "PROBABILITY_DIGITS",
@@ -17,15 +18,19 @@ __all__ = [
     "ChampionWatcher",
     "LoadedModel",
     "ModelSlot",
+    "PendingPredictions",
     "PredictCoalescer",
+    "PredictionRecorder",
     "Probabilities",
     "SlotState",
     "UnusableOutput",
+    "build_recorder",
     "class_names",
     "dump_model",
     "load_artifact",
     "load_model",
     "load_version",
+    "new_prediction_ids",
     "predict_outputs",
     "predict_probabilities",
     "warm_up",

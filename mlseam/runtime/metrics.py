@@ -18,3 +18,11 @@ CALL_REQUESTS = Histogram(
 )
 MODEL_VERSION = Gauge("mlseam_model_loaded", "1 for the model version being served", ["service", "version"])
 RELOADS = Counter("mlseam_model_reloads_total", "Champion reload attempts by result", ["service", "result"])
+PREDICTIONS_LOGGED = Counter(
+    "mlseam_predictions_logged_total", "Predictions written to the prediction log", ["service"]
+)
+PREDICTIONS_DROPPED = Counter(
+    "mlseam_predictions_dropped_total",
+    "Predictions not logged: the buffer was full or the log could not be written",
+    ["service", "reason"],
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,10 +37,24 @@ def _non_finite(value: object) -> object | None:
     return None
 
 
-def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[Any]:
+def new_prediction_ids(count: int) -> list[str]:
+    """``count`` random 128-bit ids as 32 hex characters, from one read of the system's random source."""
+    text = os.urandom(16 * count).hex()
+    return [text[i : i + 32] for i in range(0, 32 * count, 32)]
+
+
+def _spliced(text: bytes, prediction_id: str) -> bytes:
+    """The JSON object ``text`` with ``prediction_id`` as its last field, spliced in, nothing re-encoded."""
+    return b'%s,"prediction_id":"%s"}' % (text[:-1], prediction_id.encode())
+
+
+def predict_outputs(
+    service: Service, model: Model, inputs: list[Any], prediction_ids: Sequence[str] | None = None
+) -> list[Any]:
     """``{field: value}`` per validated input; classifiers with probabilities add them.
 
-    Outputs are ready for ``orjson.dumps``: a dict, or an ``orjson.Fragment`` of the same JSON.
+    Outputs are ready for ``orjson.dumps``: a dict, or an ``orjson.Fragment`` of the same JSON;
+    with ``prediction_ids`` (one per input) each output carries its own as ``prediction_id``.
 
     A classifier that defines ``predict_proba`` is asked that alone: each output is its most
     probable label with every probability (the retrain job has checked that ``predict`` agrees).
@@ -50,14 +66,22 @@ def predict_outputs(service: Service, model: Model, inputs: list[Any]) -> list[A
     probabilities = predict_probabilities(model, batch, len(inputs)) if kind.has_probabilities else None
     if probabilities is not None:
         finite = probabilities.finite.tolist()
+        texts = probabilities.json_outputs()
+        if prediction_ids is not None:
+            texts = [_spliced(text, pid) for text, pid in zip(texts, prediction_ids, strict=True)]
         return [
-            orjson.Fragment(text) if ok else UnusableOutput(math.nan)
-            for text, ok in zip(probabilities.json_outputs(), finite, strict=True)
+            orjson.Fragment(text) if ok else UnusableOutput(math.nan) for text, ok in zip(texts, finite, strict=True)
         ]
     raw = kind.output_items(model.predict(batch), len(inputs))
     field = kind.output_field
     outputs: list[Any] = []
     for i, value in enumerate(raw):
         bad = _non_finite(value)
-        outputs.append({field: kind.validate_output(value, index=i)} if bad is None else UnusableOutput(bad))
+        if bad is not None:
+            outputs.append(UnusableOutput(bad))
+            continue
+        output = {field: kind.validate_output(value, index=i)}
+        if prediction_ids is not None:
+            output["prediction_id"] = prediction_ids[i]
+        outputs.append(output)
     return outputs

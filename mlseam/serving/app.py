@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from mlseam.errors import ConfigError
 from mlseam.manifest import load_service
+from mlseam.runtime import build_recorder
 from mlseam.serving.handlers import install_error_handlers
 from mlseam.serving.middleware import RequestContext
 from mlseam.serving.predict import FastPredict
@@ -104,16 +105,23 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     """
     stores = stores or build_stores(settings)
     token = resolve_token(settings)
-    served = {name: ServedService(load_service(name, settings.services_dir), stores, settings) for name in names}
+    recorder = build_recorder(settings, stores.predictions)
+    served = {
+        name: ServedService(load_service(name, settings.services_dir), stores, settings, recorder) for name in names
+    }
     if not served:
         raise ConfigError(f"no services to serve in {settings.services_dir}; add services/<name>/service.yaml")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*(service.start() for service in served.values()))
+        if recorder is not None:
+            recorder.start()
         freeze_heap()
         yield
         await asyncio.gather(*(service.stop() for service in served.values()))
+        if recorder is not None:
+            await asyncio.to_thread(recorder.stop)
 
     root = FastAPI(title="mlseam", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     install_error_handlers(root)

@@ -9,6 +9,7 @@ FastAPI route (same ``run_predict``) stays for docs and any other caller.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,9 +17,10 @@ import pydantic
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlseam.errors import InvalidInputError, MlseamError, ModelOutputError
-from mlseam.runtime import Arrival, UnusableOutput
+from mlseam.runtime import Arrival, PendingPredictions, UnusableOutput
 from mlseam.serving.deps import check_token
 from mlseam.serving.problems import (
+    REQUEST_ID,
     HttpError,
     in_list,
     invalid_input_from,
@@ -32,17 +34,18 @@ log = logging.getLogger("mlseam.serving")
 
 
 async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | None = None) -> bytes:
-    """The JSON answer to a predict body, or the error saying what to fix."""
+    """The JSON answer to a predict body, or the error saying what to fix; a sampled request is logged."""
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
     try:
-        outputs, version = await runtime.coalescer.submit(inputs, arrival)
+        predicted, version = await runtime.coalescer.submit(inputs, arrival)
     except MlseamError:
         raise
     except Exception as exc:
         log.exception("model failed on a batch", extra={"service": runtime.service.name})
         raise ModelOutputError(f"{runtime.service.name}'s model raised {type(exc).__name__}") from exc
+    outputs = [output for _, output in predicted]
     for index, output in enumerate(outputs):
         if isinstance(output, UnusableOutput):
             message = (
@@ -50,7 +53,23 @@ async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | No
                 "its values are probably far outside the range the model was trained on"
             )
             raise HttpError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
-    return orjson.dumps({"outputs": outputs, "model_version": version})
+    answer = orjson.dumps({"outputs": outputs, "model_version": version})
+    recorder = runtime.recorder
+    if recorder is not None and recorder.sampled():
+        request_id = REQUEST_ID.get()
+        recorder.record(
+            PendingPredictions(
+                service=runtime.service.name,
+                kind=runtime.service.kind,
+                version=version,
+                request_id=None if request_id == "-" else request_id,
+                logged_at=datetime.now(UTC),
+                prediction_ids=[prediction_id for prediction_id, _ in predicted],
+                inputs=inputs,
+                outputs=outputs,
+            )
+        )
+    return answer
 
 
 def _fast_inputs(runtime: ServedService, body: bytes) -> list[Any] | None:

@@ -102,6 +102,15 @@ def _title(service: Service) -> str:
     return "".join(part.capitalize() for part in service.name.split("-"))
 
 
+_PREDICTION_ID = (
+    str,
+    pydantic.Field(
+        description="this prediction's id (32 hex characters), the key of its entry in the prediction log",
+        pattern="^[0-9a-f]{32}$",
+    ),
+)
+
+
 def _output_model(service: Service) -> type[pydantic.BaseModel]:
     title = _title(service)
     if service.kind.output_field == "label":
@@ -109,8 +118,12 @@ def _output_model(service: Service) -> type[pydantic.BaseModel]:
             f"{title}Output",
             label=(str, ...),
             probabilities=(dict[str, float] | None, None),
+            prediction_id=_PREDICTION_ID,
         )
-    fields: dict[str, Any] = {service.kind.output_field: (service.kind.output_type, ...)}
+    fields: dict[str, Any] = {
+        service.kind.output_field: (service.kind.output_type, ...),
+        "prediction_id": _PREDICTION_ID,
+    }
     return create_model(f"{title}Output", **fields)
 
 

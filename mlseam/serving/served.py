@@ -9,7 +9,15 @@ from typing import Any
 from mlseam.errors import NoModelError
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
-from mlseam.runtime import ChampionWatcher, LoadedModel, ModelSlot, PredictCoalescer, predict_outputs
+from mlseam.runtime import (
+    ChampionWatcher,
+    LoadedModel,
+    ModelSlot,
+    PredictCoalescer,
+    PredictionRecorder,
+    new_prediction_ids,
+    predict_outputs,
+)
 from mlseam.serving.schemas import ServiceSchemas, build_schemas
 from mlseam.settings import Settings
 from mlseam.stores import Stores
@@ -18,8 +26,12 @@ from mlseam.stores import Stores
 class ServedService:
     """One service being served: started and stopped by the app's lifespan."""
 
-    def __init__(self, service: Service, stores: Stores, settings: Settings) -> None:
+    def __init__(
+        self, service: Service, stores: Stores, settings: Settings, recorder: PredictionRecorder | None = None
+    ) -> None:
         self.service = service
+        self.recorder = recorder
+        """Where answered predictions are logged (shared by the process's services); None: not logged."""
         self.settings = settings
         self.examples: ExamplesStore = stores.examples
         self.registry = stores.registry
@@ -53,9 +65,15 @@ class ServedService:
         return loaded
 
     def predict(self, inputs: list[Any]) -> tuple[list[Any], str]:
-        """Run the current model on validated inputs (one batch, one model version)."""
+        """Run the current model on validated inputs (one batch, one model version).
+
+        Each output comes paired with its prediction id, ``(prediction_id, output)``, the output
+        carrying it too: a request's slice of the batch then knows its ids without reading them back.
+        """
         loaded = self.loaded()
-        return predict_outputs(self.service, loaded.model, inputs), loaded.version
+        ids = new_prediction_ids(len(inputs))
+        outputs = predict_outputs(self.service, loaded.model, inputs, ids)
+        return list(zip(ids, outputs, strict=True)), loaded.version
 
     async def start(self) -> None:
         """Load the champion once (so a ready API serves at once), then keep watching."""

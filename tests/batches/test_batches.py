@@ -157,6 +157,27 @@ def test_submit_poll_and_read_results_in_input_order(batched: Batched) -> None:
     assert set(final["timings_ms"]) >= {"validate", "upload", "queue", "read", "predict", "write", "finalise"}
 
 
+def test_every_predicted_item_has_a_prediction_id_and_is_in_the_prediction_log(batched: Batched) -> None:
+    images = _images(120)
+    images[3] = [[1.0, 2.0]]
+    worker = batched.worker(batched.digits)
+    try:
+        accepted = batched.submit(batched.digits, images).json()
+        batched.wait(accepted["status_url"])
+    finally:
+        assert _stopped(worker) == 0  # a stopping worker writes what its recorder holds
+    results = batched.all_results(accepted["status_url"])
+    ids = [r["output"]["prediction_id"] for r in results if "output" in r]
+    assert len(ids) == 119 and len(set(ids)) == 119 and "output" not in results[3]
+    assert batched.stores.predictions is not None
+    logged = batched.stores.predictions.lookup(batched.digits, ids)
+    assert set(logged) == set(ids)
+    first = logged[results[0]["output"]["prediction_id"]]
+    assert first.request_id == accepted["batch_id"] and first.version == "v1"
+    assert first.input == images[0]
+    assert first.output == {k: v for k, v in results[0]["output"].items() if k != "prediction_id"}
+
+
 def test_an_idempotency_key_makes_a_retry_harmless(batched: Batched) -> None:
     images = _images(120, start=5)
     first = batched.submit(batched.digits, images, key="receipts-2026-11")

@@ -65,6 +65,18 @@ def test_probabilities_ride_along_with_their_label(digits: Service) -> None:
     ]
 
 
+def test_each_output_carries_its_prediction_id_when_given(digits: Service, diabetes: Service) -> None:
+    model = Classifier(["3", "7"], np.array([[0.75, 0.25], [0.0, 1.0]]), np.array([3, 7]))
+    ids = ["a" * 32, "b" * 32]
+    outputs = _json(predict_outputs(digits, model, _images(2), ids))  # type: ignore[arg-type]
+    assert [output["prediction_id"] for output in outputs] == ids
+    assert outputs[0] == {"label": "3", "probabilities": {"3": 0.75, "7": 0.25}, "prediction_id": ids[0]}
+    rows = [diabetes.kind.validate_input(dict.fromkeys(diabetes.kind.features, 0.0))] * 2  # type: ignore[attr-defined]
+    values = predict_outputs(diabetes, Regressor([1.5, math.inf]), rows, ids)  # type: ignore[arg-type]
+    assert values[0] == {"value": 1.5, "prediction_id": ids[0]}
+    assert isinstance(values[1], UnusableOutput)
+
+
 def test_a_model_without_probabilities_answers_labels_only(digits: Service) -> None:
     outputs = predict_outputs(digits, Classifier(["1", "2"]), _images(2))  # type: ignore[arg-type]
     assert outputs == [{"label": "1"}, {"label": "2"}]

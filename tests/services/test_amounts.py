@@ -72,7 +72,7 @@ def test_the_retrained_model_reads_amounts_through_the_api(served: Served) -> No
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model_version"] == "v1"
-    assert all(set(output) == {"text"} for output in body["outputs"])
+    assert all(set(output) == {"text", "prediction_id"} for output in body["outputs"])
     texts = [output["text"] for output in body["outputs"]]
     assert texts == _champion_reads(served, list(strips))
     assert sum(text == amount for text, amount in zip(texts, amounts, strict=True)) >= 36

@@ -89,7 +89,9 @@ def test_the_retrained_model_finds_the_lines_through_the_api(served: Served) -> 
     response = httpx.post(served.url("/v1/predict"), json={"inputs": list(images)}, timeout=30)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model_version"] == "v1" and all(set(output) == {"boxes"} for output in body["outputs"])
+    assert body["model_version"] == "v1" and all(
+        set(output) == {"boxes", "prediction_id"} for output in body["outputs"]
+    )
     found = [output["boxes"] for output in body["outputs"]]
     assert found == _champion_finds(served, list(images))
     assert detection_scores(list(truths), found)["f1"] > 0.8

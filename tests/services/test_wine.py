@@ -53,7 +53,7 @@ def test_the_retrained_model_tells_cultivars_apart_with_probabilities(served: Se
     response = httpx.post(served.url("/v1/predict"), json={"inputs": [row for row, _ in wines]}, timeout=30)
     assert response.status_code == 200, response.text
     outputs = response.json()["outputs"]
-    assert all(set(output) == {"label", "probabilities"} for output in outputs)
+    assert all(set(output) == {"label", "probabilities", "prediction_id"} for output in outputs)
     assert all(set(output["probabilities"]) == {"0", "1", "2"} for output in outputs)
     assert all(max(o["probabilities"], key=o["probabilities"].__getitem__) == o["label"] for o in outputs)
     assert sum(o["label"] == cultivar for o, (_, cultivar) in zip(outputs, wines, strict=True)) >= 0.9 * len(wines)

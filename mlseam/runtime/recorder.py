@@ -1,0 +1,200 @@
+"""Prediction ids, and the recorder that logs predictions off the request path.
+
+``record`` only appends to a bounded buffer; one background thread turns what waits into
+``LoggedPrediction`` rows (the inputs' JSON included) and writes them in one bulk call every
+``flush_s`` or sooner once ``flush_rows`` wait. When the buffer is full, or the log is slow or
+down, entries are dropped and counted (``mlseam_predictions_dropped_total``), never raised into
+a request and never kept without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+
+from mlseam.predictionlog import LoggedPrediction, PredictionLog
+from mlseam.runtime.metrics import PREDICTIONS_DROPPED, PREDICTIONS_LOGGED
+from mlseam.settings import Settings
+from mlseam.tasks import TaskKind
+
+log = logging.getLogger("mlseam.predictionlog")
+
+_PRUNE_EVERY_S = 3600.0
+_DROP_REPORT_EVERY_S = 10.0
+_MAX_BACKOFF_S = 30.0
+
+
+@dataclass(slots=True)
+class PendingPredictions:
+    """One request's (or chunk's) predictions waiting to be logged, as cheap to make as possible."""
+
+    service: str
+    kind: TaskKind[Any, Any]
+    version: str
+    request_id: str | None
+    logged_at: datetime
+    prediction_ids: Sequence[str]
+    inputs: Sequence[Any]
+    outputs: Sequence[Any]
+    """As answered (with their prediction ids, which the log does not keep)."""
+
+    def entries(self) -> list[LoggedPrediction]:
+        """The log rows: inputs as their stored JSON."""
+        stored = _stored_json(self.kind)
+        return [
+            LoggedPrediction(pid, self.service, self.version, self.request_id, self.logged_at, stored(value), output)
+            for pid, value, output in zip(self.prediction_ids, self.inputs, self.outputs, strict=True)
+        ]
+
+
+def _stored_json(kind: TaskKind[Any, Any]) -> Callable[[Any], Any]:
+    """``kind.input_to_json``, or a faster equal: orjson writing a float64 image array as its nested lists."""
+    to_json = kind.input_to_json
+
+    def stored(value: Any) -> Any:
+        # tolist() builds a Python float per pixel only for orjson to print it: the array prints the same.
+        if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
+            return orjson.Fragment(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+        return to_json(value)
+
+    return stored
+
+
+class PredictionRecorder:
+    """Buffers predictions and writes them to a ``PredictionLog`` on its own thread."""
+
+    def __init__(
+        self,
+        store: PredictionLog,
+        *,
+        share: float = 1.0,
+        capacity: int = 10_000,
+        flush_s: float = 0.2,
+        flush_rows: int = 2000,
+        retention: timedelta | None = None,
+    ) -> None:
+        self.store = store
+        self.share = share
+        self.capacity = capacity
+        self.flush_s = flush_s
+        self.flush_rows = min(flush_rows, capacity)
+        self.retention = retention
+        self._pending: list[PendingPredictions] = []
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dropped: dict[str, int] = {}
+        self._last_drop_report = 0.0
+        self._last_prune = 0.0
+
+    def sampled(self) -> bool:
+        """Whether a request's outputs are logged (decided per request, at the configured share)."""
+        return self.share >= 1.0 or random.random() < self.share  # noqa: S311 - sampling, not security
+
+    def record(self, pending: PendingPredictions) -> None:
+        """Queue ``pending`` for the log; drops it (counted) when the buffer is full. Never blocks long."""
+        count = len(pending.prediction_ids)
+        with self._lock:
+            full = self._waiting + count > self.capacity
+            if not full:
+                self._pending.append(pending)
+                self._waiting += count
+                wake = self._waiting >= self.flush_rows
+        if full:
+            self._count_dropped(pending.service, "buffer_full", count)
+        elif wake:
+            self._wake.set()
+
+    @property
+    def waiting(self) -> int:
+        """How many entries wait in the buffer."""
+        return self._waiting
+
+    def start(self) -> None:
+        """Start the writer thread (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Write what waits (within ``timeout_s``) and stop; a log that hangs is left behind."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_s + backoff)
+            self._wake.clear()
+            backoff = 0.0 if self.flush() else min(max(2 * backoff, 0.5), _MAX_BACKOFF_S)
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what waits now in one bulk call; False when the log failed (those entries are dropped)."""
+        with self._lock:
+            batch, self._pending, self._waiting = self._pending, [], 0
+        if batch:
+            entries = [entry for pending in batch for entry in pending.entries()]
+            try:
+                self.store.write(entries)
+            except Exception as exc:  # noqa: BLE001 - a failing log must never stop the writer
+                for pending in batch:
+                    self._count_dropped(pending.service, "store_failed", len(pending.prediction_ids), exc)
+                return False
+            for pending in batch:
+                PREDICTIONS_LOGGED.labels(pending.service).inc(len(pending.prediction_ids))
+        self._prune_if_due()
+        return True
+
+    def _prune_if_due(self) -> None:
+        now = time.monotonic()
+        if self.retention is None or now - self._last_prune < _PRUNE_EVERY_S:
+            return
+        self._last_prune = now
+        try:
+            dropped = self.store.prune(older_than=datetime.now(UTC) - self.retention)
+        except Exception:
+            log.warning("could not prune the prediction log", exc_info=True)
+            return
+        if dropped:
+            log.info("pruned the prediction log", extra={"partitions_dropped": dropped})
+
+    def _count_dropped(self, service: str, reason: str, count: int, exc: Exception | None = None) -> None:
+        PREDICTIONS_DROPPED.labels(service, reason).inc(count)
+        # One line per burst: a store outage under load would otherwise log every request.
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + count
+            now = time.monotonic()
+            if now - self._last_drop_report < _DROP_REPORT_EVERY_S:
+                return
+            self._last_drop_report, dropped, self._dropped = now, self._dropped, {}
+        cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        log.warning("prediction log entries dropped %s%s", dropped, cause)
+
+
+def build_recorder(settings: Settings, store: PredictionLog | None) -> PredictionRecorder | None:
+    """The recorder ``settings`` ask for on ``store``; None when the log is off or there is no store."""
+    if store is None or not settings.prediction_log:
+        return None
+    return PredictionRecorder(
+        store,
+        share=settings.prediction_log_share if settings.prediction_log_share is not None else 1.0,
+        capacity=settings.prediction_log_buffer,
+        flush_s=settings.prediction_log_flush_ms / 1000.0,
+        retention=timedelta(days=settings.prediction_log_retention_days),
+    )
