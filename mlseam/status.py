@@ -20,12 +20,27 @@ def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None
     return "-" if value is None else f"{value:.4f}"
 
 
+def _live(record: ModelVersion | None) -> str:
+    """``0.9512 on 420`` labelled live predictions, from the last ``mlseam monitor``; ``-`` before any."""
+    live = record.live if record is not None else None
+    if not live:
+        return "-"
+    value = (live.get("metrics") or {}).get(record.primary_metric) if record is not None else None
+    return "not measured" if value is None else f"{value:.4f} on {live.get('labelled', 0)}"
+
+
+def _drift(record: ModelVersion | None) -> str:
+    drift = record.drift if record is not None else None
+    return str(drift.get("verdict", "-")) if drift else "-"
+
+
 def _when(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else "-"
 
 
 def overview_table(settings: Settings, stores: Stores) -> Table:
-    """One row per service: champion, its primary metric, when it was trained, example count.
+    """One row per service: champion, its primary metric, when it was trained, example count, and
+    (from the last ``mlseam monitor``) its primary metric on labelled live predictions and its drift verdict.
 
     A service that fails to load still gets its row, with the reason, so one broken folder
     never hides the others.
@@ -36,12 +51,14 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
     table.add_column("primary metric")
     table.add_column("trained", no_wrap=True)
     table.add_column("examples", justify="right")
+    table.add_column("live")
+    table.add_column("drift")
     table.add_column("last retrain")
     for name in discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
-            table.add_row(name, "-", "-", "-", "-", f"cannot load: {exc}")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
             continue
         champion = stores.registry.get_champion(name)
         record = stores.registry.get_version(name, champion.version) if champion else None
@@ -54,6 +71,8 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
             f"{service.model_class.primary_metric} {_metric(record)}" if record else "-",
             _when(record.finished_at) if record else "-",
             str(count),
+            _live(record),
+            _drift(record),
             last,
         )
     return table

@@ -1,7 +1,8 @@
 """The model registry (DynamoDB): versions, metrics history, lineage and the champion pointer."""
 
-from mlseam.registry.dynamo import DynamoRegistry, Registry, create_registry_table
+from mlseam.registry.dynamo import DynamoRegistry, create_registry_table
 from mlseam.registry.memory import InMemoryRegistry
+from mlseam.registry.protocol import Registry
 from mlseam.registry.records import (
     Champion,
     ChampionEvent,

@@ -7,55 +7,13 @@ Items share the partition ``SERVICE#<name>``; the sort key says what an item is:
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import json
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
 from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
-
-
-class Registry(Protocol):
-    """Model versions and the champion pointer of every service."""
-
-    def allocate_version(self, service: str) -> int:
-        """A new version number, never handed out before (atomic)."""
-        ...
-
-    def create_version(self, record: ModelVersion) -> None:
-        """Store a new ``running`` record; refuses to overwrite an existing version."""
-        ...
-
-    def update_version(self, record: ModelVersion) -> None:
-        """Store a new state (progress or outcome) of a record that is still ``running``."""
-        ...
-
-    def get_version(self, service: str, version: str) -> ModelVersion:
-        """One version, or VersionNotFoundError."""
-        ...
-
-    def list_versions(self, service: str) -> list[ModelVersion]:
-        """Every version of ``service``, newest first."""
-        ...
-
-    def get_champion(self, service: str) -> Champion | None:
-        """The champion pointer, or None before the first promotion."""
-        ...
-
-    def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
-    ) -> Champion:
-        """Point the champion at ``version`` if it is still at ``expected_revision``, with a history event.
-
-        The pointer and the event are written together or not at all; ``actor`` says who moved it.
-
-        Raises PromotionConflictError when another writer moved it first; nothing is written then.
-        """
-        ...
-
-    def history(self, service: str) -> list[ChampionEvent]:
-        """Every champion move of ``service``, oldest first."""
-        ...
 
 
 def _pk(service: str) -> str:
@@ -64,6 +22,15 @@ def _pk(service: str) -> str:
 
 def _version_sk(number: int) -> str:
     return f"VERSION#{number:010d}"
+
+
+def _version_of(item: dict[str, Any]) -> ModelVersion:
+    """A version item's record, with what the monitor attached beside it."""
+    record = ModelVersion.from_json(item["record"]["S"])
+    for name in ("live", "drift"):
+        if name in item:
+            setattr(record, name, json.loads(item[name]["S"]))
+    return record
 
 
 class DynamoRegistry:
@@ -147,7 +114,37 @@ class DynamoRegistry:
         )
         if "Item" not in result:
             raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
-        return ModelVersion.from_json(result["Item"]["record"]["S"])
+        return _version_of(result["Item"])
+
+    def record_monitoring(
+        self, service: str, version: str, *, live: dict[str, Any] | None = None, drift: dict[str, Any] | None = None
+    ) -> None:
+        number = version_number(version)
+        if number is None:
+            raise VersionNotFoundError(f"{version!r} is not a version name; versions look like v7")
+        # Beside the record, not in it: the retrain job owns the record; the monitor owns these two.
+        measured = {name: value for name, value in (("live", live), ("drift", drift)) if value is not None}
+        if not measured:
+            return
+        sets = ", ".join(f"#{name} = :{name}" for name in measured)
+        try:
+            self._call(
+                "update_item",
+                Key={"pk": {"S": _pk(service)}, "sk": {"S": _version_sk(number)}},
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={f"#{name}": name for name in measured},
+                ExpressionAttributeValues={
+                    f":{name}": {"S": json.dumps(value, allow_nan=False, sort_keys=True)}
+                    for name, value in measured.items()
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise VersionNotFoundError(
+                    f"{service} has no version {version}; see `mlseam status {service}`"
+                ) from exc
+            raise StoreError(f"registry write failed: {exc}") from exc
 
     def _query(self, service: str, prefix: str, *, newest_first: bool) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -165,7 +162,7 @@ class DynamoRegistry:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def list_versions(self, service: str) -> list[ModelVersion]:
-        return [ModelVersion.from_json(i["record"]["S"]) for i in self._query(service, "VERSION#", newest_first=True)]
+        return [_version_of(item) for item in self._query(service, "VERSION#", newest_first=True)]
 
     def get_champion(self, service: str) -> Champion | None:
         result = self._call("get_item", Key={"pk": {"S": _pk(service)}, "sk": {"S": "CHAMPION"}}, ConsistentRead=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Any
 
 from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
 from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
@@ -47,6 +48,19 @@ class InMemoryRegistry:
             if found is None:
                 raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
             return copy.deepcopy(found)
+
+    def record_monitoring(
+        self, service: str, version: str, *, live: dict[str, Any] | None = None, drift: dict[str, Any] | None = None
+    ) -> None:
+        number = version_number(version)
+        with self._lock:
+            found = self._versions.get((service, number or 0))
+            if found is None:
+                raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
+            if live is not None:
+                found.live = copy.deepcopy(live)
+            if drift is not None:
+                found.drift = copy.deepcopy(drift)
 
     def list_versions(self, service: str) -> list[ModelVersion]:
         with self._lock:

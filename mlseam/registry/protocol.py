@@ -1,0 +1,56 @@
+"""What every registry offers: model versions, what was measured of them, and the champion pointer."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from mlseam.registry.records import Champion, ChampionEvent, ModelVersion
+
+
+class Registry(Protocol):
+    """Model versions and the champion pointer of every service."""
+
+    def allocate_version(self, service: str) -> int:
+        """A new version number, never handed out before (atomic)."""
+        ...
+
+    def create_version(self, record: ModelVersion) -> None:
+        """Store a new ``running`` record; refuses to overwrite an existing version."""
+        ...
+
+    def update_version(self, record: ModelVersion) -> None:
+        """Store a new state (progress or outcome) of a record that is still ``running``."""
+        ...
+
+    def get_version(self, service: str, version: str) -> ModelVersion:
+        """One version, or VersionNotFoundError."""
+        ...
+
+    def list_versions(self, service: str) -> list[ModelVersion]:
+        """Every version of ``service``, newest first."""
+        ...
+
+    def get_champion(self, service: str) -> Champion | None:
+        """The champion pointer, or None before the first promotion."""
+        ...
+
+    def move_champion(
+        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
+    ) -> Champion:
+        """Point the champion at ``version`` if it is still at ``expected_revision``, with a history event.
+
+        The pointer and the event are written together or not at all; ``actor`` says who moved it.
+
+        Raises PromotionConflictError when another writer moved it first; nothing is written then.
+        """
+        ...
+
+    def record_monitoring(
+        self, service: str, version: str, *, live: dict[str, Any] | None = None, drift: dict[str, Any] | None = None
+    ) -> None:
+        """Attach what ``mlseam monitor`` measured (live quality, drift) to a finished or running version."""
+        ...
+
+    def history(self, service: str) -> list[ChampionEvent]:
+        """Every champion move of ``service``, oldest first."""
+        ...
