@@ -102,7 +102,9 @@ def test_a_scaffolded_service_seeds_retrains_and_serves(services_dir: Path, task
     answer = asyncio.run(predict_in_process(create_app(settings, [name], stores=stores), name, [demo_input] * 2))
     assert answer.status_code == 200, answer.text
     outputs = answer.json()["outputs"]
-    assert len(outputs) == 2 and outputs[0] == outputs[1] and TASK_KINDS[task].output_field in outputs[0]
+    answers = [{key: value for key, value in output.items() if key != "prediction_id"} for output in outputs]
+    assert len(answers) == 2 and answers[0] == answers[1] and TASK_KINDS[task].output_field in answers[0]
+    assert outputs[0]["prediction_id"] != outputs[1]["prediction_id"]
 
     # then: its python files are what `ruff check` and `ruff format` want in services/
     for file_name in ("model.py", "seed.py"):

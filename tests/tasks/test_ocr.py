@@ -183,7 +183,8 @@ def test_the_openapi_schema_is_the_real_type() -> None:
     assert strip["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 16}
     response = schemas.predict_response_model.model_json_schema()
     output = response["$defs"][response["properties"]["outputs"]["items"]["$ref"].split("/")[-1]]
-    assert output["properties"] == {"text": {"title": "Text", "type": "string"}} and output["required"] == ["text"]
+    assert output["properties"]["text"] == {"title": "Text", "type": "string"}
+    assert set(output["properties"]) == set(output["required"]) == {"text", "prediction_id"}
     examples = schemas.examples_request_model.model_json_schema()
     label = examples["$defs"][examples["properties"]["examples"]["items"]["$ref"].split("/")[-1]]["properties"]["label"]
     assert label["type"] == "string" and label["maxLength"] == 12
