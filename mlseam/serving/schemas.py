@@ -31,12 +31,35 @@ class ErrorResponse(pydantic.BaseModel):
     request_id: str
 
 
+class ExampleError(pydantic.BaseModel):
+    """One item of ``POST /v1/examples`` that was not stored (the others were)."""
+
+    index: int
+    field: str
+    message: str
+
+
 class ExamplesStored(pydantic.BaseModel):
     """Answer to ``POST /v1/examples``."""
 
     received: int
     stored: int  # new examples
     corrected: int  # known external_ids sent with another label: the new label supersedes the old
+    errors: list[ExampleError] = []  # items not stored: a prediction_id the log does not hold
+
+
+PredictionId = Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+"""A ``prediction_id`` as the API answers it: 32 lower-case hex characters."""
+
+
+def _input_or_prediction(example: Any) -> Any:
+    if (example.input is None) == (example.prediction_id is None):
+        raise ValueError(
+            "give either input (with its label) or the prediction_id of an answered prediction (with its label)"
+        )
+    if example.prediction_id is not None and example.external_id is not None:
+        raise ValueError("external_id goes with input; a labelled prediction is identified by its prediction_id")
+    return example
 
 
 class ModelInfo(pydantic.BaseModel):
@@ -53,6 +76,13 @@ class ModelInfo(pydantic.BaseModel):
     code_version: str | None
     library_versions: dict[str, str]
     artifact_sha256: str | None
+    live: dict[str, Any] | None = pydantic.Field(
+        default=None,
+        description="from the last `mlseam monitor`: labelled live predictions, metrics on them, label lag",
+    )
+    drift: dict[str, Any] | None = pydantic.Field(
+        default=None, description="from the last `mlseam monitor`: verdict, summary and PSI scores of live inputs"
+    )
 
 
 class Readiness(pydantic.BaseModel):
@@ -148,9 +178,14 @@ def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
     example = create_model(
         f"{title}Example",
         __config__=strict,
-        input=(input_type, ...),
+        __validators__={"_input_or_prediction": pydantic.model_validator(mode="after")(_input_or_prediction)},  # type: ignore[dict-item]
+        input=(input_type | None, None),
         label=(kind.label_type(), ...),
         external_id=(plain_text() | None, None),
+        prediction_id=(
+            PredictionId | None,
+            pydantic.Field(default=None, description="label a logged prediction: its input comes from the log"),
+        ),
     )
     # Types built at run time from the manifest: pydantic checks them, mypy cannot.
     list_of: Any = list
@@ -187,6 +222,8 @@ def model_summary(loaded: LoadedModel) -> dict[str, Any]:
         "code_version": record.code_version,
         "library_versions": record.library_versions,
         "artifact_sha256": record.artifact_sha256,
+        "live": record.live,
+        "drift": record.drift,
     }
 
 

@@ -36,6 +36,7 @@ class ServedService:
         self.examples: ExamplesStore = stores.examples
         self.registry = stores.registry
         self.batches = stores.batches
+        self.predictions = stores.predictions
         self.slot = ModelSlot()
         self.schemas: ServiceSchemas = build_schemas(service, settings.max_items)
         self.watcher = ChampionWatcher(
