@@ -186,3 +186,21 @@ def test_new_names_every_task_kind_in_its_help() -> None:
 
     shown = CliRunner().invoke(app, ["new", "--help"], terminal_width=300).output
     assert all(kind in shown for kind in TASK_KINDS), shown
+
+
+def test_a_retrain_waiting_for_drift_measures_it_first_and_says_it_is_not_due(settings: Settings) -> None:
+    name = clone_service(settings.services_dir, "diabetes")
+    path = settings.services_dir / name / "service.yaml"
+    path.write_text(path.read_text() + "retrain_when: {drift: true}\n")
+    assert mlseam(settings, "seed", name).returncode == 0
+    assert mlseam(settings, "retrain", name).returncode == 0
+
+    waiting = mlseam(settings, "retrain", name)
+
+    assert waiting.returncode == 0, waiting.stderr
+    line = waiting.stdout.strip().splitlines()[-1]
+    assert line.startswith(f"{name}: not due: drift: not judged: 0 logged predictions since "), line
+    assert line.endswith("(needs 1000); its model is unchanged; champion kept, no version added")
+    monitored = mlseam(settings, "monitor", name)
+    assert monitored.returncode == 0, monitored.stderr
+    assert f"{name}: no logged prediction has a label yet" in monitored.stdout
