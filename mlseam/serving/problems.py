@@ -132,7 +132,8 @@ def invalid_input_from(exc: pydantic.ValidationError | RequestValidationError, l
     TooManyItemsError (413), a problem inside one of its items carries that item's index.
     """
     error = exc.errors()[0]
-    loc = [part for part in error["loc"] if part != "body"]
+    # "by input" / "by prediction_id": the form of an example item, not a field (see serving.schemas)
+    loc = [part for part in error["loc"] if part != "body" and not (isinstance(part, str) and part.startswith("by "))]
     path = _path(loc) if loc else "body"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "json_invalid":

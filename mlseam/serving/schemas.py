@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from annotated_types import Len
-from pydantic import ConfigDict, TypeAdapter, create_model
+from pydantic import ConfigDict, Discriminator, Tag, TypeAdapter, create_model
 
 from mlseam.manifest import Service
 from mlseam.runtime import LoadedModel
@@ -52,14 +52,12 @@ PredictionId = Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{32}
 """A ``prediction_id`` as the API answers it: 32 lower-case hex characters."""
 
 
-def _input_or_prediction(example: Any) -> Any:
-    if (example.input is None) == (example.prediction_id is None):
-        raise ValueError(
-            "give either input (with its label) or the prediction_id of an answered prediction (with its label)"
-        )
-    if example.prediction_id is not None and example.external_id is not None:
-        raise ValueError("external_id goes with input; a labelled prediction is identified by its prediction_id")
-    return example
+BY_INPUT, BY_PREDICTION = "by input", "by prediction_id"
+"""The two forms of an example; never a field name (those are identifiers), so errors can drop them."""
+
+
+def _example_form(value: Any) -> str:
+    return BY_PREDICTION if isinstance(value, dict) and "prediction_id" in value and "input" not in value else BY_INPUT
 
 
 class ModelInfo(pydantic.BaseModel):
@@ -178,22 +176,30 @@ def build_schemas(service: Service, max_items: int) -> ServiceSchemas:
     example = create_model(
         f"{title}Example",
         __config__=strict,
-        __validators__={"_input_or_prediction": pydantic.model_validator(mode="after")(_input_or_prediction)},  # type: ignore[dict-item]
-        input=(input_type | None, None),
+        input=(input_type, ...),
         label=(kind.label_type(), ...),
         external_id=(plain_text() | None, None),
-        prediction_id=(
-            PredictionId | None,
-            pydantic.Field(default=None, description="label a logged prediction: its input comes from the log"),
-        ),
     )
+    labelled_prediction = create_model(
+        f"{title}LabelledPrediction",
+        __config__=strict,
+        prediction_id=(
+            PredictionId,
+            pydantic.Field(description="an answered prediction: its input comes from the log"),
+        ),
+        label=(kind.label_type(), ...),
+    )
+    item: Any = Annotated[
+        Annotated[example, Tag(BY_INPUT)] | Annotated[labelled_prediction, Tag(BY_PREDICTION)],
+        Discriminator(_example_form),
+    ]
     # Types built at run time from the manifest: pydantic checks them, mypy cannot.
     list_of: Any = list
     predict = create_model(
         f"{title}PredictRequest", __config__=strict, inputs=(Annotated[list_of[input_type], items], ...)
     )
     examples = create_model(
-        f"{title}ExamplesRequest", __config__=strict, examples=(Annotated[list_of[example], items], ...)
+        f"{title}ExamplesRequest", __config__=strict, examples=(Annotated[list_of[item], items], ...)
     )
     response = create_model(
         f"{title}PredictResponse", outputs=(list_of[_output_model(service)], ...), model_version=(str, ...)

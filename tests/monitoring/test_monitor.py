@@ -81,6 +81,15 @@ def test_labels_joined_by_prediction_id_grade_the_version_that_answered(
             url, [{"prediction_id": pid, "label": t} for pid, t in zip(ids[40:50], truth[40:50], strict=True)]
         )
         assert late["stored"] == 10
+        for item, problem in [
+            ({"prediction_id": "not-an-id", "label": "3"}, "examples[0].prediction_id: String should match pattern"),
+            ({"prediction_id": ids[0], "label": "3", "input": images[0]}, "examples[0].prediction_id: Extra inputs"),
+            ({"prediction_id": ids[0], "label": "12"}, "examples[0].label: '12' is not one of the labels"),
+            ({"prediction_id": "e" * 32, "label": "3"}, f"examples[0].prediction_id: {'e' * 32} is not in the"),
+        ]:
+            refused = httpx.post(url, json={"examples": [item]}, timeout=30)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["message"].startswith(problem), refused.text
 
         # then: the monitor grades v1 on exactly those 50 rows, as its own evaluate does
         service = load_service(name, settings.services_dir)

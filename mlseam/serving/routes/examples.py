@@ -54,7 +54,9 @@ def examples_router(schemas: ServiceSchemas) -> APIRouter:
             if exc.index is not None:
                 exc = InvalidInputError(str(exc), index=positions[exc.index], field=exc.field)
             raise in_list(exc, "examples") from None
-        answer = {"received": len(items), "stored": stored.new, "corrected": stored.corrected, "errors": errors}
+        answer: dict[str, Any] = {"received": len(items), "stored": stored.new, "corrected": stored.corrected}
+        if errors:
+            answer["errors"] = errors
         return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
 
     return router
@@ -62,7 +64,7 @@ def examples_router(schemas: ServiceSchemas) -> APIRouter:
 
 def logged_inputs(served: ServedService, items: list[Any]) -> dict[str, LoggedPrediction]:
     """The log's entries for the items that label a prediction by its id."""
-    wanted = [item.prediction_id for item in items if item.prediction_id is not None]
+    wanted = [item.prediction_id for item in items if getattr(item, "prediction_id", None) is not None]
     if not wanted:
         return {}
     if served.predictions is None:
@@ -84,7 +86,7 @@ def joined_examples(
     positions: list[int] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        if item.prediction_id is None:
+        if getattr(item, "prediction_id", None) is None:
             rows.append(LabelledExample(input=item.input, label=item.label, external_id=item.external_id))
         elif item.prediction_id in logged:
             entry = logged[item.prediction_id]
