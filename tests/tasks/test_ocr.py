@@ -186,5 +186,14 @@ def test_the_openapi_schema_is_the_real_type() -> None:
     assert output["properties"]["text"] == {"title": "Text", "type": "string"}
     assert set(output["properties"]) == set(output["required"]) == {"text", "prediction_id"}
     examples = schemas.examples_request_model.model_json_schema()
-    label = examples["$defs"][examples["properties"]["examples"]["items"]["$ref"].split("/")[-1]]["properties"]["label"]
+    label = examples["$defs"][_by_input(examples["properties"]["examples"]["items"]).split("/")[-1]]["properties"][
+        "label"
+    ]
     assert label["type"] == "string" and label["maxLength"] == 12
+
+
+def _by_input(items: dict[str, Any]) -> str:
+    """The ``$ref`` of an example sent with its input (the other form labels a logged prediction)."""
+    refs = [form["$ref"] for form in items["oneOf"]]
+    assert len(refs) == 2 and refs[1].endswith("LabelledPrediction"), refs
+    return str(refs[0])

@@ -265,7 +265,7 @@ def test_the_openapi_schema_documents_images_labels_and_each_box() -> None:
     assert box["properties"]["score"] == {"maximum": 1.0, "minimum": 0.0, "title": "Score", "type": "number"}
     assert box["properties"]["width"]["minimum"] == 1 and box["properties"]["x"]["type"] == "integer"
     examples = schemas.examples_request_model.model_json_schema()
-    example = examples["$defs"][examples["properties"]["examples"]["items"]["$ref"].split("/")[-1]]
+    example = examples["$defs"][_by_input(examples["properties"]["examples"]["items"]).split("/")[-1]]
     label = example["properties"]["label"]
     assert label["type"] == "array" and label["maxItems"] == 50
     labelled = examples["$defs"][label["items"]["$ref"].split("/")[-1]]
@@ -285,3 +285,10 @@ def test_a_stored_image_is_read_back_from_its_json_text_as_validation_reads_it()
     ]:
         with pytest.raises(InvalidInputError, match=message):
             kind.read_stored_input(bad)
+
+
+def _by_input(items: dict[str, Any]) -> str:
+    """The ``$ref`` of an example sent with its input (the other form labels a logged prediction)."""
+    refs = [form["$ref"] for form in items["oneOf"]]
+    assert len(refs) == 2 and refs[1].endswith("LabelledPrediction"), refs
+    return str(refs[0])
