@@ -22,10 +22,10 @@ def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None
 
 def _live(record: ModelVersion | None) -> str:
     """``0.9512 on 420`` labelled live predictions, from the last ``mlseam monitor``; ``-`` before any."""
-    live = record.live if record is not None else None
-    if not live:
+    if record is None or not record.live:
         return "-"
-    value = (live.get("metrics") or {}).get(record.primary_metric) if record is not None else None
+    live = record.live
+    value = (live.get("metrics") or {}).get(record.primary_metric)
     return "not measured" if value is None else f"{value:.4f} on {live.get('labelled', 0)}"
 
 

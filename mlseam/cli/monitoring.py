@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlseam.cli.console import out, user_errors
 from mlseam.cli.context import ServiceArg, load_context
 from mlseam.errors import ConfigError
+from mlseam.manifest import Service
+from mlseam.stores import Stores
+
+if TYPE_CHECKING:
+    from mlseam.monitoring import MonitorResult
 
 
 @user_errors
@@ -27,19 +32,25 @@ def monitor_command(
     """
     from datetime import timedelta
 
-    from mlseam.monitoring import monitor_service
-
     _, stores, loaded = load_context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     if stores.predictions is None:
         raise ConfigError("the prediction log is off (MLSEAM_PREDICTION_LOG=false): there is nothing to monitor")
-    result = monitor_service(
-        loaded,
+    result = monitor_with(stores, loaded, window=timedelta(hours=window_hours))
+    for line in result.lines:
+        out().print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def monitor_with(stores: Stores, service: Service, **options: Any) -> MonitorResult:
+    """``monitor_service`` on the process's stores (the prediction log must be on)."""
+    from mlseam.monitoring import monitor_service
+
+    assert stores.predictions is not None  # noqa: S101 - callers check that the log is on
+    return monitor_service(
+        service,
         examples=stores.examples,
         predictions=stores.predictions,
         registry=stores.registry,
         artifacts=stores.artifacts,
-        window=timedelta(hours=window_hours),
+        **options,
     )
-    for line in result.lines:
-        out().print(line, markup=False, highlight=False, soft_wrap=True)

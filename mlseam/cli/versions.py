@@ -30,16 +30,10 @@ def retrain_command(
     assert loaded is not None  # noqa: S101 - a service was named
     when = loaded.manifest.retrain_when
     if when is not None and (when.live_worse_by is not None or when.drift) and stores.predictions is not None:
-        from mlseam.monitoring import monitor_service
+        from mlseam.cli.monitoring import monitor_with
 
         # retrain_when reads what the monitor measured: measure it now, so the decision is current.
-        monitor_service(
-            loaded,
-            examples=stores.examples,
-            predictions=stores.predictions,
-            registry=stores.registry,
-            artifacts=stores.artifacts,
-        )
+        monitor_with(stores, loaded)
     outcome = Retrainer.for_settings(loaded, stores, settings).run(force=force)
     out().print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(outcome.exit_code)

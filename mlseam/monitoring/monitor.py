@@ -81,14 +81,13 @@ def measure_live(
 ) -> dict[str, Any]:
     """The version's own ``evaluate`` on its labelled predictions, their count and the label lag."""
     primary = record.primary_metric
+    rows = as_examples(service, labelled)
     live: dict[str, Any] = {
-        "labelled": len(labelled),
+        "labelled": len(rows),
         "label_lag": label_lag(labelled),
         "holdout": {primary: record.metrics[primary]} if primary in record.metrics else {},
         "measured_at": now_iso(),
     }
-    rows = as_examples(service, labelled)
-    live["labelled"] = len(rows)
     try:
         model = load_artifact(record, artifacts)
         metrics = gates.check_metrics(model.evaluate(rows), primary, who=f"{record.version} on live labels")
