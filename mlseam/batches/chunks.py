@@ -22,10 +22,10 @@ import orjson
 from mlseam.artifacts import ArtifactStore
 from mlseam.batchstore import Batch, BatchStatus, BatchStore, ChunkFailure, ChunkMessage, error_line, ms, output_line
 from mlseam.manifest import Service
+from mlseam.predictionlog import PredictionBatch
 from mlseam.registry import Registry
 from mlseam.runtime import (
     LoadedModel,
-    PendingPredictions,
     PredictionRecorder,
     UnusableOutput,
     load_version,
@@ -127,20 +127,23 @@ class ChunkProcessor:
         return ChunkResult(lines, errors, {"read": ms(read - started), "predict": ms(predicted - read)})
 
     def _record(self, batch: Batch, ids: list[str], inputs: list[Any], outputs: list[Any]) -> None:
-        """Log the chunk's predicted items (the unusable ones have no prediction); request id: the batch id."""
+        """Log the chunk's predictions (an unusable one is logged as a null output); request id: the batch id."""
         if self.recorder is None or not inputs or not self.recorder.sampled():
             return
-        kept = [i for i, output in enumerate(outputs) if not isinstance(output, UnusableOutput)]
+        to_json = self.service.kind.input_to_json
+        answered = [None if isinstance(output, UnusableOutput) else output for output in outputs]
         self.recorder.record(
-            PendingPredictions(
+            PredictionBatch(
                 service=self.service.name,
-                kind=self.service.kind,
                 version=batch.model_version,
                 request_id=batch.batch_id,
                 logged_at=datetime.now(UTC),
-                prediction_ids=[ids[i] for i in kept],
-                inputs=[inputs[i] for i in kept],
-                outputs=[outputs[i] for i in kept],
+                first_id=ids[0],
+                count=len(ids),
+                request=orjson.dumps(
+                    {"inputs": [to_json(value) for value in inputs]}, option=orjson.OPT_SERIALIZE_NUMPY
+                ),
+                answer=orjson.dumps({"outputs": answered, "model_version": batch.model_version}),
             )
         )
 

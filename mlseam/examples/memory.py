@@ -206,7 +206,7 @@ class InMemoryExamplesStore:
 
     def _selected(self, service: str, selection: Selection) -> list[MemoryRow]:
         rows = self.rows.get(service, [])
-        return [r for r in rows if selection.matches(r.id, r.source, r.created_at)]
+        return [r for r in rows if selection.matches(r.id, r.source, r.created_at, r.prediction_id)]
 
     def _changed(self, service: str, selection: Selection, action: Action) -> list[int]:
         held = self._held(service, self._revision(service))

@@ -83,6 +83,8 @@ class Selection:
     ids: tuple[int, ...] = ()
     id_from: int | None = None
     id_to: int | None = None
+    labels_a_prediction: bool = False
+    """Only the examples sent as ``{prediction_id, label}`` (read through their own index)."""
 
     @property
     def is_everything(self) -> bool:
@@ -101,12 +103,15 @@ class Selection:
             parts.append(f"id>={self.id_from}")
         if self.id_to is not None:
             parts.append(f"id<={self.id_to}")
+        if self.labels_a_prediction:
+            parts.append("labels-a-prediction")
         return " ".join(parts) or "every example"
 
-    def matches(self, row_id: int, source: str, created_at: datetime) -> bool:
+    def matches(self, row_id: int, source: str, created_at: datetime, prediction_id: str | None = None) -> bool:
         """Whether a row with these values is selected (the in-memory store's test)."""
         return (
-            (self.source is None or source == self.source)
+            (not self.labels_a_prediction or prediction_id is not None)
+            and (self.source is None or source == self.source)
             and (self.since is None or created_at >= self.since)
             and (self.until is None or created_at < self.until)
             and (not self.ids or row_id in self.ids)

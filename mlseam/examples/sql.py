@@ -79,22 +79,22 @@ def watermark_sql(table: str) -> str:
 
 def selection_sql(selection: Selection, alias: str = "e") -> tuple[str, tuple[Any, ...]]:
     """A condition (and its parameters) true of the rows ``selection`` names."""
-    terms: list[tuple[str, Any]] = []
-    if selection.source is not None:
-        terms.append((f"{alias}.source = %s", selection.source))
-    if selection.since is not None:
-        terms.append((f"{alias}.created_at >= %s", selection.since))
-    if selection.until is not None:
-        terms.append((f"{alias}.created_at < %s", selection.until))
-    if selection.ids:
-        terms.append((f"{alias}.id = ANY(%s)", [int(i) for i in selection.ids]))
-    if selection.id_from is not None:
-        terms.append((f"{alias}.id >= %s", selection.id_from))
-    if selection.id_to is not None:
-        terms.append((f"{alias}.id <= %s", selection.id_to))
-    if not terms:
-        return "TRUE", ()
-    return " AND ".join(term for term, _ in terms), tuple(value for _, value in terms)
+    terms: list[str] = []
+    params: list[Any] = []
+    for term, value in (
+        ("source = %s", selection.source),
+        ("created_at >= %s", selection.since),
+        ("created_at < %s", selection.until),
+        ("id = ANY(%s)", [int(i) for i in selection.ids] or None),
+        ("id >= %s", selection.id_from),
+        ("id <= %s", selection.id_to),
+    ):
+        if value is not None:
+            terms.append(f"{alias}.{term}")
+            params.append(value)
+    if selection.labels_a_prediction:
+        terms.append(f"{alias}.prediction_id IS NOT NULL")  # the partial index on prediction_id holds just these
+    return " AND ".join(terms) or "TRUE", tuple(params)
 
 
 def revision_sql() -> str:

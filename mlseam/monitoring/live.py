@@ -38,7 +38,7 @@ def labelled_predictions(
     service: Service, examples: ExamplesStore, predictions: PredictionLog
 ) -> list[LabelledPrediction]:
     """Every current, unquarantined example that labels a logged prediction, joined to that prediction."""
-    rows = examples.list_examples(service.name, service.kind, Selection(), limit=10_000_000)
+    rows = examples.list_examples(service.name, service.kind, Selection(labels_a_prediction=True), limit=10_000_000)
     current = [r for r in rows if r.prediction_id and r.superseded_by is None and not r.quarantined]
     current = current[-MAX_LABELLED:]
     found = predictions.lookup(service.name, [r.prediction_id for r in current if r.prediction_id])

@@ -1,4 +1,4 @@
-"""PostgreSQL prediction log: one partition per UTC day, bulk inserts, retention by dropping partitions."""
+"""PostgreSQL prediction log: a row per request, one partition per UTC day, retention by dropping partitions."""
 
 from __future__ import annotations
 
@@ -6,48 +6,28 @@ import io
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
-
-import orjson
 
 from mlseam.errors import StoreError
 from mlseam.examples.credentials import SecretCredentials, open_connection
+from mlseam.predictionlog.records import LoggedPrediction, LoggedRequest, PredictionBatch, found_in, wanted_keys
 
 if TYPE_CHECKING:
     import psycopg2.extensions
 
-TABLE = "prediction_log"
+TABLE = "prediction_requests"
 _PARTITION_PREFIX = f"{TABLE}_p"
 _COPY_CHUNK_BYTES = 4 << 20
-_COLUMNS = "prediction_id, service, version, request_id, logged_at, input, output"
-
-
-@dataclass(frozen=True)
-class LoggedPrediction:
-    """One prediction as logged: its id, who answered it with which version, when, what in and out."""
-
-    prediction_id: str
-    service: str
-    version: str
-    request_id: str | None
-    logged_at: datetime
-    input: Any
-    """The input as stored JSON (the task kind's ``input_to_json`` of the validated input)."""
-    output: Any
-    """The output JSON object as answered, without its ``prediction_id``."""
+_COLUMNS = "request_key, first_index, items, service, version, request_id, logged_at, request, answer"
 
 
 class PredictionLog(Protocol):
     """Where predictions are logged; the recorder writes, label joins and monitoring read."""
 
-    def write(self, entries: Sequence[LoggedPrediction]) -> None:
-        """Store ``entries`` in one bulk write (creating the day partitions they need).
-
-        An output may still carry its ``prediction_id`` (as answered, last): it is not stored twice.
-        """
+    def write(self, batches: Sequence[PredictionBatch]) -> None:
+        """Store every prediction of ``batches`` in one bulk write (creating the day partitions they need)."""
         ...
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -92,7 +72,9 @@ class PostgresPredictionLog:
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
-                    options = f"-c statement_timeout={int(self.timeout_s * 1000)}"
+                    # A log may lose its last fraction of a second in a database crash (it drops entries
+                    # under an outage anyway): the writer need not wait for each commit's WAL flush.
+                    options = f"-c statement_timeout={int(self.timeout_s * 1000)} -c synchronous_commit=off"
                     self._conn = open_connection(self.dsn, self.credentials, options=options)
                 with self._conn, self._conn.cursor() as cur:
                     yield cur
@@ -118,13 +100,12 @@ class PostgresPredictionLog:
         with self._lock:
             self._close()
 
-    def write(self, entries: Sequence[LoggedPrediction]) -> None:
-        if not entries:
+    def write(self, batches: Sequence[PredictionBatch]) -> None:
+        if not any(batches):
             return
-        days = {partition_day(entry.logged_at) for entry in entries} - self._partitions
+        days = {partition_day(batch.logged_at) for batch in batches} - self._partitions
         # COPY: the rows stream as text, parsed by the server, with no statement built per row.
-        # orjson escapes every control character inside JSON strings: only backslashes need doubling.
-        rows = io.BytesIO(_copy_lines(entries))
+        rows = io.BytesIO(b"".join(_copy_line(LoggedRequest.of(batch)) for batch in batches))
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
@@ -134,14 +115,13 @@ class PostgresPredictionLog:
         self._partitions |= days
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
-        if not prediction_ids:
+        keys = wanted_keys(prediction_ids)
+        if not keys:
             return {}
         with self._cursor() as cur:
-            cur.execute(
-                f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND prediction_id = ANY(%s)",
-                (service, list(prediction_ids)),
-            )
-            return {row[0]: LoggedPrediction(*row) for row in cur.fetchall()}
+            cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND request_key = ANY(%s)", (service, keys))
+            rows = [LoggedRequest(*row) for row in cur.fetchall()]
+        return found_in(rows, prediction_ids)
 
     def window(
         self, service: str, *, since: datetime, until: datetime | None = None, limit: int = 100_000
@@ -150,10 +130,11 @@ class PostgresPredictionLog:
         with self._cursor() as cur:
             cur.execute(
                 f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND logged_at >= %s AND logged_at < %s "
-                "ORDER BY logged_at LIMIT %s",
-                (service, since, until, limit),
+                "ORDER BY logged_at, request_key, first_index LIMIT %s",
+                (service, since, until, limit),  # a row holds one prediction at least
             )
-            return [LoggedPrediction(*row) for row in cur.fetchall()]
+            rows = [LoggedRequest(*row) for row in cur.fetchall()]
+        return [prediction for row in rows for prediction in row.predictions()][:limit]
 
     def prune(self, *, older_than: datetime) -> int:
         cutoff = partition_day(older_than)
@@ -202,42 +183,29 @@ def _day_of(partition: str) -> date | None:
         return None
 
 
-_ID_FIELD = b',"prediction_id":"'
-_ID_SUFFIX = len(_ID_FIELD) + 32 + 2  # the field, 32 hex characters, the closing quote and brace
+def _copy_line(row: LoggedRequest) -> bytes:
+    """``row`` in COPY's text format: tab-separated, backslash-escaped, \\N for NULL."""
+    request_id = b"\\N" if row.request_id is None else _copy_text(row.request_id)
+    fields = (row.key.encode(), b"%d" % row.first_index, b"%d" % row.count, _copy_text(row.service),
+              _copy_text(row.version), request_id, row.logged_at.isoformat().encode(),
+              _copy_bytes(row.request), _copy_bytes(row.answer))  # fmt: skip
+    return b"\t".join(fields) + b"\n"
 
 
-def _copy_lines(entries: Sequence[LoggedPrediction]) -> bytes:
-    """``entries`` in COPY's text format (tab-separated, backslash-escaped, \\N for NULL), one line each."""
-    lines: list[bytes] = []
-    prefixes: dict[tuple[str, str, str | None, datetime], bytes] = {}
-    for entry in entries:
-        # The entries of one request share these four fields: escaped once per request, not per row.
-        key = (entry.service, entry.version, entry.request_id, entry.logged_at)
-        prefix = prefixes.get(key)
-        if prefix is None:
-            request_id = b"\\N" if entry.request_id is None else _copy_text(entry.request_id)
-            at = entry.logged_at.isoformat().encode()
-            prefix = prefixes[key] = b"\t".join((_copy_text(entry.service), _copy_text(entry.version), request_id, at))
-        input_json = orjson.dumps(entry.input).replace(b"\\", b"\\\\")
-        output_json = _output_json(entry.output).replace(b"\\", b"\\\\")
-        lines.append(b"%s\t%s\t%s\t%s\n" % (_copy_text(entry.prediction_id), prefix, input_json, output_json))
-    return b"".join(lines)
+def _copy_bytes(text: str | bytes) -> bytes:
+    """JSON text escaped for COPY: a request body may hold tabs and newlines as whitespace."""
+    data = text.encode() if isinstance(text, str) else text
+    for raw, escaped in _COPY_ESCAPES:
+        if raw in data:  # a scan for each, without copying, in the usual case of nothing to escape
+            data = data.replace(raw, escaped)
+    return data
 
 
-def _output_json(output: Any) -> bytes:
-    """The output's JSON without its ``prediction_id`` (spliced in last, so cut off without a parse)."""
-    # orjson writes a pre-rendered Fragment as is: no parse, no re-encode of probabilities.
-    text = orjson.dumps(output)
-    if text[-_ID_SUFFIX : -_ID_SUFFIX + len(_ID_FIELD)] == _ID_FIELD and text.endswith(b'"}'):
-        return text[:-_ID_SUFFIX] + b"}"
-    if isinstance(output, dict) and "prediction_id" in output:
-        return orjson.dumps({key: value for key, value in output.items() if key != "prediction_id"})
-    return text
+_COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
 
 
 def _copy_text(value: str) -> bytes:
-    escaped = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return escaped.encode()
+    return _copy_bytes(value.encode())
 
 
 def _first_line(exc: BaseException) -> str:

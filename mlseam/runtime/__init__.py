@@ -4,13 +4,14 @@ The API, the batch worker, the retrain job and the conformance checks all run mo
 this package, so a model behaves the same wherever it runs.
 """
 
+from mlseam.predictionlog import new_prediction_ids
 from mlseam.runtime.champion import ChampionWatcher, ModelSlot, SlotState
 from mlseam.runtime.coalescer import Arrival, PredictCoalescer
 from mlseam.runtime.codec import dump_model, load_model
 from mlseam.runtime.loading import LoadedModel, load_artifact, load_version, warm_up
-from mlseam.runtime.outputs import UnusableOutput, new_prediction_ids, predict_outputs
+from mlseam.runtime.outputs import UnusableOutput, predict_outputs
 from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
-from mlseam.runtime.recorder import PendingPredictions, PredictionRecorder, build_recorder
+from mlseam.runtime.recorder import PredictionRecorder, build_recorder
 
 __all__ = [
     "PROBABILITY_DIGITS",
@@ -18,7 +19,6 @@ __all__ = [
     "ChampionWatcher",
     "LoadedModel",
     "ModelSlot",
-    "PendingPredictions",
     "PredictCoalescer",
     "PredictionRecorder",
     "Probabilities",

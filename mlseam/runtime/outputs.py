@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,12 +34,6 @@ def _non_finite(value: object) -> object | None:
     if isinstance(value, list | tuple):
         return next((bad for item in value if (bad := _non_finite(item)) is not None), None)
     return None
-
-
-def new_prediction_ids(count: int) -> list[str]:
-    """``count`` random 128-bit ids as 32 hex characters, from one read of the system's random source."""
-    text = os.urandom(16 * count).hex()
-    return [text[i : i + 32] for i in range(0, 32 * count, 32)]
 
 
 def _spliced(text: bytes, prediction_id: str) -> bytes:

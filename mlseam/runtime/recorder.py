@@ -1,7 +1,7 @@
 """Prediction ids, and the recorder that logs predictions off the request path.
 
-``record`` only appends to a bounded buffer; one background thread turns what waits into
-``LoggedPrediction`` rows (the inputs' JSON included) and writes them in one bulk call every
+``record`` only appends a ``PredictionBatch`` (nothing rendered) to a bounded buffer; one
+background thread hands what waits to the log in one bulk write (which renders the JSON) every
 ``flush_s`` or sooner once ``flush_rows`` wait. When the buffer is full, or the log is slow or
 down, entries are dropped and counted (``mlseam_predictions_dropped_total``), never raised into
 a request and never kept without bound.
@@ -13,60 +13,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import numpy as np
-import orjson
-
-from mlseam.predictionlog import LoggedPrediction, PredictionLog
+from mlseam.predictionlog import PredictionBatch, PredictionLog
 from mlseam.runtime.metrics import PREDICTIONS_DROPPED, PREDICTIONS_LOGGED
 from mlseam.settings import Settings
-from mlseam.tasks import TaskKind
 
 log = logging.getLogger("mlseam.predictionlog")
 
 _PRUNE_EVERY_S = 3600.0
 _DROP_REPORT_EVERY_S = 10.0
 _MAX_BACKOFF_S = 30.0
-
-
-@dataclass(slots=True)
-class PendingPredictions:
-    """One request's (or chunk's) predictions waiting to be logged, as cheap to make as possible."""
-
-    service: str
-    kind: TaskKind[Any, Any]
-    version: str
-    request_id: str | None
-    logged_at: datetime
-    prediction_ids: Sequence[str]
-    inputs: Sequence[Any]
-    outputs: Sequence[Any]
-    """As answered (with their prediction ids, which the log does not keep)."""
-
-    def entries(self) -> list[LoggedPrediction]:
-        """The log rows: inputs as their stored JSON."""
-        stored = _stored_json(self.kind)
-        return [
-            LoggedPrediction(pid, self.service, self.version, self.request_id, self.logged_at, stored(value), output)
-            for pid, value, output in zip(self.prediction_ids, self.inputs, self.outputs, strict=True)
-        ]
-
-
-def _stored_json(kind: TaskKind[Any, Any]) -> Callable[[Any], Any]:
-    """``kind.input_to_json``, or a faster equal: orjson writing a float64 image array as its nested lists."""
-    to_json = kind.input_to_json
-
-    def stored(value: Any) -> Any:
-        # tolist() builds a Python float per pixel only for orjson to print it: the array prints the same.
-        if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
-            return orjson.Fragment(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
-        return to_json(value)
-
-    return stored
 
 
 class PredictionRecorder:
@@ -88,7 +45,7 @@ class PredictionRecorder:
         self.flush_s = flush_s
         self.flush_rows = min(flush_rows, capacity)
         self.retention = retention
-        self._pending: list[PendingPredictions] = []
+        self._pending: list[PredictionBatch] = []
         self._waiting = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -102,9 +59,9 @@ class PredictionRecorder:
         """Whether a request's outputs are logged (decided per request, at the configured share)."""
         return self.share >= 1.0 or random.random() < self.share  # noqa: S311 - sampling, not security
 
-    def record(self, pending: PendingPredictions) -> None:
+    def record(self, pending: PredictionBatch) -> None:
         """Queue ``pending`` for the log; drops it (counted) when the buffer is full. Never blocks long."""
-        count = len(pending.prediction_ids)
+        count = pending.count
         with self._lock:
             full = self._waiting + count > self.capacity
             if not full:
@@ -149,15 +106,14 @@ class PredictionRecorder:
         with self._lock:
             batch, self._pending, self._waiting = self._pending, [], 0
         if batch:
-            entries = [entry for pending in batch for entry in pending.entries()]
             try:
-                self.store.write(entries)
+                self.store.write(batch)
             except Exception as exc:  # noqa: BLE001 - a failing log must never stop the writer
                 for pending in batch:
-                    self._count_dropped(pending.service, "store_failed", len(pending.prediction_ids), exc)
+                    self._count_dropped(pending.service, "store_failed", pending.count, exc)
                 return False
             for pending in batch:
-                PREDICTIONS_LOGGED.labels(pending.service).inc(len(pending.prediction_ids))
+                PREDICTIONS_LOGGED.labels(pending.service).inc(pending.count)
         self._prune_if_due()
         return True
 

@@ -17,7 +17,8 @@ import pydantic
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlseam.errors import InvalidInputError, MlseamError, ModelOutputError
-from mlseam.runtime import Arrival, PendingPredictions, UnusableOutput
+from mlseam.predictionlog import PredictionBatch
+from mlseam.runtime import Arrival, UnusableOutput
 from mlseam.serving.deps import check_token
 from mlseam.serving.problems import (
     REQUEST_ID,
@@ -55,18 +56,19 @@ async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | No
             raise HttpError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
     answer = orjson.dumps({"outputs": outputs, "model_version": version})
     recorder = runtime.recorder
-    if recorder is not None and recorder.sampled():
+    if recorder is not None and predicted and recorder.sampled():
         request_id = REQUEST_ID.get()
+        # The body and the answer as they are: the log renders nothing on the request path.
         recorder.record(
-            PendingPredictions(
+            PredictionBatch(
                 service=runtime.service.name,
-                kind=runtime.service.kind,
                 version=version,
                 request_id=None if request_id == "-" else request_id,
                 logged_at=datetime.now(UTC),
-                prediction_ids=[prediction_id for prediction_id, _ in predicted],
-                inputs=inputs,
-                outputs=outputs,
+                first_id=predicted[0][0],
+                count=len(predicted),
+                request=body,
+                answer=answer,
             )
         )
     return answer

@@ -50,6 +50,14 @@ def test_api_and_seed_writes_record_source_request_id_time_and_prediction_id(
     assert all(before <= r.created_at <= datetime.now(UTC) + timedelta(seconds=5) for r in rows)
 
 
+def test_a_listing_can_name_only_the_examples_that_label_a_prediction(store: ExamplesStore, service: str) -> None:
+    store.add(service, image, [_labelled("a", "r-1", prediction_id="p-1"), _labelled("b", "seed:0")], source="api")
+    store.add(service, image, [_labelled("c", "r-2", prediction_id="p-2")], source="api")
+    rows = store.list_examples(service, image, Selection(labels_a_prediction=True), limit=10)
+    assert [r.prediction_id for r in rows] == ["p-1", "p-2"]
+    assert Selection(source="api", labels_a_prediction=True).describe() == "source=api labels-a-prediction"
+
+
 def test_a_correction_supersedes_the_old_label_and_both_stay_recorded(store: ExamplesStore, service: str) -> None:
     assert store.add(service, image, [_labelled("a", "r-1"), _labelled("x", "r-2")], source="api") == Stored(2, 0)
     assert store.add(service, image, [_labelled("b", "r-1"), _labelled("x", "r-2")], source="api") == Stored(0, 1)
