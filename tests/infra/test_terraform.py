@@ -187,6 +187,24 @@ def assert_schedule(plan: Plan, service: str, cron: str) -> None:
     assert failed["detail"]["lastStatus"] == ["STOPPED"]
     assert failed["detail"]["group"] == ["family:${" + retrain + ".family}"]
     assert {"containers": {"exitCode": [{"anything-but": 0}]}} in failed["detail"]["$or"]
+    assert_monitor_schedule(plan, service)
+
+
+def assert_monitor_schedule(plan: Plan, service: str) -> None:
+    """`mlseam monitor <service>` runs on its own schedule, in the retrain task, with the log's settings."""
+    prefix = service_prefix(service)
+    target = one(plan, prefix + "aws_scheduler_schedule.monitor")["target"][0]
+    assert (
+        ref(target["ecs_parameters"][0]["task_definition_arn"])
+        == prefix + 'aws_ecs_task_definition.this["retrain"].arn'
+    )
+    assert json.loads(target["input"]) == {"containerOverrides": [{"name": "retrain", "command": ["monitor", service]}]}
+    assert ref(target["dead_letter_config"][0]["arn"]) == prefix + "aws_sqs_queue.retrain_dlq.arn"
+    for command in ("api", "worker", "retrain"):
+        environment = {e["name"]: e["value"] for e in container(plan, service, command)["environment"]}
+        assert 0 < float(environment["MLSEAM_PREDICTION_LOG_SHARE"]) <= 1
+        assert int(environment["MLSEAM_PREDICTION_LOG_RETENTION_DAYS"]) >= 1
+        assert "MLSEAM_DATABASE_SECRET_ID" in environment  # every command reads or writes the log
 
 
 def assert_service(plan: Plan, env: str, service: str, manifest: dict[str, Any]) -> None:
@@ -384,10 +402,13 @@ def test_task_roles_reach_only_their_own_service(rendered: Rendered, service: st
     _, plan = rendered
     prefix = service_prefix(service)
     granted: dict[str, set[str]] = {}
+    secrets: dict[str, set[str]] = {}
     for command in COMMANDS:
         policy = one(plan, f'{prefix}aws_iam_role_policy.task["{command}"]')["policy"]
         for statement in statements_of(plan, prefix, policy):
             granted.setdefault(command, set()).update(statement["actions"])
+            if "secretsmanager:GetSecretValue" in statement["actions"]:
+                secrets.setdefault(command, set()).update(map(ref, statement["resources"]))
             for resource in map(str, statement["resources"]):
                 if any(a.startswith("s3:") for a in statement["actions"]):
                     assert resource.endswith((f"/artifacts/{service}/*", f"/batches/{service}/*")), resource
@@ -396,7 +417,8 @@ def test_task_roles_reach_only_their_own_service(rendered: Rendered, service: st
                 assert condition["variable"] == "dynamodb:LeadingKeys"
                 assert condition["test"].startswith("ForAllValues:")
                 assert set(condition["values"]) <= {f"SERVICE#{service}", f"batch#{service}#*"}
-    assert "secretsmanager:GetSecretValue" not in granted["worker"]
+    # The worker logs batch predictions: the database password, never the API token.
+    assert secrets["worker"] == {PLATFORM + "aws_db_instance.this.master_user_secret[0].secret_arn"}
     assert {"s3:PutObject", "dynamodb:PutItem", "secretsmanager:GetSecretValue"} <= granted["retrain"]
     assert {"sqs:SendMessage", "secretsmanager:GetSecretValue"} <= granted["api"]
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"} <= granted["worker"]

@@ -147,6 +147,11 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.batches_dlq.arn]
   }
+  statement {
+    sid       = "ReadDatabaseSecret" # to log the predictions of batch items
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.platform.database_secret_arn]
+  }
 }
 
 data "aws_iam_policy_document" "retrain" {

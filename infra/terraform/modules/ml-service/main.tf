@@ -47,6 +47,9 @@ locals {
     MLSEAM_BATCH_RETENTION_DAYS       = tostring(var.platform.batch_retention_days)
     MLSEAM_CODE_VERSION               = var.image_tag
     MLSEAM_DATABASE_URL               = var.platform.database_url
+    # The API and the worker log predictions; the monitor reads them; each writer drops old days.
+    MLSEAM_PREDICTION_LOG_SHARE          = tostring(var.prediction_log_share)
+    MLSEAM_PREDICTION_LOG_RETENTION_DAYS = tostring(var.prediction_log_retention_days)
   }
   command_environment = {
     api = merge(local.environment, {
@@ -55,8 +58,8 @@ locals {
       MLSEAM_DATABASE_SECRET_ID  = var.platform.database_secret_arn
       MLSEAM_API_TOKEN_SECRET_ID = var.platform.api_token_secret_arn
     })
-    # The worker never opens the database: it gets the URL (settings require one) but no secret.
-    worker  = local.environment
+    # The worker reads no examples, but it logs the predictions of batch items.
+    worker  = merge(local.environment, { MLSEAM_DATABASE_SECRET_ID = var.platform.database_secret_arn })
     retrain = merge(local.environment, { MLSEAM_DATABASE_SECRET_ID = var.platform.database_secret_arn })
   }
 }

@@ -1,5 +1,6 @@
-# Scheduled retraining: EventBridge Scheduler runs the retrain task on the manifest's cron (UTC);
-# a retrain that fails, or a schedule that cannot start it, reaches the alerts topic.
+# Scheduled retraining: EventBridge Scheduler runs the retrain task on the manifest's cron (UTC),
+# and `mlseam monitor` in the same task definition every `monitor_schedule`; a run that fails,
+# or a schedule that cannot start it, reaches the alerts topic.
 
 resource "aws_sqs_queue" "retrain_dlq" {
   name                              = "${local.prefix}-${var.name}-retrain-dlq"
@@ -93,11 +94,56 @@ resource "aws_scheduler_schedule" "retrain" {
   depends_on = [aws_iam_role_policy.scheduler]
 }
 
+# Live quality and drift, measured off the request path and stored beside each version: the
+# retrain task definition (its role reads the log and artifacts and writes the registry), with
+# the container's command replaced. A retrain whose retrain_when waits on them measures first too.
+resource "aws_scheduler_schedule" "monitor" {
+  name                         = "${local.family}-monitor"
+  description                  = "Measure ${var.name}'s live quality and drift (${var.monitor_schedule} UTC)"
+  schedule_expression          = var.monitor_schedule
+  schedule_expression_timezone = "UTC"
+  kms_key_arn                  = var.platform.kms_key_arn
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = var.platform.cluster_arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ containerOverrides = [{ name = "retrain", command = ["monitor", var.name] }] })
+
+    ecs_parameters {
+      task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
+      launch_type         = "FARGATE"
+      platform_version    = "LATEST"
+      task_count          = 1
+
+      network_configuration {
+        subnets          = var.platform.private_subnet_ids
+        security_groups  = [var.platform.tasks_security_group_id]
+        assign_public_ip = false
+      }
+    }
+
+    retry_policy {
+      maximum_event_age_in_seconds = 1800
+      maximum_retry_attempts       = var.retrain_max_retries
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.retrain_dlq.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.scheduler]
+}
+
 # A retrain (or `mlseam migrate`, which runs in the same task definition) that exits non-zero
 # (3: refused by a quality gate, 4: failed) or never starts.
 resource "aws_cloudwatch_event_rule" "retrain_failed" {
   name        = "${local.family}-retrain-failed"
-  description = "A ${var.name} retrain task stopped with a non-zero exit code or failed to start"
+  description = "A ${var.name} retrain or monitor task stopped with a non-zero exit code or failed to start"
   event_pattern = jsonencode({
     source        = ["aws.ecs"]
     "detail-type" = ["ECS Task State Change"]
@@ -124,7 +170,7 @@ resource "aws_cloudwatch_event_target" "retrain_failed" {
       exit   = "$.detail.containers[0].exitCode"
       reason = "$.detail.stoppedReason"
     }
-    input_template = "\"mlseam ${var.platform.environment}: ${var.name} retrain task <task> stopped, exit code <exit>: <reason>\""
+    input_template = "\"mlseam ${var.platform.environment}: ${var.name} retrain (or monitor) task <task> stopped, exit code <exit>: <reason>\""
   }
 }
 

@@ -107,6 +107,32 @@ variable "ecr_keep_images" {
   default     = 30
 }
 
+variable "prediction_log_share" {
+  description = "Share of predict requests and batch chunks whose predictions are logged (= MLSEAM_PREDICTION_LOG_SHARE)."
+  type        = number
+  default     = 0.1
+  validation {
+    condition     = var.prediction_log_share >= 0 && var.prediction_log_share <= 1
+    error_message = "prediction_log_share is a share: from 0 (log nothing) to 1 (log every request)."
+  }
+}
+
+variable "prediction_log_retention_days" {
+  description = "Days of predictions kept in the log (= MLSEAM_PREDICTION_LOG_RETENTION_DAYS); labels must arrive within them."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.prediction_log_retention_days >= 1
+    error_message = "prediction_log_retention_days must be at least 1."
+  }
+}
+
+variable "monitor_schedule" {
+  description = "When `mlseam monitor` measures live quality and drift (an EventBridge Scheduler expression, UTC)."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
 variable "retrain_max_retries" {
   description = "Retries of a scheduled retrain whose task could not be started."
   type        = number
