@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 
 from mlseam.errors import StoreError
 from mlseam.examples.credentials import SecretCredentials, open_connection
-from mlseam.predictionlog.records import LoggedPrediction, LoggedRequest, PredictionBatch, found_in, wanted_keys
+from mlseam.predictionlog.records import (
+    LoggedPrediction,
+    LoggedRequest,
+    PredictionBatch,
+    found_in,
+    split_prediction_id,
+    wanted_keys,
+)
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -105,7 +112,7 @@ class PostgresPredictionLog:
             return
         days = {partition_day(batch.logged_at) for batch in batches} - self._partitions
         # COPY: the rows stream as text, parsed by the server, with no statement built per row.
-        rows = io.BytesIO(b"".join(_copy_line(LoggedRequest.of(batch)) for batch in batches))
+        rows = io.BytesIO(_copy_lines(batches))
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
@@ -183,13 +190,34 @@ def _day_of(partition: str) -> date | None:
         return None
 
 
-def _copy_line(row: LoggedRequest) -> bytes:
-    """``row`` in COPY's text format: tab-separated, backslash-escaped, \\N for NULL."""
-    request_id = b"\\N" if row.request_id is None else _copy_text(row.request_id)
-    fields = (row.key.encode(), b"%d" % row.first_index, b"%d" % row.count, _copy_text(row.service),
-              _copy_text(row.version), request_id, row.logged_at.isoformat().encode(),
-              _copy_bytes(row.request), _copy_bytes(row.answer))  # fmt: skip
-    return b"\t".join(fields) + b"\n"
+def _copy_lines(batches: Sequence[PredictionBatch]) -> bytes:
+    """One line per batch in COPY's text format: tab-separated, backslash-escaped, \\N for NULL."""
+    lines: list[bytes] = []
+    shared: dict[tuple[str, str], bytes] = {}  # most batches of one write share their service and version
+    seconds: dict[int, bytes] = {}
+    for batch in batches:
+        split = split_prediction_id(batch.first_id)
+        if split is None:
+            raise ValueError(f"{batch.first_id!r} is not a prediction id made by new_prediction_ids")
+        names = shared.get((batch.service, batch.version))
+        if names is None:
+            names = shared[batch.service, batch.version] = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
+        request_id = b"\\N" if batch.request_id is None else _copy_text(batch.request_id)
+        lines.append(
+            b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n"
+            % (split[0].encode(), split[1], batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
+               _copy_bytes(batch.request), _copy_bytes(batch.answer))
+        )  # fmt: skip
+    return b"".join(lines)
+
+
+def _copy_time(at: datetime, seconds: dict[int, bytes]) -> bytes:
+    """``at`` as ISO 8601 text; the batches of one write fall in a few seconds, each printed once."""
+    whole = int(at.timestamp())
+    printed = seconds.get(whole)
+    if printed is None:
+        printed = seconds[whole] = at.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat().encode()
+    return b"%s.%06d+00:00" % (printed, at.microsecond)
 
 
 def _copy_bytes(text: str | bytes) -> bytes:
@@ -205,6 +233,8 @@ _COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\
 
 
 def _copy_text(value: str) -> bytes:
+    if value.isalnum():
+        return value.encode()  # request ids, versions, service names: nothing to escape
     return _copy_bytes(value.encode())
 
 
