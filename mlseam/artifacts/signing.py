@@ -77,9 +77,10 @@ class KmsSigner:
         return self.key_id
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        key = self._key()
         try:
             return getattr(self.client, operation)(
-                KeyId=self._key(), MessageType="DIGEST", SigningAlgorithm=SIGNING_ALGORITHM, **kwargs
+                KeyId=key, MessageType="DIGEST", SigningAlgorithm=SIGNING_ALGORITHM, **kwargs
             )
         except ClientError as exc:
             # AWS answers a signature that does not verify with this error; the emulator with False.

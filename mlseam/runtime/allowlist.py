@@ -119,9 +119,16 @@ def _allowed(found: Any, service: str) -> bool:
     module = getattr(found, "__module__", None) or ""
     if module.startswith(service_module_prefix(service)):
         return isinstance(found, type | types.FunctionType)  # the author's classes and functions, not imports
-    if not isinstance(found, type) or found in REFUSED_CLASSES or _in(module, REFUSED_MODULES):
+    if _in(module, REFUSED_MODULES) or found in REFUSED_CLASSES:
         return False
-    return _in(module, CLASS_PACKAGES + MLSEAM_CLASS_MODULES)
+    if _is_cython_rebuilder(found):
+        return _in(module, CLASS_PACKAGES)
+    return isinstance(found, type) and _in(module, CLASS_PACKAGES + MLSEAM_CLASS_MODULES)
+
+
+def _is_cython_rebuilder(found: Any) -> bool:
+    # Cython writes one per extension class (numpy's SeedSequence, ...): it only rebuilds that class.
+    return callable(found) and not isinstance(found, type) and found.__name__.startswith("__pyx_unpickle_")
 
 
 def find_allowed(module: str, name: str, *, service: str, where: str) -> Any:
