@@ -36,7 +36,9 @@ def test_garbage_and_empty_signatures_are_invalid_not_errors(signer: Signer) -> 
     key_id = signer.sign(DIGEST).key_id
     assert not signer.is_valid(DIGEST, Signature("not base64 at all!", key_id))
     assert not signer.is_valid(DIGEST, Signature("", key_id))
-    assert not signer.is_valid(DIGEST, Signature(base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode(), key_id))
+    assert not signer.is_valid(
+        DIGEST, Signature(base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode(), key_id)
+    )
 
 
 def test_kms_signs_with_the_local_stacks_key_recording_its_arn(settings: Settings) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import collections
 import datetime
-import os
 import pickle
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import scipy.sparse
+from payloads import System, crafted_call, marker_code
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -23,28 +22,10 @@ from mlseam.runtime.allowlist import find_allowed
 from mlseam.runtime.codec import dump_model, load_model
 
 
-def crafted_call(module: str, name: str, *args: str) -> bytes:
-    """A pickle that calls ``module.name(*args)`` when loaded (GLOBAL, then REDUCE), as an attacker writes one."""
-    pushed = b"".join(b"V" + arg.encode() + b"\n" for arg in args)
-    return b"c" + f"{module}\n{name}\n".encode() + b"(" + pushed + b"tR."
-
-
-class _System:
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (self.command,))
-
-
-def _writer(marker: Path) -> str:
-    return f"open({str(marker)!r}, 'w').write('ran')"
-
-
 def test_a_reduce_payload_is_refused_before_it_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     with pytest.raises(UntrustedArtifactError, match=r"x v1: its pickle names posix\.system, which is not on the"):
-        load_model(pickle.dumps(_System(f"touch {marker}"), protocol=5), service="x", where="x v1")
+        load_model(pickle.dumps(System(f"touch {marker}"), protocol=5), service="x", where="x v1")
     assert not marker.exists()
 
 
@@ -69,7 +50,7 @@ def test_globals_outside_the_allow_list_are_refused_before_their_code_runs(
 ) -> None:
     marker = tmp_path / "ran"
     with pytest.raises(UntrustedArtifactError, match=rf"names {module}\.{name}, which is not on the allow-list"):
-        load_model(crafted_call(module, name, _writer(marker)), service="x", where="x v1")
+        load_model(crafted_call(module, name, marker_code(marker)), service="x", where="x v1")
     assert not marker.exists()
 
 
@@ -119,6 +100,6 @@ def test_an_authors_numpy_scipy_sklearn_and_own_state_loads_back(services_dir: P
 def test_a_model_holding_a_class_outside_the_allow_list_is_refused_when_saved(services_dir: Path) -> None:
     name = linear_service(services_dir)
     model = load_service(name, services_dir).new_model()
-    model.folder = Path("/tmp")  # type: ignore[attr-defined]
+    model.folder = services_dir  # type: ignore[attr-defined]
     with pytest.raises(ContractError, match=r"its pickle names pathlib\.(Posix)?Path, which is not on the allow-list"):
         dump_model(model, service=name)
