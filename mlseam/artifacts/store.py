@@ -55,6 +55,10 @@ class ArtifactStore(Protocol):
         """``put``, then its sha256 signed by the trusted key (only the retrain job may sign)."""
         ...
 
+    def sign(self, sha256: str) -> Signature:
+        """A signature of an artifact already stored, by the trusted key (versions stored before signing)."""
+        ...
+
     def get_signed(self, key: str, expected_sha256: str, signature: Signature | None, *, name: str) -> bytes:
         """``get``, once ``signature`` is the trusted key's over ``expected_sha256``; UntrustedArtifactError otherwise.
 
@@ -77,7 +81,10 @@ class SignedArtifacts:
 
     def put_signed(self, key: str, data: bytes) -> StoredArtifact:
         stored = self.put(key, data)
-        return dataclasses.replace(stored, signature=self.trust.signer.sign(stored.sha256))
+        return dataclasses.replace(stored, signature=self.sign(stored.sha256))
+
+    def sign(self, sha256: str) -> Signature:
+        return self.trust.signer.sign(sha256)
 
     def get_signed(self, key: str, expected_sha256: str, signature: Signature | None, *, name: str) -> bytes:
         self.trust.check(name, expected_sha256, signature)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from api_servers import start_api, train
 from payloads import System, crafted_call, marker_code
 
-from builders import clone_service, linear_examples, linear_service
+from builders import clone_service, linear_examples, linear_service, stack_env
 from mlseam.artifacts import Signature, build_trust, sha256_of
 from mlseam.aws import aws_client
 from mlseam.errors import UntrustedArtifactError
@@ -129,3 +131,44 @@ def test_unsigned_versions_load_only_when_allowed(settings: Settings, stores: St
         _load(settings, stores, name, version)
     allowing = build_stores(settings.model_copy(update={"unsigned_artifacts": "allow"}))
     assert _load(settings, allowing, name, version).version == version
+
+
+def _mlseam(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mlseam.cli", *args]
+    return subprocess.run(command, env=stack_env(settings), capture_output=True, text=True, timeout=180)
+
+
+def test_mlseam_sign_signs_versions_stored_unsigned_so_they_load_again(settings: Settings, stores: Stores) -> None:
+    # given: a genuine model registered without a signature, as versions were before signing
+    name = linear_service(settings.services_dir)
+    kind = load_service(name, settings.services_dir).kind
+    stores.examples.add(name, kind, linear_examples(60, seed=1), source="t")
+    train(settings, stores, name)
+    v1 = stores.registry.get_version(name, "v1")
+    version = _register(stores, name, stores.artifacts.get(v1.artifact_key or "", v1.artifact_sha256 or ""), None)
+    # when: an operator signs the service's unsigned versions
+    signed = _mlseam(settings, "sign", name)
+    # then: that version is signed by the trusted key and loads; a second run has nothing to do
+    assert signed.returncode == 0, signed.stderr
+    assert f"{name} {version}: signed (sha256 " in signed.stdout and "v1" not in signed.stdout
+    assert _load(settings, stores, name, version).version == version
+    again = _mlseam(settings, "sign", name)
+    assert again.returncode == 0 and "every version with an artifact is signed" in again.stdout
+    assert "already signed by the trusted key" in _mlseam(settings, "sign", name, "v1").stdout
+
+
+def test_mlseam_sign_never_signs_a_pickle_naming_a_refused_global(
+    settings: Settings, stores: Stores, tmp_path: Path
+) -> None:
+    # given: an unsigned payload with its matching sha256 in the registry
+    marker = tmp_path / "ran"
+    name = linear_service(settings.services_dir)
+    version = _register(stores, name, pickle.dumps(System(f"touch {marker}"), protocol=5), None)
+    # when
+    result = _mlseam(settings, "sign", name)
+    # then: refused in one line naming the global, nothing ran, nothing was signed
+    assert result.returncode == 1
+    assert f"error: {name} {version}: its pickle names posix.system" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()
+    assert stores.registry.get_version(name, version).artifact_signature is None
