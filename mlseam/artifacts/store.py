@@ -80,8 +80,9 @@ class SignedArtifacts:
         raise NotImplementedError
 
     def put_signed(self, key: str, data: bytes) -> StoredArtifact:
-        stored = self.put(key, data)
-        return dataclasses.replace(stored, signature=self.sign(stored.sha256))
+        # Signed first: when KMS refuses, nothing is written.
+        signature = self.sign(sha256_of(data))
+        return dataclasses.replace(self.put(key, data), signature=signature)
 
     def sign(self, sha256: str) -> Signature:
         return self.trust.signer.sign(sha256)

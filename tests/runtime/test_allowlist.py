@@ -15,11 +15,15 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from builders import linear_service
+from builders import linear_examples, linear_service
+from mlseam.artifacts import InMemoryArtifactStore
 from mlseam.errors import ContractError, UntrustedArtifactError
+from mlseam.examples.memory import InMemoryExamplesStore
 from mlseam.manifest import load_service
+from mlseam.registry import InMemoryRegistry, Status
 from mlseam.runtime.allowlist import find_allowed
 from mlseam.runtime.codec import dump_model, load_model
+from mlseam.training import Retrainer
 
 
 def test_a_reduce_payload_is_refused_before_it_runs(tmp_path: Path) -> None:
@@ -103,3 +107,26 @@ def test_a_model_holding_a_class_outside_the_allow_list_is_refused_when_saved(se
     model.folder = services_dir  # type: ignore[attr-defined]
     with pytest.raises(ContractError, match=r"its pickle names pathlib\.(Posix)?Path, which is not on the allow-list"):
         dump_model(model, service=name)
+
+
+def test_a_retrain_whose_candidate_holds_a_refused_class_fails_naming_it_and_stores_nothing(
+    services_dir: Path,
+) -> None:
+    # given: a model whose fit keeps a pathlib.Path among its fitted state
+    name = linear_service(services_dir)
+    folder = services_dir / name
+    source = (folder / "model.py").read_text()
+    source += "\n\nclass PathModel(LinearModel):\n    def fit(self, examples):\n"
+    source += "        super().fit(examples)\n        import pathlib\n        self.where = pathlib.Path('.')\n"
+    (folder / "model.py").write_text(source)
+    manifest = folder / "service.yaml"
+    manifest.write_text(manifest.read_text().replace("model.py:LinearModel", "model.py:PathModel"))
+    service = load_service(name, services_dir)
+    examples, registry, artifacts = InMemoryExamplesStore(), InMemoryRegistry(), InMemoryArtifactStore()
+    examples.add(name, service.kind, linear_examples(60, seed=1), source="t")
+    # when
+    outcome = Retrainer(service, examples=examples, registry=registry, artifacts=artifacts).run()
+    # then
+    assert outcome.record is not None and outcome.record.status == Status.FAILED
+    assert "its pickle names pathlib." in outcome.record.reason and "not on the allow-list" in outcome.record.reason
+    assert registry.get_champion(name) is None and not any(key.endswith(".pkl") for key in artifacts.objects)
