@@ -4,7 +4,9 @@ KMS signs the sha256 itself (``MessageType=DIGEST``), so an artifact never leave
 Loading verifies through ``kms:Verify`` rather than with a cached public key: a version is loaded
 once per task and per champion move, so the call is rare, and the key policy then stays the one
 place that decides who may trust an artifact (disabling the key stops every load at once, each
-verification is in CloudTrail), with no signature code of our own to get wrong.
+verification is in CloudTrail), with no signature code of our own to get wrong. (The emulator
+ignores ``MessageType`` and signs the 32 bytes as a message: verifying in KMS agrees with it too,
+where a local check of a prehashed digest against the public key would not.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -128,6 +131,8 @@ class ArtifactTrust:
 
     def check(self, name: str, sha256: str, signature: Signature | None) -> None:
         """Return if ``name`` (``<service> <version>``) may be unpickled, else UntrustedArtifactError."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise UntrustedArtifactError(f"{name}: the registry's artifact sha256 {sha256!r} is not a sha256 digest")
         if signature is None:
             self._check_unsigned(name)
         elif not self.signer.is_valid(sha256, signature):

@@ -88,3 +88,9 @@ def test_signing_without_a_key_is_a_config_error_naming_the_setting() -> None:
 def test_outside_the_local_stack_the_signing_key_has_no_default() -> None:
     assert Settings(environment="dev", database_url="postgresql://db/mlseam").signing_key_id is None
     assert Settings(environment="local").signing_key_id == "alias/mlseam-local-artifact-signing"
+
+
+def test_a_registry_digest_that_is_not_a_sha256_is_refused() -> None:
+    trust = ArtifactTrust()
+    with pytest.raises(UntrustedArtifactError, match="is not a sha256 digest"):
+        trust.check("digits v3", "zz" * 32, trust.signer.sign(DIGEST))
