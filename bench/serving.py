@@ -305,7 +305,7 @@ def inprocess(args: argparse.Namespace) -> int:
     from mlseam.runtime.codec import load_model
 
     load_service(SERVICE, Path(args.services_dir))
-    model = load_model(Path(args.model).read_bytes(), where=SERVICE)
+    model = load_model(Path(args.model).read_bytes(), service=SERVICE, where=SERVICE)
     images = list(load_digits().images)
     figures: dict[str, Any] = {}
     for rows in (1, 100):
@@ -457,7 +457,7 @@ class Bench:
         data = stores.artifacts.get(record.artifact_key, record.artifact_sha256)
         self.model_path.write_bytes(data)
         self.champion = record.version
-        model = load_model(data, where=SERVICE)
+        model = load_model(data, service=SERVICE, where=SERVICE)
         self.images = list(load_digits().images)
         self.expected = [str(label) for label in model.predict(self.images[:CHECK_IMAGES])]
         return (

@@ -18,6 +18,7 @@ MlseamError                      anything mlseam raises on purpose; its message 
 ├── ModelOutputError             a model's predict / predict_proba gave a wrong shape, type or range
 ├── StoreError                   an external store (PostgreSQL, DynamoDB, S3, SQS) failed or is unreachable
 │   ├── ArtifactIntegrityError   an artifact's sha256 differs from the registry: never loaded
+│   │   └── UntrustedArtifactError   unsigned, a signature the trusted key did not make, or a refused global
 │   ├── VersionNotFoundError     no such model version in the registry
 │   └── PromotionConflictError   the champion moved under a conditional write: re-read and retry
 ├── PromotionError               a requested champion move is not allowed (no artifact, nothing to undo)
@@ -110,6 +111,13 @@ class StoreError(MlseamError):
 
 class ArtifactIntegrityError(StoreError):
     """An artifact's bytes do not match the sha256 the registry recorded; it is never loaded."""
+
+
+class UntrustedArtifactError(ArtifactIntegrityError):
+    """An artifact is unsigned, its signature fails under the trusted key, or its pickle names a refused global.
+
+    An unsigned or forged artifact is never unpickled; a refused global stops unpickling before it runs.
+    """
 
 
 class VersionNotFoundError(StoreError):

@@ -250,11 +250,15 @@ def _load_reference(directory: Path, reference: str, service: str, field: str) -
         ) from None
 
 
-def _module_name(service: str, file_name: str) -> str:
+def service_module_prefix(service: str) -> str:
+    """How the names of the modules imported from ``service``'s folder begin (their pickles name them)."""
     # Flat (no dots): pickle imports a model's module by name, and a dotted name would need
     # its parent packages to exist.
-    stem = Path(file_name).with_suffix("").as_posix().replace("/", "_")
-    return f"mlseam_service_{service.replace('-', '_')}_{stem}"
+    return f"mlseam_service_{service.replace('-', '_')}_"
+
+
+def _module_name(service: str, file_name: str) -> str:
+    return service_module_prefix(service) + Path(file_name).with_suffix("").as_posix().replace("/", "_")
 
 
 def _import_file(path: Path, module_name: str, field: str) -> ModuleType:

@@ -19,6 +19,7 @@ LOCAL_POSTGRES_PORT = 54329
 LOCAL_AWS_PORT = 45660
 LOCAL_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/mlseam"
 LOCAL_AWS_ENDPOINT_URL = f"http://127.0.0.1:{LOCAL_AWS_PORT}"
+LOCAL_SIGNING_KEY_ID = "alias/mlseam-local-artifact-signing"
 
 # The coalescing settings' former names, still read with a one-line warning naming the new one;
 # apart from these, MLSEAM_BATCH_* names batch-job settings only.
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     registry_table: str = "mlseam-registry-local"
     artifacts_bucket: str = "mlseam-artifacts-local"
     artifacts_prefix: str = "artifacts"
+    signing_key_id: str | None = Field(
+        default=None, description="KMS key (id, ARN or alias) that signs artifact digests; the local stack's locally"
+    )
+    unsigned_artifacts: Literal["refuse", "allow"] = Field(
+        default="refuse", description="what loading does with a version that has no signature"
+    )
 
     code_version: str | None = Field(default=None, description="git SHA baked into the image")
     retrain_abandoned_after_minutes: float = Field(
@@ -125,6 +132,7 @@ class Settings(BaseSettings):
         "database_secret_id",
         "aws_endpoint_url",
         "code_version",
+        "signing_key_id",
         "api_token",
         "api_token_secret_id",
         mode="before",
@@ -141,6 +149,8 @@ class Settings(BaseSettings):
                 self.database_url = LOCAL_DATABASE_URL
             if self.aws_endpoint_url is None:
                 self.aws_endpoint_url = LOCAL_AWS_ENDPOINT_URL
+            if self.signing_key_id is None:
+                self.signing_key_id = LOCAL_SIGNING_KEY_ID
         elif self.database_url is None:
             raise ValueError(f"MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT={self.environment}")
         if self.prediction_log_share is None:

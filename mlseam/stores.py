@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlseam.artifacts import ArtifactStore, S3ArtifactStore
+from mlseam.artifacts import ArtifactStore, S3ArtifactStore, build_trust
 from mlseam.aws import aws_client
 from mlseam.batchstore import BatchStore
 from mlseam.batchstore import create_batch_resources as create_resources
@@ -37,7 +37,7 @@ def build_stores(settings: Settings) -> Stores:
     return Stores(
         examples=PostgresExamplesStore(settings.dsn, credentials=credentials),
         registry=DynamoRegistry(dynamodb, settings.registry_table),
-        artifacts=S3ArtifactStore(s3, settings.artifacts_bucket),
+        artifacts=S3ArtifactStore(s3, settings.artifacts_bucket, trust=build_trust(settings)),
         batches=build_batch_store(settings, dynamodb=dynamodb, s3=s3),
         predictions=PostgresPredictionLog(settings.dsn, credentials=credentials),
     )

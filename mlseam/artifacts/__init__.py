@@ -1,5 +1,14 @@
-"""Model artifacts in S3: immutable keys, sha256 recorded in the registry and checked on read."""
+"""Model artifacts in S3: immutable keys, sha256 recorded in the registry, signed digests, both checked on read."""
 
+from mlseam.artifacts.signing import (
+    ArtifactTrust,
+    InMemorySigner,
+    KmsSigner,
+    Signature,
+    Signer,
+    build_trust,
+    create_signing_key,
+)
 from mlseam.artifacts.store import (
     ArtifactStore,
     InMemoryArtifactStore,
@@ -11,9 +20,16 @@ from mlseam.artifacts.store import (
 
 __all__ = [
     "ArtifactStore",
+    "ArtifactTrust",
     "InMemoryArtifactStore",
+    "InMemorySigner",
+    "KmsSigner",
     "S3ArtifactStore",
+    "Signature",
+    "Signer",
     "StoredArtifact",
+    "build_trust",
     "create_bucket",
+    "create_signing_key",
     "sha256_of",
 ]

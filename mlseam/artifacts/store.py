@@ -1,7 +1,8 @@
-"""Immutable model artifacts: S3 in every environment, a dict in unit tests; sha256-checked reads."""
+"""Immutable model artifacts: S3 in every environment, a dict in unit tests; sha256- and signature-checked reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -9,16 +10,18 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mlseam.artifacts.signing import ArtifactTrust, Signature
 from mlseam.errors import ArtifactIntegrityError, StoreError
 
 
 @dataclass(frozen=True)
 class StoredArtifact:
-    """Where an artifact was written, and the digest and size the registry records."""
+    """Where an artifact was written, and the digest, size and (model artifacts) signature the registry records."""
 
     key: str
     sha256: str
     size: int
+    signature: Signature | None = None
 
 
 def sha256_of(data: bytes) -> str:
@@ -48,13 +51,54 @@ class ArtifactStore(Protocol):
         """The bytes at ``key`` once their sha256 matches; ArtifactIntegrityError otherwise."""
         ...
 
+    def put_signed(self, key: str, data: bytes) -> StoredArtifact:
+        """``put``, then its sha256 signed by the trusted key (only the retrain job may sign)."""
+        ...
 
-class S3ArtifactStore:
+    def sign(self, sha256: str) -> Signature:
+        """A signature of an artifact already stored, by the trusted key (versions stored before signing)."""
+        ...
+
+    def get_signed(self, key: str, expected_sha256: str, signature: Signature | None, *, name: str) -> bytes:
+        """``get``, once ``signature`` is the trusted key's over ``expected_sha256``; UntrustedArtifactError otherwise.
+
+        ``name`` (``<service> <version>``) names the version in errors; a missing signature is
+        refused or allowed with a warning, as the trust's policy for unsigned versions says.
+        """
+        ...
+
+
+class SignedArtifacts:
+    """``put_signed`` and ``get_signed`` of both stores, over their ``put``, ``get`` and trust."""
+
+    trust: ArtifactTrust
+
+    def put(self, key: str, data: bytes) -> StoredArtifact:
+        raise NotImplementedError
+
+    def get(self, key: str, expected_sha256: str) -> bytes:
+        raise NotImplementedError
+
+    def put_signed(self, key: str, data: bytes) -> StoredArtifact:
+        # Signed first: when KMS refuses, nothing is written.
+        signature = self.sign(sha256_of(data))
+        return dataclasses.replace(self.put(key, data), signature=signature)
+
+    def sign(self, sha256: str) -> Signature:
+        return self.trust.signer.sign(sha256)
+
+    def get_signed(self, key: str, expected_sha256: str, signature: Signature | None, *, name: str) -> bytes:
+        self.trust.check(name, expected_sha256, signature)
+        return self.get(key, expected_sha256)
+
+
+class S3ArtifactStore(SignedArtifacts):
     """Artifacts in one S3 bucket; keys are never overwritten."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, *, trust: ArtifactTrust) -> None:
         self.client = client
         self.bucket = bucket
+        self.trust = trust
 
     def put(self, key: str, data: bytes) -> StoredArtifact:
         digest = sha256_of(data)
@@ -81,11 +125,12 @@ class S3ArtifactStore:
         return verify(key, data, expected_sha256)
 
 
-class InMemoryArtifactStore:
-    """Artifact store fake for unit tests, with the same write-once and digest rules."""
+class InMemoryArtifactStore(SignedArtifacts):
+    """Artifact store fake for unit tests, with the same write-once, digest and signature rules."""
 
-    def __init__(self) -> None:
+    def __init__(self, trust: ArtifactTrust | None = None) -> None:
         self.objects: dict[str, bytes] = {}
+        self.trust = trust or ArtifactTrust()
         self._lock = threading.Lock()
 
     def put(self, key: str, data: bytes) -> StoredArtifact:

@@ -17,7 +17,7 @@ from mlseam.contract import Model
 from mlseam.errors import ContractError, ModelOutputError, QualityGateError, StoreError
 from mlseam.manifest import load_service
 from mlseam.registry import InMemoryRegistry, ModelVersion
-from mlseam.runtime import UnusableOutput, dump_model, load_version, predict_outputs
+from mlseam.runtime import UnusableOutput, load_version, predict_outputs, store_model
 from mlseam.training import artifact_key, gates
 
 _CANDIDATES = 40
@@ -139,10 +139,9 @@ def artifact_round_trips(subject: Subject) -> None:
     record = ModelVersion(service=service.name, number=registry.allocate_version(service.name))
     registry.create_version(record)
     try:
-        stored = artifacts.put(artifact_key("artifacts", service.name, record.version), dump_model(model))
+        store_model(record, model, artifacts, artifact_key("artifacts", service.name, record.version))
     except ContractError as exc:
         raise RuleFailure(str(exc)) from exc
-    record.artifact_key, record.artifact_sha256, record.artifact_size = stored.key, stored.sha256, stored.size
     registry.update_version(record)
     try:
         loaded = load_version(service, record.version, registry=registry, artifacts=artifacts).model

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from mlseam.artifacts import create_bucket
+from mlseam.artifacts import create_bucket, create_signing_key
 from mlseam.aws import aws_client
 from mlseam.errors import ConfigError, MlseamError
 from mlseam.examples.migrate import migrate
@@ -49,12 +49,14 @@ class LocalStack(Server):
         )
 
     def start(self) -> None:
-        """Start both servers, create the bucket and table (Terraform's job in AWS), migrate."""
+        """Start both servers, create the bucket, table and signing key (Terraform's job in AWS), migrate."""
         self.settings.local_dir.mkdir(parents=True, exist_ok=True)
         self.postgres.start()
         try:
             self.aws.start()
             create_bucket(aws_client(self.settings, "s3"), self.settings.artifacts_bucket, self.settings.aws_region)
+            assert self.settings.signing_key_id is not None  # noqa: S101 - local settings always set it
+            create_signing_key(aws_client(self.settings, "kms"), self.settings.signing_key_id)
             create_registry_table(aws_client(self.settings, "dynamodb"), self.settings.registry_table)
             create_batch_resources(self.settings, discover_services(self.settings.services_dir))
             migrate(self.settings.dsn)

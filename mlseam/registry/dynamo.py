@@ -146,6 +146,30 @@ class DynamoRegistry:
                 ) from exc
             raise StoreError(f"registry write failed: {exc}") from exc
 
+    def record_signature(self, service: str, version: str, *, sha256: str, signature: str, key_id: str) -> None:
+        number = self.get_version(service, version).number
+        key = {"pk": {"S": _pk(service)}, "sk": {"S": _version_sk(number)}}
+        # The record as stored: what the monitor keeps beside it stays out of it.
+        before = self._call("get_item", Key=key, ConsistentRead=True)["Item"]["record"]["S"]
+        record = ModelVersion.from_json(before)
+        if record.artifact_sha256 != sha256:
+            raise StoreError(f"{service} {version}: its artifact is no longer {sha256[:12]}...; nothing signed")
+        record.artifact_signature, record.artifact_signing_key = signature, key_id
+        try:
+            # Only the record changes, and only if nobody rewrote it since it was read.
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET #r = :signed",
+                ConditionExpression="#r = :before",
+                ExpressionAttributeNames={"#r": "record"},
+                ExpressionAttributeValues={":signed": {"S": record.to_json()}, ":before": {"S": before}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StoreError(f"{service} {version} changed while it was being signed; run again") from exc
+            raise StoreError(f"registry write failed: {exc}") from exc
+
     def _query(self, service: str, prefix: str, *, newest_first: bool) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {

@@ -62,6 +62,15 @@ class InMemoryRegistry:
             if drift is not None:
                 found.drift = copy.deepcopy(drift)
 
+    def record_signature(self, service: str, version: str, *, sha256: str, signature: str, key_id: str) -> None:
+        with self._lock:
+            found = self._versions.get((service, version_number(version) or 0))
+            if found is None:
+                raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
+            if found.artifact_sha256 != sha256:
+                raise StoreError(f"{service} {version}: its artifact is no longer {sha256[:12]}...; nothing signed")
+            found.artifact_signature, found.artifact_signing_key = signature, key_id
+
     def list_versions(self, service: str) -> list[ModelVersion]:
         with self._lock:
             found = [copy.deepcopy(v) for (s, _), v in self._versions.items() if s == service]

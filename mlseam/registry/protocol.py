@@ -51,6 +51,13 @@ class Registry(Protocol):
         """Attach what ``mlseam monitor`` measured (live quality, drift) to a finished or running version."""
         ...
 
+    def record_signature(self, service: str, version: str, *, sha256: str, signature: str, key_id: str) -> None:
+        """Attach a signature to a finished version whose artifact sha256 is still ``sha256`` (``mlseam sign``).
+
+        Raises StoreError, writing nothing, when the version's artifact digest is another.
+        """
+        ...
+
     def history(self, service: str) -> list[ChampionEvent]:
         """Every champion move of ``service``, oldest first."""
         ...

@@ -67,6 +67,8 @@ class ModelVersion:
     artifact_key: str | None = None
     artifact_sha256: str | None = None
     artifact_size: int | None = None
+    artifact_signature: str | None = None  # base64 signature of artifact_sha256 by the signing key (KMS)
+    artifact_signing_key: str | None = None  # ARN of the key that made it
     profile_key: str | None = None  # the drift profile's artifact (training inputs, holdout outputs), if any
     profile_sha256: str | None = None
     timings: dict[str, float] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
-from mlseam.runtime import dump_model, load_artifact
+from mlseam.runtime import load_artifact, store_model
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.tasks import Examples
@@ -260,10 +260,8 @@ class Retrainer:
 
     def _upload(self, record: ModelVersion, candidate: Model) -> None:
         started = time.perf_counter()
-        stored = self.artifacts.put(
-            artifact_key(self.artifacts_prefix, record.service, record.version), dump_model(candidate)
-        )
-        record.artifact_key, record.artifact_sha256, record.artifact_size = stored.key, stored.sha256, stored.size
+        key = artifact_key(self.artifacts_prefix, record.service, record.version)
+        stored = store_model(record, candidate, self.artifacts, key)  # signed: only this job may sign
         record.timings["upload_s"] = round(time.perf_counter() - started, 3)
         # Recorded before promotion: a job killed from here on leaves a findable, unpromoted version.
         self.registry.update_version(record)

@@ -60,8 +60,8 @@ def test_only_models_load_from_artifacts() -> None:
     import pickle
 
     with pytest.raises(ContractError, match="holds a dict, not an mlseam.Model"):
-        load_model(pickle.dumps({"a": 1}), where="x v1")
+        load_model(pickle.dumps({"a": 1}), service="x", where="x v1")
     with pytest.raises(ContractError, match="x v1: cannot be loaded"):
-        load_model(b"not a pickle", where="x v1")
+        load_model(b"not a pickle", service="x", where="x v1")
     with pytest.raises(ContractError, match="cannot be saved"):
-        dump_model(lambda: None)  # type: ignore[arg-type]
+        dump_model(lambda: None, service="x")  # type: ignore[arg-type]

@@ -376,7 +376,7 @@ def test_no_policy_grants_data_actions_on_every_resource(rendered: Rendered) -> 
     documents = dict(policy_documents(plan))
     assert len(documents) > 10
     for address, document in documents.items():
-        key_policy = address.endswith("data.aws_iam_policy_document.kms")
+        key_policy = address.endswith(("data.aws_iam_policy_document.kms", "data.aws_iam_policy_document.signing_key"))
         for statement in document.get("statement", []):
             if statement.get("effect", "Allow") != "Allow":
                 continue

@@ -35,7 +35,9 @@ def _champion(served: Served, name: str) -> Any:
     assert champion is not None
     record = served.stores.registry.get_version(name, champion.version)
     assert record.artifact_key and record.artifact_sha256
-    return load_model(served.stores.artifacts.get(record.artifact_key, record.artifact_sha256), where=name)
+    return load_model(
+        served.stores.artifacts.get(record.artifact_key, record.artifact_sha256), service=name, where=name
+    )
 
 
 def test_digits_predicts_labels_in_input_order(served: Served) -> None:

@@ -16,7 +16,7 @@ import httpx
 from api_servers import ApiProcess, start_api, train
 
 from builders import linear_examples, linear_service, stack_env
-from mlseam.artifacts import S3ArtifactStore, create_bucket
+from mlseam.artifacts import S3ArtifactStore, create_bucket, create_signing_key
 from mlseam.aws import aws_client
 from mlseam.local.ports import free_port
 from mlseam.manifest import load_service
@@ -149,6 +149,7 @@ def test_the_api_keeps_serving_when_registry_and_s3_go_away(settings: Settings, 
         assert _wait_for(lambda: _answers(own.aws_endpoint_url or ""), 30)
         create_bucket(aws_client(own, "s3"), own.artifacts_bucket, own.aws_region)
         create_registry_table(aws_client(own, "dynamodb"), own.registry_table)
+        create_signing_key(aws_client(own, "kms"), own.signing_key_id or "")
         stores = build_stores(own)
         name = linear_service(own.services_dir)
         stores.examples.add(name, load_service(name, own.services_dir).kind, linear_examples(60, seed=3), source="t")

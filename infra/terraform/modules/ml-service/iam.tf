@@ -77,18 +77,34 @@ data "aws_iam_policy_document" "data_key" {
   }
 }
 
-# The service's models (its artifacts and registry items): serving reads them (api, worker),
-# retraining also writes them (conditional writes: ConditionCheckItem).
+# The service's models (its artifacts and registry items): serving reads them (api, worker) and
+# verifies their signatures, retraining also writes and signs them (conditional writes: ConditionCheckItem).
 data "aws_iam_policy_document" "models" {
   for_each = {
-    read       = { s3 = ["s3:GetObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query"] }
-    read_write = { s3 = ["s3:GetObject", "s3:PutObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"] }
+    read       = { s3 = ["s3:GetObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query"], kms = ["kms:Verify"] }
+    read_write = { s3 = ["s3:GetObject", "s3:PutObject"], dynamodb = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"], kms = ["kms:Sign", "kms:Verify"] }
   }
   source_policy_documents = [data.aws_iam_policy_document.data_key.json]
   statement {
     sid       = "OwnArtifacts"
     actions   = each.value.s3
     resources = [local.artifacts_objects]
+  }
+  # Digests only, with the one algorithm mlseam uses: the key signs nothing else.
+  statement {
+    sid       = "ArtifactSignatures"
+    actions   = each.value.kms
+    resources = [var.platform.signing_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:MessageType"
+      values   = ["DIGEST"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:SigningAlgorithm"
+      values   = ["ECDSA_SHA_256"]
+    }
   }
   statement {
     sid       = "OwnRegistryItems"

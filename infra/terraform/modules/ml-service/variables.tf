@@ -42,6 +42,7 @@ variable "platform" {
     alb_arn_suffix           = string
     listener_rule_priorities = map(number)
     kms_key_arn              = string
+    signing_key_arn          = string
     registry_table_name      = string
     registry_table_arn       = string
     batches_table_name       = string

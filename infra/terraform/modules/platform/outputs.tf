@@ -48,6 +48,11 @@ output "kms_key_arn" {
   value       = aws_kms_key.this.arn
 }
 
+output "signing_key_arn" {
+  description = "Asymmetric key signing model artifact digests (MLSEAM_SIGNING_KEY_ID): retrain roles sign, task roles verify."
+  value       = aws_kms_key.signing.arn
+}
+
 output "database_url" {
   description = "PostgreSQL URL without password (MLSEAM_DATABASE_URL)."
   value       = local.database_url
@@ -85,6 +90,7 @@ output "service_platform" {
     alb_arn_suffix           = aws_lb.this.arn_suffix
     listener_rule_priorities = local.listener_rule_priorities
     kms_key_arn              = aws_kms_key.this.arn
+    signing_key_arn          = aws_kms_key.signing.arn
     registry_table_name      = aws_dynamodb_table.this["registry"].name
     registry_table_arn       = aws_dynamodb_table.this["registry"].arn
     batches_table_name       = aws_dynamodb_table.this["batches"].name
