@@ -118,7 +118,7 @@ def status_command(
     service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
 ) -> None:
     """Every service with its champion; with a service name, its version and champion history."""
-    from mlseam.status import champion_moves_table, history_table, overview_table
+    from mlseam.status import champion_moves_table, history_table, overview_table, pending_line
 
     settings, stores, _ = load_context()
     if service is None:
@@ -127,3 +127,6 @@ def status_command(
     loaded = load_service(service, settings.services_dir)
     out().print(history_table(loaded, stores, width=out().width))
     out().print(champion_moves_table(loaded, stores))
+    pending = pending_line(service, stores.registry.list_versions(service))
+    if pending is not None:
+        out().print(pending, markup=False, highlight=False, soft_wrap=True)

@@ -8,7 +8,14 @@ from mlseam.events.kinds import (
     reload_failed,
     retrain_ended,
 )
-from mlseam.events.publisher import EVENT_SCHEMA, NO_EVENTS, Event, EventPublisher, build_publisher
+from mlseam.events.publisher import (
+    EVENT_SCHEMA,
+    NO_EVENTS,
+    Event,
+    EventPublisher,
+    build_publisher,
+    create_events_topic,
+)
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -19,6 +26,7 @@ __all__ = [
     "candidate_pending",
     "candidate_rejected",
     "champion_moved",
+    "create_events_topic",
     "drift_flagged",
     "reload_failed",
     "retrain_ended",

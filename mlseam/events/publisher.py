@@ -104,3 +104,8 @@ NO_EVENTS = EventPublisher(None)
 def build_publisher(settings: Settings) -> EventPublisher:
     """The publisher of ``settings``: its topic (``MLSEAM_EVENTS_TOPIC_ARN``), environment and AWS endpoint."""
     return EventPublisher(settings.events_topic_arn, environment=settings.environment, settings=settings)
+
+
+def create_events_topic(client: Any, topic_arn: str) -> None:
+    """Create the topic ``topic_arn`` names, as Terraform does in AWS (local stack and tests only)."""
+    client.create_topic(Name=topic_arn.rsplit(":", 1)[-1])

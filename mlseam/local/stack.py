@@ -16,6 +16,7 @@ from rich.console import Console
 from mlseam.artifacts import create_bucket
 from mlseam.aws import aws_client
 from mlseam.errors import ConfigError, MlseamError
+from mlseam.events import create_events_topic
 from mlseam.examples.migrate import migrate
 from mlseam.local.aws import LocalAws
 from mlseam.local.postgres import LocalPostgres
@@ -49,7 +50,7 @@ class LocalStack(Server):
         )
 
     def start(self) -> None:
-        """Start both servers, create the bucket and table (Terraform's job in AWS), migrate."""
+        """Start both servers, create the buckets, tables, queues and events topic (Terraform's job in AWS), migrate."""
         self.settings.local_dir.mkdir(parents=True, exist_ok=True)
         self.postgres.start()
         try:
@@ -57,6 +58,8 @@ class LocalStack(Server):
             create_bucket(aws_client(self.settings, "s3"), self.settings.artifacts_bucket, self.settings.aws_region)
             create_registry_table(aws_client(self.settings, "dynamodb"), self.settings.registry_table)
             create_batch_resources(self.settings, discover_services(self.settings.services_dir))
+            if self.settings.events_topic_arn is not None:
+                create_events_topic(aws_client(self.settings, "sns"), self.settings.events_topic_arn)
             migrate(self.settings.dsn)
         except BaseException:
             self.stop()

@@ -46,6 +46,7 @@ class ServedService:
             artifacts=stores.artifacts,
             interval_s=settings.poll_interval_s,
             max_backoff_s=settings.reload_max_backoff_s,
+            events=stores.events,
         )
         self.coalescer = PredictCoalescer(
             self.predict,
