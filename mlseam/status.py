@@ -7,10 +7,10 @@ from rich.table import Table
 
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service, discover_services, load_service
-from mlseam.registry import ModelVersion, Status
+from mlseam.registry import ModelVersion, Status, latest_pending
 from mlseam.settings import Settings
 from mlseam.stores import Stores
-from mlseam.training.promotion import latest_pending, rolled_back_versions
+from mlseam.training.promotion import rolled_back_versions
 
 
 def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None) -> str:

@@ -8,6 +8,7 @@ from mlseam.registry.records import (
     ChampionEvent,
     ModelVersion,
     Status,
+    latest_pending,
     version_name,
     version_number,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Registry",
     "Status",
     "create_registry_table",
+    "latest_pending",
     "version_name",
     "version_number",
 ]

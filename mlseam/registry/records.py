@@ -127,3 +127,9 @@ class ChampionEvent:
     at: str
     reason: str
     actor: str = ""  # who moved it: "retrain job", or user@host (or --by) of a promote, approve or rollback
+
+
+def latest_pending(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The newest version still waiting for approval (the one ``mlseam approve`` takes), or None."""
+    pending = [record for record in versions if record.status is Status.PENDING]
+    return max(pending, key=lambda record: record.number, default=None)

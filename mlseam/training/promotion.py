@@ -9,7 +9,16 @@ import socket
 from mlseam.artifacts import ArtifactStore
 from mlseam.errors import PromotionError
 from mlseam.events import NO_EVENTS, EventPublisher, candidate_rejected, champion_moved
-from mlseam.registry import Champion, ChampionEvent, ModelVersion, Registry, Status, version_name, version_number
+from mlseam.registry import (
+    Champion,
+    ChampionEvent,
+    ModelVersion,
+    Registry,
+    Status,
+    latest_pending,
+    version_name,
+    version_number,
+)
 
 
 def current_actor() -> str:
@@ -95,12 +104,6 @@ def _move(
         )
     )
     return moved
-
-
-def latest_pending(versions: list[ModelVersion]) -> ModelVersion | None:
-    """The newest version still waiting for approval, or None."""
-    pending = [record for record in versions if record.status is Status.PENDING]
-    return max(pending, key=lambda record: record.number, default=None)
 
 
 def approve(
