@@ -9,6 +9,7 @@ from mlseam.runtime.coalescer import Arrival, PredictCoalescer
 from mlseam.runtime.codec import dump_model, load_model
 from mlseam.runtime.loading import LoadedModel, load_artifact, load_version, warm_up
 from mlseam.runtime.outputs import UnusableOutput, new_prediction_ids, predict_outputs
+from mlseam.runtime.pinned import PinnedVersions
 from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
 from mlseam.runtime.recorder import PendingPredictions, PredictionRecorder, build_recorder
 
@@ -19,6 +20,7 @@ __all__ = [
     "LoadedModel",
     "ModelSlot",
     "PendingPredictions",
+    "PinnedVersions",
     "PredictCoalescer",
     "PredictionRecorder",
     "Probabilities",
