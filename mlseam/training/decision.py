@@ -21,6 +21,9 @@ log = logging.getLogger("mlseam.retrain")
 RETRAIN_ACTOR = "retrain job"
 """Who the champion history says moved the champion when a retrain promoted."""
 
+PENDING_NOTE = "; pending approval"
+"""Ends a pending version's reason, before the commands that settle it (dropped once it is settled)."""
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -89,7 +92,7 @@ def promote_candidate(
     if policy == "approve":
         return Verdict(
             Status.PENDING,
-            f"{reason}; pending approval: `mlseam approve {record.service} {record.version}` "
+            f"{reason}{PENDING_NOTE}: `mlseam approve {record.service} {record.version}` "
             f"or `mlseam reject {record.service} {record.version} --reason ...`",
         )
     try:

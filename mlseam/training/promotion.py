@@ -19,6 +19,7 @@ from mlseam.registry import (
     version_name,
     version_number,
 )
+from mlseam.training.decision import PENDING_NOTE
 
 
 def current_actor() -> str:
@@ -66,7 +67,7 @@ def _stored_version(registry: Registry, artifacts: ArtifactStore, service: str, 
 def _settled(record: ModelVersion, how: str) -> ModelVersion:
     """A pending record as promoted: the move settles it in the same write."""
     settled = copy.deepcopy(record)
-    settled.status, settled.reason = Status.PROMOTED, f"{record.reason}; {how}"
+    settled.status, settled.reason = Status.PROMOTED, f"{record.reason.partition(PENDING_NOTE)[0]}; {how}"
     return settled
 
 
@@ -139,7 +140,7 @@ def approve(
             f"to compare with the current champion, or reject {record.version}"
         )
     _stored_version(registry, artifacts, service, record.version)
-    reason = f"approved by {actor}: {record.reason}"
+    reason = f"approved by {actor}: {record.reason.partition(PENDING_NOTE)[0]}"
     settles = _settled(record, f"approved by {actor}")
     return _move(registry, events, record, champion, action="approve", reason=reason, actor=actor, settles=settles)
 
@@ -150,7 +151,7 @@ def reject(
     """Settle a pending version as ``rejected``, with who and why; it is never served."""
     record = _pending(registry, service, version, "reject")
     record.status = Status.REJECTED
-    record.reason = f"rejected by {actor}: {reason} (was: {record.reason})"
+    record.reason = f"rejected by {actor}: {reason} (was: {record.reason.partition(PENDING_NOTE)[0]})"
     registry.update_version(record, expected=Status.PENDING)
     events.publish(candidate_rejected(service, record.version, actor=actor, reason=reason))
     return record
