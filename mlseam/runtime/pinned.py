@@ -12,6 +12,7 @@ from mlseam.errors import ConflictError, NotFoundError, VersionNotFoundError
 from mlseam.manifest import Service
 from mlseam.registry import Registry, version_name, version_number
 from mlseam.runtime.loading import LoadedModel, load_version
+from mlseam.runtime.metrics import PINNED_VERSIONS
 from mlseam.runtime.outputs import new_prediction_ids, predict_outputs
 
 log = logging.getLogger("mlseam.runtime")
@@ -58,12 +59,14 @@ class PinnedVersions:
                 if version in self._cache:
                     return self._cache[version]
             loaded = self._load(version)
+            log.info("pinned version loaded", extra={"service": self.service.name, "version": version})
             with self._lock:
                 self._cache[version] = loaded
                 while len(self._cache) > self.size:
                     evicted, _ = self._cache.popitem(last=False)
                     log.info("pinned version evicted", extra={"service": self.service.name, "version": evicted})
                 self._loading.pop(version, None)
+                PINNED_VERSIONS.labels(self.service.name).set(len(self._cache))
         return loaded
 
     def _load(self, version: str) -> LoadedModel:
