@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+import httpx
+from api_servers import start_api
 from event_queue import subscribe_queue
 
 from builders import linear_examples, linear_service
@@ -143,3 +146,24 @@ def test_only_the_environments_the_policy_names_wait_for_approval(settings: Sett
     retrained = mlseam(settings, "retrain", name)
     # then: auto, as before
     assert retrained.returncode == 0 and f"{name} v1 promoted: first model" in retrained.stdout
+
+
+def test_the_api_serves_the_champion_and_shows_the_pending_version_read_only(
+    settings: Settings, stores: Stores, tmp_path: Path
+) -> None:
+    # given: v1 approved, v2 pending
+    name = _approve_service(settings, stores)
+    assert mlseam(settings, "retrain", name).returncode == 0
+    assert mlseam(settings, "approve", name, "v1").returncode == 0
+    assert mlseam(settings, "retrain", name, "--force").returncode == 0
+    api = start_api(settings, [name], tmp_path)
+    try:
+        # when
+        model = httpx.get(api.url(f"/{name}/v1/model")).json()
+        answer = httpx.post(api.url(f"/{name}/v1/predict"), json={"inputs": [{"x1": 1, "x2": 2, "x3": 3}]}).json()
+    finally:
+        api.stop()
+    # then
+    assert model["version"] == "v1" and answer["model_version"] == "v1"
+    assert model["pending"]["version"] == "v2" and model["pending"]["compared_with"] == "v1"
+    assert "pending approval" in model["pending"]["reason"]
