@@ -47,6 +47,7 @@ locals {
     MLSEAM_BATCH_RETENTION_DAYS       = tostring(var.platform.batch_retention_days)
     MLSEAM_CODE_VERSION               = var.image_tag
     MLSEAM_DATABASE_URL               = var.platform.database_url
+    MLSEAM_EVENTS_TOPIC_ARN           = aws_sns_topic.events.arn
   }
   command_environment = {
     api = merge(local.environment, {
