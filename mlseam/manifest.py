@@ -117,6 +117,15 @@ class Manifest(pydantic.BaseModel):
             raise ValueError(f"must be 3-{MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', starting with a letter")
         return name
 
+    @pydantic.field_validator("promotion", mode="before")
+    @classmethod
+    def _environments(cls, promotion: Any) -> Any:
+        known = typing.get_args(Environment)
+        unknown = [key for key in promotion if key not in known] if isinstance(promotion, dict) else []
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not an environment; use {', '.join(known)} (as MLSEAM_ENVIRONMENT)")
+        return promotion
+
     @pydantic.field_validator("task")
     @classmethod
     def _known_task(cls, task: str) -> str:

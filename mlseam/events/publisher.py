@@ -53,11 +53,18 @@ class Event:
 class EventPublisher:
     """Publishes events to one SNS topic; without a topic, publishes nothing."""
 
-    def __init__(self, topic_arn: str | None, *, environment: str = "local", client: Any = None, settings: Any = None):
+    def __init__(
+        self,
+        topic_arn: str | None,
+        *,
+        environment: str = "local",
+        client: Any = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.topic_arn = topic_arn
         self.environment = environment
         self._client = client
-        self._settings: Settings | None = settings
+        self._settings = settings
         self._lock = threading.Lock()
 
     def _sns(self) -> Any:
