@@ -55,18 +55,25 @@ class PinnedVersions:
                 return self._cache[version]
             loading = self._loading.setdefault(version, threading.Lock())
         with loading:
-            with self._lock:
-                if version in self._cache:
-                    return self._cache[version]
-            loaded = self._load(version)
-            log.info("pinned version loaded", extra={"service": self.service.name, "version": version})
-            with self._lock:
-                self._cache[version] = loaded
-                while len(self._cache) > self.size:
-                    evicted, _ = self._cache.popitem(last=False)
-                    log.info("pinned version evicted", extra={"service": self.service.name, "version": evicted})
-                self._loading.pop(version, None)
-                PINNED_VERSIONS.labels(self.service.name).set(len(self._cache))
+            try:
+                return self._load_once(version)
+            finally:
+                with self._lock:
+                    self._loading.pop(version, None)
+
+    def _load_once(self, version: str) -> LoadedModel:
+        """Load ``version`` unless a request that held its lock first already did, and cache it."""
+        with self._lock:
+            if version in self._cache:
+                return self._cache[version]
+        loaded = self._load(version)
+        log.info("pinned version loaded", extra={"service": self.service.name, "version": version})
+        with self._lock:
+            self._cache[version] = loaded
+            while len(self._cache) > self.size:
+                evicted, _ = self._cache.popitem(last=False)
+                log.info("pinned version evicted", extra={"service": self.service.name, "version": evicted})
+            PINNED_VERSIONS.labels(self.service.name).set(len(self._cache))
         return loaded
 
     def _load(self, version: str) -> LoadedModel:
