@@ -22,13 +22,8 @@ from mlseam.stores import Stores
 from mlseam.tasks import Examples
 from mlseam.training import gates
 from mlseam.training.abandoned import close_abandoned
-from mlseam.training.decision import (
-    Verdict,
-    announce_retrain,
-    champion_overlap_note,
-    judge_candidate,
-    promote_candidate,
-)
+from mlseam.training.announce import announce_retrain
+from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
 from mlseam.training.due import candidate_lineage, new_examples, not_due, retrain_trigger
 from mlseam.training.lineage import artifact_key, detect_code_version
 from mlseam.training.noise import Gain, measure_gain
@@ -186,7 +181,12 @@ class Retrainer:
         log.info(
             "%s: read %d valid rows in %.2fs (%d malformed or out-of-range skipped, %d quarantined, "
             "watermark %d, quarantine revision %d)",
-            *(name, len(data), read.seconds, read.malformed, read.quarantined, read.watermark),
+            name,
+            len(data),
+            read.seconds,
+            read.malformed,
+            read.quarantined,
+            read.watermark,
             read.quarantine_revision,
         )
         gates.check_enough_examples(len(data), self.service.manifest.min_examples)
