@@ -9,7 +9,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 import yaml
@@ -17,6 +17,7 @@ from croniter import croniter
 
 from mlseam.contract import Model, validate_model_class
 from mlseam.errors import ContractError, ManifestError, UnknownServiceError
+from mlseam.settings import Environment
 from mlseam.tasks import TASK_KINDS, TaskKind
 
 MANIFEST = "service.yaml"
@@ -81,6 +82,10 @@ class RetrainWhen(pydantic.BaseModel):
         return self
 
 
+PromotionPolicy = Literal["auto", "approve"]
+"""``auto``: a retrain's winner becomes champion; ``approve``: it waits, pending, for ``mlseam approve``."""
+
+
 class Manifest(pydantic.BaseModel):
     """The fields of ``service.yaml``; read by mlseam and by Terraform."""
 
@@ -96,7 +101,14 @@ class Manifest(pydantic.BaseModel):
     holdout_fraction: float = pydantic.Field(default=0.2, gt=0.0, lt=0.5)
     min_examples: int = pydantic.Field(default=100, ge=10)
     retrain_when: RetrainWhen | None = None
+    promotion: dict[Environment, PromotionPolicy] = pydantic.Field(
+        default_factory=dict, description="the promotion policy per environment (MLSEAM_ENVIRONMENT); default auto"
+    )
     resources: ServiceResources = ServiceResources()
+
+    def promotion_policy(self, environment: Environment) -> PromotionPolicy:
+        """How a retrain's winner is promoted in ``environment``: ``auto`` unless ``promotion`` says ``approve``."""
+        return self.promotion.get(environment, "auto")
 
     @pydantic.field_validator("name")
     @classmethod
@@ -104,6 +116,15 @@ class Manifest(pydantic.BaseModel):
         if not SERVICE_NAME.match(name):
             raise ValueError(f"must be 3-{MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', starting with a letter")
         return name
+
+    @pydantic.field_validator("promotion", mode="before")
+    @classmethod
+    def _environments(cls, promotion: Any) -> Any:
+        known = typing.get_args(Environment)
+        unknown = [key for key in promotion if key not in known] if isinstance(promotion, dict) else []
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not an environment; use {', '.join(known)} (as MLSEAM_ENVIRONMENT)")
+        return promotion
 
     @pydantic.field_validator("task")
     @classmethod

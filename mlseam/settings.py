@@ -20,6 +20,9 @@ LOCAL_AWS_PORT = 45660
 LOCAL_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/mlseam"
 LOCAL_AWS_ENDPOINT_URL = f"http://127.0.0.1:{LOCAL_AWS_PORT}"
 LOCAL_SIGNING_KEY_ID = "alias/mlseam-local-artifact-signing"
+LOCAL_EVENTS_TOPIC = "mlseam-local-events"
+# The account id the AWS emulator (moto) gives every resource: the local events topic's ARN is known in advance.
+LOCAL_ACCOUNT_ID = "123456789012"
 
 # The coalescing settings' former names, still read with a one-line warning naming the new one;
 # apart from these, MLSEAM_BATCH_* names batch-job settings only.
@@ -30,6 +33,9 @@ RENAMED_ENV = {
     "MLSEAM_BATCH_GATHER_MS": "MLSEAM_COALESCE_GATHER_MS",
 }
 ENV_PREFIX = "MLSEAM_"
+
+Environment = Literal["local", "dev", "prod"]
+"""Where a process runs (``MLSEAM_ENVIRONMENT``); a service's promotion policy is set per environment."""
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    environment: Literal["local", "dev", "prod"] = "local"
+    environment: Environment = "local"
     services_dir: Path = REPO_ROOT / "services"
     local_dir: Path = REPO_ROOT / ".local"
 
@@ -84,6 +90,9 @@ class Settings(BaseSettings):
         default=360.0, ge=0, description="a retrain still 'running' after this is closed as failed by the next one"
     )
     log_level: str = "INFO"
+    events_topic_arn: str | None = Field(
+        default=None, description="SNS topic of platform events; locally the emulator's, elsewhere unset: none sent"
+    )
 
     # Serving (`mlseam serve`, and `make run` for every service on one port).
     serve_host: str = "127.0.0.1"
@@ -92,6 +101,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     poll_interval_s: float = Field(default=5.0, gt=0, description="how often APIs look for a new champion")
     reload_max_backoff_s: float = Field(default=60.0, gt=0)
+    pinned_cache_size: int = Field(
+        default=3, ge=1, description="most versions besides the champion kept loaded for X-Model-Version requests"
+    )
     # Coalescing: concurrent predict requests of one API share one model.predict call.
     coalesce: bool = Field(default=True, description="false: one predict call per request")
     coalesce_max_rows: int = Field(default=1024, ge=1, description="most rows coalesced into one predict call")
@@ -135,6 +147,7 @@ class Settings(BaseSettings):
         "signing_key_id",
         "api_token",
         "api_token_secret_id",
+        "events_topic_arn",
         mode="before",
     )
     @classmethod
@@ -151,6 +164,8 @@ class Settings(BaseSettings):
                 self.aws_endpoint_url = LOCAL_AWS_ENDPOINT_URL
             if self.signing_key_id is None:
                 self.signing_key_id = LOCAL_SIGNING_KEY_ID
+            if self.events_topic_arn is None:
+                self.events_topic_arn = f"arn:aws:sns:{self.aws_region}:{LOCAL_ACCOUNT_ID}:{LOCAL_EVENTS_TOPIC}"
         elif self.database_url is None:
             raise ValueError(f"MLSEAM_DATABASE_URL must be set when MLSEAM_ENVIRONMENT={self.environment}")
         if self.prediction_log_share is None:

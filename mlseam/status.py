@@ -7,7 +7,7 @@ from rich.table import Table
 
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service, discover_services, load_service
-from mlseam.registry import ModelVersion
+from mlseam.registry import ModelVersion, Status, latest_pending
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.training.promotion import rolled_back_versions
@@ -34,13 +34,34 @@ def _drift(record: ModelVersion | None) -> str:
     return str(drift.get("verdict", "-")) if drift else "-"
 
 
+def pending_cell(versions: list[ModelVersion]) -> str:
+    """``v7`` (the one ``mlseam approve`` takes), ``v7 (+1 older)`` when older ones wait too, ``-`` for none."""
+    latest = latest_pending(versions)
+    if latest is None:
+        return "-"
+    older = sum(1 for record in versions if record.status is Status.PENDING) - 1
+    return latest.version + (f" (+{older} older)" if older else "")
+
+
+def pending_line(service: str, versions: list[ModelVersion]) -> str | None:
+    """What waits for approval and the commands that settle it, or None."""
+    latest = latest_pending(versions)
+    if latest is None:
+        return None
+    return (
+        f"{service}: {pending_cell(versions)} pending approval: "
+        f"`mlseam approve {service} {latest.version}` or `mlseam reject {service} {latest.version} --reason ...`"
+    )
+
+
 def _when(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else "-"
 
 
 def overview_table(settings: Settings, stores: Stores) -> Table:
-    """One row per service: champion, its primary metric, when it was trained, example count, and
-    (from the last ``mlseam monitor``) its primary metric on labelled live predictions and its drift verdict.
+    """One row per service: champion, its primary metric, when it was trained, example count,
+    (from the last ``mlseam monitor``) its primary metric on labelled live predictions and its drift
+    verdict, and the version pending approval, if any.
 
     A service that fails to load still gets its row, with the reason, so one broken folder
     never hides the others.
@@ -53,12 +74,13 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
     table.add_column("examples", justify="right")
     table.add_column("live")
     table.add_column("drift")
+    table.add_column("pending", no_wrap=True)
     table.add_column("last retrain")
     for name in discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
-            table.add_row(name, "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
             continue
         champion = stores.registry.get_champion(name)
         record = stores.registry.get_version(name, champion.version) if champion else None
@@ -73,6 +95,7 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
             str(count),
             _live(record),
             _drift(record),
+            pending_cell(versions),
             last,
         )
     return table

@@ -9,6 +9,7 @@ from mlseam.artifacts import ArtifactStore, S3ArtifactStore, build_trust
 from mlseam.aws import aws_client
 from mlseam.batchstore import BatchStore
 from mlseam.batchstore import create_batch_resources as create_resources
+from mlseam.events import NO_EVENTS, EventPublisher, build_publisher
 from mlseam.examples import ExamplesStore, PostgresExamplesStore
 from mlseam.examples.credentials import SecretCredentials, with_credentials
 from mlseam.predictionlog import PostgresPredictionLog, PredictionLog
@@ -27,6 +28,8 @@ class Stores:
     """Queue-style batch jobs (SQS, S3, DynamoDB); None where a process has no use for them."""
     predictions: PredictionLog | None = None
     """The prediction log (PostgreSQL); None: predictions get ids but are not logged."""
+    events: EventPublisher = NO_EVENTS
+    """Where platform events go (SNS); by default nowhere."""
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -40,6 +43,7 @@ def build_stores(settings: Settings) -> Stores:
         artifacts=S3ArtifactStore(s3, settings.artifacts_bucket, trust=build_trust(settings)),
         batches=build_batch_store(settings, dynamodb=dynamodb, s3=s3),
         predictions=PostgresPredictionLog(settings.dsn, credentials=credentials),
+        events=build_publisher(settings),
     )
 
 

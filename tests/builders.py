@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -80,3 +82,14 @@ def stack_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "COLUMNS": "200",
         **overrides,
     }
+
+
+def run_mlseam(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The ``mlseam`` command run as a user runs it, against the test stack."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlseam.cli", *args],
+        env=stack_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 
 import pytest
 import typer
 
-from builders import clone_service, linear_examples, linear_service, stack_env
+from builders import clone_service, linear_examples, linear_service
+from builders import run_mlseam as mlseam
 from mlseam.local.ports import free_port
 from mlseam.manifest import load_service
 from mlseam.settings import Settings
 from mlseam.stores import Stores
-
-
-def mlseam(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlseam.cli", *args],
-        env=stack_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -70,6 +70,12 @@ def _break(services_dir: Path, field: str, value: object) -> Path:
             {"api": {"cpus": 256}},
             "field resources.api.cpus: unknown field; the fields here are cpu, memory",
         ),
+        ("promotion", {"prod": "manual"}, "field promotion.prod: must be 'auto' or 'approve'"),
+        (
+            "promotion",
+            {"staging": "approve"},
+            "field promotion: 'staging' is not an environment; use local, dev, prod (as MLSEAM_ENVIRONMENT)",
+        ),
         (
             "min_examples",
             "many",
@@ -129,3 +135,10 @@ def test_a_model_file_that_fails_to_import_is_one_line(services_dir: Path) -> No
     (services_dir / name / "model.py").write_text("import not_a_module_anywhere\n")
     with pytest.raises(ContractError, match="model.py: failed to import: ModuleNotFoundError"):
         load_service(name, services_dir)
+
+
+def test_the_promotion_policy_is_auto_unless_the_environment_is_named_approve(services_dir: Path) -> None:
+    path = _break(services_dir, "promotion", {"prod": "approve", "dev": "auto"})
+    manifest = load_service(path.parent.name, services_dir).manifest
+    assert [manifest.promotion_policy(env) for env in ("local", "dev", "prod")] == ["auto", "auto", "approve"]
+    assert load_service("diabetes", REPO_ROOT / "services").manifest.promotion_policy("prod") == "auto"

@@ -52,5 +52,6 @@ def monitor_with(stores: Stores, service: Service, **options: Any) -> MonitorRes
         predictions=stores.predictions,
         registry=stores.registry,
         artifacts=stores.artifacts,
+        events=stores.events,
         **options,
     )

@@ -1,4 +1,4 @@
-"""Commands on a service's model versions: ``retrain``, ``promote``, ``rollback`` and ``status``."""
+"""Commands on a service's model versions: retrain, promote, approve, reject, rollback and status."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def retrain_command(
 
     A candidate is fitted when examples arrived or the model (params, model source, code version)
     changed since the champion was trained, or with --force; otherwise nothing is fitted and no
-    version is added. Exit code: 0 promoted, champion kept or nothing to fit, 3 refused by a quality
+    version is added. Under the `approve` promotion policy (service.yaml `promotion`, per
+    MLSEAM_ENVIRONMENT) a winner is left pending for `mlseam approve`. Exit code: 0 promoted,
+    pending, champion kept or nothing to fit, 3 refused by a quality
     gate, 4 failed, 5 champion kept but it could not be evaluated on the holdout (its artifact or
     code is broken: look, or roll back).
     """
@@ -51,8 +53,48 @@ def promote_command(
 
     settings, stores, _ = load_context()
     load_service(service, settings.services_dir)
-    champion = promote(stores.registry, stores.artifacts, service, version, reason=reason, actor=by or current_actor())
+    actor = by or current_actor()
+    champion = promote(
+        stores.registry, stores.artifacts, service, version, reason=reason, actor=actor, events=stores.events
+    )
     out().print(f"{service}: champion is now {champion.version} (revision {champion.revision})")
+
+
+@user_errors
+def approve_command(
+    service: ServiceArg,
+    version: Annotated[str, typer.Argument(help="the pending version to make champion, e.g. v3")],
+    by: ByOption = None,
+) -> None:
+    """Make the latest pending version champion, if the champion it was compared with still is.
+
+    Refused (exit code 1, one line saying what to do) for a version that is not pending, not the
+    latest pending one, or whose comparison is stale (the champion moved since).
+    """
+    from mlseam.training.promotion import approve, current_actor
+
+    settings, stores, _ = load_context()
+    load_service(service, settings.services_dir)
+    actor = by or current_actor()
+    champion = approve(stores.registry, stores.artifacts, service, version, actor=actor, events=stores.events)
+    out().print(f"{service}: approved, champion is now {champion.version} (revision {champion.revision})")
+
+
+@user_errors
+def reject_command(
+    service: ServiceArg,
+    version: Annotated[str, typer.Argument(help="the pending version to turn down, e.g. v3")],
+    reason: Annotated[str, typer.Option(help="why, kept with the version")],
+    by: ByOption = None,
+) -> None:
+    """Turn a pending version down: it is kept, marked rejected, and never served."""
+    from mlseam.training.promotion import current_actor, reject
+
+    settings, stores, _ = load_context()
+    load_service(service, settings.services_dir)
+    actor = by or current_actor()
+    record = reject(stores.registry, service, version, reason=reason, actor=actor, events=stores.events)
+    out().print(f"{service}: {record.version} rejected")
 
 
 @user_errors
@@ -66,7 +108,8 @@ def rollback_command(
 
     settings, stores, _ = load_context()
     load_service(service, settings.services_dir)
-    champion = rollback(stores.registry, stores.artifacts, service, reason=reason, actor=by or current_actor())
+    actor = by or current_actor()
+    champion = rollback(stores.registry, stores.artifacts, service, reason=reason, actor=actor, events=stores.events)
     out().print(f"{service}: rolled back, champion is now {champion.version} (revision {champion.revision})")
 
 
@@ -75,7 +118,7 @@ def status_command(
     service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
 ) -> None:
     """Every service with its champion; with a service name, its version and champion history."""
-    from mlseam.status import champion_moves_table, history_table, overview_table
+    from mlseam.status import champion_moves_table, history_table, overview_table, pending_line
 
     settings, stores, _ = load_context()
     if service is None:
@@ -84,3 +127,6 @@ def status_command(
     loaded = load_service(service, settings.services_dir)
     out().print(history_table(loaded, stores, width=out().width))
     out().print(champion_moves_table(loaded, stores))
+    pending = pending_line(service, stores.registry.list_versions(service))
+    if pending is not None:
+        out().print(pending, markup=False, highlight=False, soft_wrap=True)

@@ -16,6 +16,7 @@ from rich.console import Console
 from mlseam.artifacts import create_bucket, create_signing_key
 from mlseam.aws import aws_client
 from mlseam.errors import ConfigError, MlseamError
+from mlseam.events import create_events_topic
 from mlseam.examples.migrate import migrate
 from mlseam.local.aws import LocalAws
 from mlseam.local.postgres import LocalPostgres
@@ -49,7 +50,10 @@ class LocalStack(Server):
         )
 
     def start(self) -> None:
-        """Start both servers, create the bucket, table and signing key (Terraform's job in AWS), migrate."""
+        """Start both servers, create the buckets, tables, queues, signing key and events topic, migrate.
+
+        In AWS, Terraform creates what the emulator gets here.
+        """
         self.settings.local_dir.mkdir(parents=True, exist_ok=True)
         self.postgres.start()
         try:
@@ -59,6 +63,8 @@ class LocalStack(Server):
             create_signing_key(aws_client(self.settings, "kms"), self.settings.signing_key_id)
             create_registry_table(aws_client(self.settings, "dynamodb"), self.settings.registry_table)
             create_batch_resources(self.settings, discover_services(self.settings.services_dir))
+            if self.settings.events_topic_arn is not None:
+                create_events_topic(aws_client(self.settings, "sns"), self.settings.events_topic_arn)
             migrate(self.settings.dsn)
         except BaseException:
             self.stop()

@@ -11,6 +11,7 @@ from typing import Any
 from mlseam.artifacts import ArtifactStore
 from mlseam.drift import DriftVerdict, compare
 from mlseam.errors import InvalidInputError, QualityGateError
+from mlseam.events import NO_EVENTS, EventPublisher, drift_flagged
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.monitoring.live import LabelledPrediction, as_examples, by_version, label_lag, labelled_predictions
@@ -52,6 +53,7 @@ def monitor_service(
     now: datetime | None = None,
     window: timedelta = DRIFT_WINDOW,
     min_window: int = MIN_DRIFT_WINDOW,
+    events: EventPublisher = NO_EVENTS,
 ) -> MonitorResult:
     """Measure and store (beside each version in the registry) what live traffic says about ``service``."""
     now = now or datetime.now(UTC)
@@ -70,6 +72,8 @@ def monitor_service(
     entries = predictions.window(service.name, since=now - window, until=now, limit=MAX_DRIFT_WINDOW)
     result.drift = measure_drift(record, entries, artifacts, min_window=min_window, since=now - window)
     registry.record_monitoring(service.name, champion.version, drift=result.drift)
+    if result.drift["verdict"] in (DriftVerdict.MODERATE, DriftVerdict.DRIFTED):
+        events.publish(drift_flagged(service.name, champion.version, drift=result.drift))
     result.lines.append(f"{service.name} {champion.version} drift: {result.drift['summary']}")
     if not result.live:
         result.lines.insert(0, f"{service.name}: no logged prediction has a label yet")

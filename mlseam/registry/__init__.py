@@ -1,6 +1,6 @@
 """The model registry (DynamoDB): versions, metrics history, lineage and the champion pointer."""
 
-from mlseam.registry.dynamo import DynamoRegistry, create_registry_table
+from mlseam.registry.dynamo import DynamoRegistry
 from mlseam.registry.memory import InMemoryRegistry
 from mlseam.registry.protocol import Registry
 from mlseam.registry.records import (
@@ -8,9 +8,11 @@ from mlseam.registry.records import (
     ChampionEvent,
     ModelVersion,
     Status,
+    latest_pending,
     version_name,
     version_number,
 )
+from mlseam.registry.table import create_registry_table
 
 __all__ = [
     "Champion",
@@ -21,6 +23,7 @@ __all__ = [
     "Registry",
     "Status",
     "create_registry_table",
+    "latest_pending",
     "version_name",
     "version_number",
 ]

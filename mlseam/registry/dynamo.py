@@ -3,6 +3,12 @@
 Items share the partition ``SERVICE#<name>``; the sort key says what an item is:
 ``COUNTER`` (last version number), ``VERSION#<0000000007>``, ``CHAMPION`` and
 ``EVENT#<revision>`` (one per champion move, never rewritten).
+
+Attribute names say who may write an item, which is what IAM scopes (``dynamodb:Attributes``,
+infra/terraform/modules/ml-service/iam.tf): counter and version items hold only ``pk``, ``sk``,
+``last_version``, ``status``, ``record``, ``live`` and ``drift``; only the champion pointer has
+``version`` and ``since``, and only history events have ``action`` and ``to_version``. A role
+denied those names can record versions, pending ones included, but never move the champion.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ def _pk(service: str) -> str:
 
 def _version_sk(number: int) -> str:
     return f"VERSION#{number:010d}"
+
+
+_STILL_PENDING = {
+    "ConditionExpression": "#s = :pending",
+    "ExpressionAttributeNames": {"#s": "status"},
+    "ExpressionAttributeValues": {":pending": {"S": Status.PENDING.value}},
+}
 
 
 def _version_of(item: dict[str, Any]) -> ModelVersion:
@@ -74,14 +87,14 @@ class DynamoRegistry:
     def create_version(self, record: ModelVersion) -> None:
         self._conditional_put(self._version_item(record), "attribute_not_exists(pk)", record, "already exists")
 
-    def update_version(self, record: ModelVersion) -> None:
+    def update_version(self, record: ModelVersion, *, expected: Status = Status.RUNNING) -> None:
         self._conditional_put(
             self._version_item(record),
-            "#s = :running",
+            "#s = :expected",
             record,
-            "is no longer running",
+            f"is no longer {expected.value}",
             names={"#s": "status"},
-            values={":running": {"S": Status.RUNNING.value}},
+            values={":expected": {"S": expected.value}},
         )
 
     def _conditional_put(
@@ -202,7 +215,15 @@ class DynamoRegistry:
         )
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
+        self,
+        service: str,
+        version: str,
+        *,
+        expected_revision: int,
+        action: str,
+        reason: str,
+        actor: str = "",
+        settles: ModelVersion | None = None,
     ) -> Champion:
         current = self.get_champion(service)
         at = now_iso()
@@ -235,23 +256,19 @@ class DynamoRegistry:
             event["from_version"] = {"S": current.version}
         if actor:
             event["actor"] = {"S": actor}
+        writes: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": pointer, **condition}},
+            {"Put": {"TableName": self.table, "Item": event, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        if settles is not None:
+            writes.append({"Put": {"TableName": self.table, "Item": self._version_item(settles), **_STILL_PENDING}})
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": pointer, **condition}},
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": event,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
+            self.client.transact_write_items(TransactItems=writes)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 raise PromotionConflictError(
-                    f"{service}: the champion changed while {version} was being promoted; re-read and retry"
+                    f"{service}: the champion changed, or {version} was settled by someone else, while "
+                    f"{version} was being promoted; see `mlseam status {service}`, then retry"
                 ) from exc
             raise StoreError(f"registry write failed: {exc}") from exc
         except BotoCoreError as exc:
@@ -273,25 +290,3 @@ class DynamoRegistry:
             for i in self._query(service, "EVENT#", newest_first=False)
         ]
 
-
-def create_registry_table(client: Any, table: str) -> None:
-    """Create the registry table as Terraform does in AWS (local stack and tests only)."""
-    try:
-        client.create_table(
-            TableName=table,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-    client.get_waiter("table_exists").wait(TableName=table)
-    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        client.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )

@@ -32,12 +32,17 @@ class InMemoryRegistry:
                 raise StoreError(f"{record.service} {record.version} already exists; registry left as it was")
             self._versions[key] = copy.deepcopy(record)
 
-    def update_version(self, record: ModelVersion) -> None:
+    def update_version(self, record: ModelVersion, *, expected: Status = Status.RUNNING) -> None:
         with self._lock:
-            key = (record.service, record.number)
-            if key not in self._versions or self._versions[key].status != Status.RUNNING:
-                raise StoreError(f"{record.service} {record.version} is no longer running; registry left as it was")
-            self._versions[key] = copy.deepcopy(record)
+            self._check_status(record, expected)
+            self._versions[(record.service, record.number)] = copy.deepcopy(record)
+
+    def _check_status(self, record: ModelVersion, expected: Status) -> None:
+        key = (record.service, record.number)
+        if key not in self._versions or self._versions[key].status != expected:
+            raise StoreError(
+                f"{record.service} {record.version} is no longer {expected.value}; registry left as it was"
+            )
 
     def get_version(self, service: str, version: str) -> ModelVersion:
         number = version_number(version)
@@ -81,7 +86,15 @@ class InMemoryRegistry:
             return self._champions.get(service)
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
+        self,
+        service: str,
+        version: str,
+        *,
+        expected_revision: int,
+        action: str,
+        reason: str,
+        actor: str = "",
+        settles: ModelVersion | None = None,
     ) -> Champion:
         with self._lock:
             current = self._champions.get(service)
@@ -89,6 +102,14 @@ class InMemoryRegistry:
                 raise PromotionConflictError(
                     f"{service}: the champion changed while {version} was being promoted; re-read and retry"
                 )
+            if settles is not None:
+                try:
+                    self._check_status(settles, Status.PENDING)
+                except StoreError:
+                    raise PromotionConflictError(
+                        f"{service} {settles.version} is no longer pending; see `mlseam status {service}`"
+                    ) from None
+                self._versions[(settles.service, settles.number)] = copy.deepcopy(settles)
             at = now_iso()
             champion = Champion(service, version, expected_revision + 1, at, reason)
             self._champions[service] = champion

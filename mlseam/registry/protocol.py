@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from mlseam.registry.records import Champion, ChampionEvent, ModelVersion
+from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status
 
 
 class Registry(Protocol):
@@ -18,8 +18,11 @@ class Registry(Protocol):
         """Store a new ``running`` record; refuses to overwrite an existing version."""
         ...
 
-    def update_version(self, record: ModelVersion) -> None:
-        """Store a new state (progress or outcome) of a record that is still ``running``."""
+    def update_version(self, record: ModelVersion, *, expected: Status = Status.RUNNING) -> None:
+        """Store a new state (progress or outcome) of a record whose stored status is still ``expected``.
+
+        StoreError, and nothing written, when it is not: another writer settled it first.
+        """
         ...
 
     def get_version(self, service: str, version: str) -> ModelVersion:
@@ -35,11 +38,21 @@ class Registry(Protocol):
         ...
 
     def move_champion(
-        self, service: str, version: str, *, expected_revision: int, action: str, reason: str, actor: str = ""
+        self,
+        service: str,
+        version: str,
+        *,
+        expected_revision: int,
+        action: str,
+        reason: str,
+        actor: str = "",
+        settles: ModelVersion | None = None,
     ) -> Champion:
         """Point the champion at ``version`` if it is still at ``expected_revision``, with a history event.
 
         The pointer and the event are written together or not at all; ``actor`` says who moved it.
+        ``settles``, a pending version's new record (an approval), is written in the same
+        transaction, and only if that version is still ``pending``.
 
         Raises PromotionConflictError when another writer moved it first; nothing is written then.
         """

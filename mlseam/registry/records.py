@@ -17,6 +17,8 @@ class Status(StrEnum):
     RUNNING = "running"  # started; a record left here means the job died before finishing
     PROMOTED = "promoted"  # became champion
     KEPT = "kept"  # valid, but the champion stayed (not better, or nothing new to learn)
+    PENDING = "pending"  # won under an `approve` policy: waits for `mlseam approve` or `mlseam reject`
+    REJECTED = "rejected"  # a pending version an operator turned down; never served
     REFUSED = "refused"  # a quality gate refused the data or the candidate
     FAILED = "failed"  # an error stopped the attempt
 
@@ -51,6 +53,7 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     champion_version: str | None = None
     champion_metrics: dict[str, float] | None = None
+    champion_revision: int | None = None  # the champion pointer's revision it was compared with (0: none yet)
     gain: dict[str, float] | None = None  # candidate minus champion on the primary metric: delta, low, high, rows
     watermark: int = 0
     quarantine_revision: int = 0  # the examples quarantine revision it was read with: with watermark, its data
@@ -120,9 +123,15 @@ class ChampionEvent:
 
     service: str
     revision: int
-    action: str  # "promote" or "rollback"
+    action: str  # "promote", "approve" or "rollback"
     from_version: str | None
     to_version: str
     at: str
     reason: str
-    actor: str = ""  # who moved it: "retrain job", or user@host of a manual promote or rollback
+    actor: str = ""  # who moved it: "retrain job", or user@host (or --by) of a promote, approve or rollback
+
+
+def latest_pending(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The newest version still waiting for approval (the one ``mlseam approve`` takes), or None."""
+    pending = [record for record in versions if record.status is Status.PENDING]
+    return max(pending, key=lambda record: record.number, default=None)

@@ -10,6 +10,7 @@ from mlseam.runtime.coalescer import Arrival, PredictCoalescer
 from mlseam.runtime.codec import dump_model, load_model
 from mlseam.runtime.loading import LoadedModel, load_artifact, load_version, recorded_signature, warm_up
 from mlseam.runtime.outputs import UnusableOutput, predict_outputs
+from mlseam.runtime.pinned import PinnedVersions
 from mlseam.runtime.probabilities import PROBABILITY_DIGITS, Probabilities, class_names, predict_probabilities
 from mlseam.runtime.recorder import PredictionRecorder, build_recorder
 from mlseam.runtime.saving import store_model
@@ -20,6 +21,7 @@ __all__ = [
     "ChampionWatcher",
     "LoadedModel",
     "ModelSlot",
+    "PinnedVersions",
     "PredictCoalescer",
     "PredictionRecorder",
     "Probabilities",

@@ -9,6 +9,7 @@ import time
 from enum import StrEnum
 
 from mlseam.artifacts import ArtifactStore
+from mlseam.events import NO_EVENTS, EventPublisher, reload_failed
 from mlseam.manifest import Service
 from mlseam.registry import Registry
 from mlseam.runtime.loading import LoadedModel, load_version
@@ -37,7 +38,11 @@ class ModelSlot:
 
 
 class ChampionWatcher:
-    """Polls the champion pointer and swaps in each new champion; failures keep the old one."""
+    """Polls the champion pointer and swaps in each new champion; failures keep the old one.
+
+    The first failure of a run of them is published as a ``reload.failed`` event (the retries
+    with backoff that follow are only counted, so a broken champion is one event, not one a poll).
+    """
 
     def __init__(
         self,
@@ -48,6 +53,7 @@ class ChampionWatcher:
         artifacts: ArtifactStore,
         interval_s: float,
         max_backoff_s: float,
+        events: EventPublisher = NO_EVENTS,
     ) -> None:
         self.service = service
         self.slot = slot
@@ -56,6 +62,9 @@ class ChampionWatcher:
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
         self.failures = 0
+        self.events = events
+        self.wanted: str | None = None
+        """The champion version last read from the pointer (the one a failed reload was loading)."""
 
     def check(self) -> bool:
         """Load the champion if it changed; True when a new model was swapped in."""
@@ -65,6 +74,7 @@ class ChampionWatcher:
             if self.slot.current is None:
                 self.slot.readiness, self.slot.reason = SlotState.NO_MODEL, f"{name} has no champion yet; retrain it"
             return False
+        self.wanted = champion.version
         if self.slot.current is not None and self.slot.current.version == champion.version:
             return False
         started = time.perf_counter()
@@ -96,10 +106,19 @@ class ChampionWatcher:
                 "champion reload failed; keeping the current model",
                 extra={"service": self.service.name, "reason": reason},
             )
+            if self.failures == 1:
+                self._announce_failure(reason)
             return
         self.failures = 0
         if changed:
             RELOADS.labels(self.service.name, "success").inc()
+
+    def _announce_failure(self, reason: str) -> None:
+        serving = self.slot.current.version if self.slot.current is not None else None
+        version = self.wanted or "unknown"
+        self.events.publish(
+            reload_failed(self.service.name, version, serving=serving, failures=self.failures, reason=reason)
+        )
 
     def next_delay(self) -> float:
         """The poll interval, backing off exponentially while reloads keep failing."""

@@ -17,6 +17,9 @@ CALL_REQUESTS = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
 MODEL_VERSION = Gauge("mlseam_model_loaded", "1 for the model version being served", ["service", "version"])
+PINNED_VERSIONS = Gauge(
+    "mlseam_pinned_versions_loaded", "Versions besides the champion held for X-Model-Version requests", ["service"]
+)
 RELOADS = Counter("mlseam_model_reloads_total", "Champion reload attempts by result", ["service", "result"])
 PREDICTIONS_LOGGED = Counter(
     "mlseam_predictions_logged_total", "Predictions written to the prediction log", ["service"]

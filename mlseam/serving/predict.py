@@ -8,6 +8,7 @@ FastAPI route (same ``run_predict``) stays for docs and any other caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -34,13 +35,24 @@ from mlseam.serving.served import ServedService
 log = logging.getLogger("mlseam.serving")
 
 
-async def run_predict(runtime: ServedService, body: bytes, arrival: Arrival | None = None) -> bytes:
-    """The JSON answer to a predict body, or the error saying what to fix; a sampled request is logged."""
+async def run_predict(
+    runtime: ServedService, body: bytes, arrival: Arrival | None = None, pinned: str | None = None
+) -> bytes:
+    """The JSON answer to a predict body, or the error saying what to fix; a sampled request is logged.
+
+    ``pinned`` (the ``X-Model-Version`` header) names a former champion to answer instead; unless
+    it is the champion being served, it is run in its own call, outside the coalescer.
+    """
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
+    pinned = runtime.pinned.name_of(pinned) if pinned else None
+    current = runtime.slot.current
     try:
-        predicted, version = await runtime.coalescer.submit(inputs, arrival)
+        if pinned is not None and (current is None or current.version != pinned):
+            predicted, version = await asyncio.to_thread(runtime.pinned.predict, inputs, pinned)
+        else:
+            predicted, version = await runtime.coalescer.submit(inputs, arrival)
     except MlseamError:
         raise
     except Exception as exc:
@@ -111,7 +123,7 @@ class FastPredict:
             if body is None:
                 return  # the client went away before sending its body
             check_token(self.token, _header(scope, b"authorization"))
-            payload = await run_predict(runtime, body, arrival)
+            payload = await run_predict(runtime, body, arrival, _header(scope, b"x-model-version") or None)
             status, headers = 200, _json_headers(payload)
         except (HttpError, MlseamError) as exc:
             problem = problem_for(exc)

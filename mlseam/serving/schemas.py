@@ -10,6 +10,7 @@ from annotated_types import Len
 from pydantic import ConfigDict, Discriminator, Tag, TypeAdapter, create_model
 
 from mlseam.manifest import Service
+from mlseam.registry import ModelVersion
 from mlseam.runtime import LoadedModel
 from mlseam.tasks import TaskKind
 from mlseam.tasks.base import plain_text
@@ -81,6 +82,20 @@ class ModelInfo(pydantic.BaseModel):
     drift: dict[str, Any] | None = pydantic.Field(
         default=None, description="from the last `mlseam monitor`: verdict, summary and PSI scores of live inputs"
     )
+    pending: PendingInfo | None = pydantic.Field(
+        default=None, description="the latest version pending approval, if any; read-only, it is not served"
+    )
+
+
+class PendingInfo(pydantic.BaseModel):
+    """A version that won its retrain but waits for ``mlseam approve`` (the ``approve`` promotion policy)."""
+
+    version: str
+    metrics: dict[str, float]
+    compared_with: str | None = pydantic.Field(description="the champion it was compared with (None: the first)")
+    champion_metrics: dict[str, float] | None
+    finished_at: str | None
+    reason: str
 
 
 class Readiness(pydantic.BaseModel):
@@ -230,6 +245,18 @@ def model_summary(loaded: LoadedModel) -> dict[str, Any]:
         "artifact_sha256": record.artifact_sha256,
         "live": record.live,
         "drift": record.drift,
+    }
+
+
+def pending_summary(record: ModelVersion) -> dict[str, Any]:
+    """The fields of ``PendingInfo`` for a pending version."""
+    return {
+        "version": record.version,
+        "metrics": record.metrics,
+        "compared_with": record.champion_version,
+        "champion_metrics": record.champion_metrics,
+        "finished_at": record.finished_at,
+        "reason": record.reason,
     }
 
 

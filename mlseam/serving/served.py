@@ -13,6 +13,7 @@ from mlseam.runtime import (
     ChampionWatcher,
     LoadedModel,
     ModelSlot,
+    PinnedVersions,
     PredictCoalescer,
     PredictionRecorder,
     new_prediction_ids,
@@ -46,6 +47,7 @@ class ServedService:
             artifacts=stores.artifacts,
             interval_s=settings.poll_interval_s,
             max_backoff_s=settings.reload_max_backoff_s,
+            events=stores.events,
         )
         self.coalescer = PredictCoalescer(
             self.predict,
@@ -56,6 +58,10 @@ class ServedService:
             inline_budget_s=settings.inline_predict_ms / 1000.0,
             gather_s=settings.coalesce_gather_ms / 1000.0,
         )
+        self.pinned = PinnedVersions(
+            service, registry=stores.registry, artifacts=stores.artifacts, size=settings.pinned_cache_size
+        )
+        """Former champions asked for by ``X-Model-Version``."""
         self._watch: asyncio.Task[None] | None = None
 
     def loaded(self) -> LoadedModel:

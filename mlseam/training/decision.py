@@ -10,6 +10,7 @@ import numpy as np
 
 from mlseam.contract import Model, overrides_is_better
 from mlseam.errors import PromotionConflictError
+from mlseam.manifest import PromotionPolicy
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.training.noise import Gain
 from mlseam.training.split import holdout_mask
@@ -18,6 +19,9 @@ log = logging.getLogger("mlseam.retrain")
 
 RETRAIN_ACTOR = "retrain job"
 """Who the champion history says moved the champion when a retrain promoted."""
+
+PENDING_NOTE = "; pending approval"
+"""Ends a pending version's reason, before the commands that settle it (dropped once it is settled)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,21 @@ def judge_candidate(
     return Verdict(Status.PROMOTED, f"better: {versus}")
 
 
-def promote_candidate(registry: Registry, record: ModelVersion, champion: Champion | None, reason: str) -> Verdict:
-    """Move the champion to ``record`` if it has not moved since the retrain read it; KEPT if it has."""
+def promote_candidate(
+    registry: Registry, record: ModelVersion, champion: Champion | None, reason: str, policy: PromotionPolicy = "auto"
+) -> Verdict:
+    """Move the champion to ``record`` if it has not moved since the retrain read it; KEPT if it has.
+
+    Under the ``approve`` policy nothing moves: the winner is PENDING, with the champion revision
+    it was compared with, until ``mlseam approve`` (which refuses once the champion has moved).
+    """
+    record.champion_revision = champion.revision if champion else 0
+    if policy == "approve":
+        return Verdict(
+            Status.PENDING,
+            f"{reason}{PENDING_NOTE}: `mlseam approve {record.service} {record.version}` "
+            f"or `mlseam reject {record.service} {record.version} --reason ...`",
+        )
     try:
         registry.move_champion(
             record.service,

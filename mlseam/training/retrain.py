@@ -11,8 +11,9 @@ from typing import Any
 from mlseam.artifacts import ArtifactStore
 from mlseam.contract import Model
 from mlseam.errors import MlseamError, QualityGateError
+from mlseam.events import NO_EVENTS, EventPublisher
 from mlseam.examples import ExamplesStore
-from mlseam.manifest import Service
+from mlseam.manifest import PromotionPolicy, Service
 from mlseam.registry import Champion, ModelVersion, Registry, Status
 from mlseam.registry.records import now_iso
 from mlseam.runtime import load_artifact, store_model
@@ -21,6 +22,7 @@ from mlseam.stores import Stores
 from mlseam.tasks import Examples
 from mlseam.training import gates
 from mlseam.training.abandoned import close_abandoned
+from mlseam.training.announce import announce_retrain
 from mlseam.training.decision import Verdict, champion_overlap_note, judge_candidate, promote_candidate
 from mlseam.training.due import candidate_lineage, new_examples, not_due, retrain_trigger
 from mlseam.training.lineage import artifact_key, detect_code_version
@@ -30,7 +32,7 @@ from mlseam.training.split import holdout_digest, holdout_mask
 
 log = logging.getLogger("mlseam.retrain")
 
-EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.REFUSED: 3, Status.FAILED: 4}
+EXIT_CODES = {Status.PROMOTED: 0, Status.KEPT: 0, Status.PENDING: 0, Status.REFUSED: 3, Status.FAILED: 4}
 """Process exit code per outcome: 0 means the service has a sound champion."""
 EXIT_CHAMPION_UNHEALTHY = 5
 """Exit code when the champion was kept but could not be evaluated: it needs a look (or a rollback)."""
@@ -73,6 +75,8 @@ class Retrainer:
         artifacts_prefix: str = "artifacts",
         code_version: str | None = None,
         abandoned_after: timedelta = timedelta(hours=6),
+        policy: PromotionPolicy = "auto",
+        events: EventPublisher = NO_EVENTS,
     ) -> None:
         self.service = service
         self.examples = examples
@@ -81,6 +85,7 @@ class Retrainer:
         self.artifacts_prefix = artifacts_prefix
         self.code_version = code_version
         self.abandoned_after = abandoned_after
+        self.policy, self.events = policy, events
 
     @classmethod
     def for_settings(cls, service: Service, stores: Stores, settings: Settings) -> Retrainer:
@@ -93,6 +98,8 @@ class Retrainer:
             artifacts_prefix=settings.artifacts_prefix,
             code_version=detect_code_version(settings.code_version),
             abandoned_after=timedelta(minutes=settings.retrain_abandoned_after_minutes),
+            policy=service.manifest.promotion_policy(settings.environment),
+            events=stores.events,
         )
 
     def run(self, *, force: bool = False) -> Outcome:
@@ -134,6 +141,7 @@ class Retrainer:
             record.reason += f" (fitted because {trigger})"  # the unusual triggers only: a changed model, --force
         record.finished_at = record.finished_at or now_iso()
         self.registry.update_version(record)
+        announce_retrain(self.events, record, champion)
         summary = f"{service.name} {record.version} {record.status.value}: {record.reason}"
         if record.malformed_rows:
             summary += f" ({record.malformed_rows} malformed or out-of-range example rows skipped)"
@@ -282,7 +290,7 @@ class Retrainer:
             record, candidate, champion, champion_problem, note, gain=gain, no_gain_why=no_gain_why
         )
         if verdict.status is Status.PROMOTED:
-            verdict = promote_candidate(self.registry, record, champion, verdict.reason)
+            verdict = promote_candidate(self.registry, record, champion, verdict.reason, self.policy)
         if verdict.status is not Status.PROMOTED:
             raise RetrainStopped(verdict)
         record.status, record.reason, record.finished_at = Status.PROMOTED, verdict.reason, now_iso()

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from api_servers import start_api, train
+from event_queue import subscribe_queue
 from sklearn.datasets import load_digits
 
 from builders import clone_service
@@ -141,6 +142,7 @@ def test_inverted_images_are_flagged_as_drift_and_the_verdict_is_stored(
     finally:
         assert api.stop() == 0, api.logs()
     service = load_service(name, settings.services_dir)
+    events = subscribe_queue(settings)
     result = monitor_service(
         service,
         examples=stores.examples,
@@ -148,10 +150,14 @@ def test_inverted_images_are_flagged_as_drift_and_the_verdict_is_stored(
         registry=stores.registry,
         artifacts=stores.artifacts,
         min_window=200,
+        events=stores.events,
     )
     drift = stores.registry.get_version(name, "v1").drift
     assert drift is not None and drift["verdict"] == "drifted" and drift["window"] == 300, drift
     assert result.lines[-1].startswith(f"{name} v1 drift: inputs drifted: ")
+    flagged = events.wait_for(name, "drift.flagged")
+    assert flagged["version"] == "v1" and flagged["details"]["verdict"] == "drifted"
+    assert flagged["details"]["window"] == 300 and flagged["reason"] == drift["summary"]
     too_few = monitor_service(
         service,
         examples=stores.examples,

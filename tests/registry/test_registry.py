@@ -110,3 +110,42 @@ def test_every_move_is_kept_in_history(registry: Registry, service: str) -> None
         ("rollback", two.version, one.version, "bad release", "ana@laptop"),
     ]
     assert all(e.at for e in history)
+
+
+def test_a_move_that_settles_a_pending_version_writes_nothing_once_it_is_settled(
+    registry: Registry, service: str
+) -> None:
+    # given: v1 pending, then rejected by another operator after the approver read it
+    pending = _stored(registry, service, status=Status.PENDING)
+    approved = ModelVersion.from_json(pending.to_json())
+    approved.status = Status.PROMOTED
+    rejected = ModelVersion.from_json(pending.to_json())
+    rejected.status = Status.REJECTED
+    registry.update_version(rejected, expected=Status.PENDING)
+    # when / then: the approval's move is refused as a whole
+    with pytest.raises(PromotionConflictError):
+        registry.move_champion(
+            service, pending.version, expected_revision=0, action="approve", reason="r", actor="a", settles=approved
+        )
+    assert registry.get_champion(service) is None and registry.history(service) == []
+    assert registry.get_version(service, pending.version).status == Status.REJECTED
+
+
+def test_a_move_that_settles_a_pending_version_writes_pointer_history_and_version_together(
+    registry: Registry, service: str
+) -> None:
+    # given
+    pending = _stored(registry, service, status=Status.PENDING)
+    approved = ModelVersion.from_json(pending.to_json())
+    approved.status, approved.reason = Status.PROMOTED, "approved by a"
+    # when
+    champion = registry.move_champion(
+        service, pending.version, expected_revision=0, action="approve", reason="r", actor="a", settles=approved
+    )
+    # then
+    assert champion.version == pending.version and champion.revision == 1
+    assert [(e.action, e.actor) for e in registry.history(service)] == [("approve", "a")]
+    stored = registry.get_version(service, pending.version)
+    assert (stored.status, stored.reason) == (Status.PROMOTED, "approved by a")
+    with pytest.raises(StoreError, match="is no longer pending"):
+        registry.update_version(approved, expected=Status.PENDING)

@@ -251,7 +251,7 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
 
 def test_the_openapi_contract_declares_every_answer_and_links_a_batch_to_its_status(served: Served) -> None:
     paths = httpx.get(served.api.url(f"/{served.digits}/openapi.json")).json()["paths"]
-    assert set(paths["/v1/predict"]["post"]["responses"]) == {"200", "401", "413", "422", "500", "503"}
+    assert set(paths["/v1/predict"]["post"]["responses"]) == {"200", "401", "404", "409", "413", "422", "500", "503"}
     assert set(paths["/v1/examples"]["post"]["responses"]) == {"201", "401", "413", "422", "503"}
     assert set(paths["/v1/batches"]["post"]["responses"]) == {"202", "401", "409", "413", "422", "503"}
     assert set(paths["/v1/batches/{batch_id}"]["get"]["responses"]) == {"200", "401", "404", "422", "503"}

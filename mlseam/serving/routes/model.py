@@ -1,4 +1,4 @@
-"""``GET /v1/model``: the champion being served."""
+"""``GET /v1/model``: the champion being served, and the version pending approval if there is one."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from mlseam.errors import MlseamError
+from mlseam.registry import latest_pending
 from mlseam.serving.deps import AUTHORISED, Served
 from mlseam.serving.problems import error_responses
-from mlseam.serving.schemas import ModelInfo, model_summary
+from mlseam.serving.schemas import ModelInfo, model_summary, pending_summary
 
 log = logging.getLogger("mlseam.serving")
 
@@ -25,11 +26,15 @@ router = APIRouter(prefix="/v1", tags=["model"], dependencies=AUTHORISED)
 async def get_model(served: Served) -> Response:
     loaded = served.loaded()
     summary = model_summary(loaded)
-    # What the monitor measured is written after the model was loaded: read it fresh.
+    # What the monitor measured is written after the model was loaded, and a version may be
+    # pending since: read both fresh.
     try:
-        current = await asyncio.to_thread(served.registry.get_version, served.service.name, loaded.record.version)
+        versions = await asyncio.to_thread(served.registry.list_versions, served.service.name)
     except MlseamError:
-        log.warning("could not read %s's monitoring from the registry", served.service.name, exc_info=True)
+        log.warning("could not read %s's versions from the registry", served.service.name, exc_info=True)
     else:
+        current = next((record for record in versions if record.version == loaded.version), loaded.record)
         summary["live"], summary["drift"] = current.live, current.drift
+        pending = latest_pending(versions)
+        summary["pending"] = pending_summary(pending) if pending is not None else None
     return Response(orjson.dumps(summary), media_type="application/json")

@@ -77,6 +77,15 @@ data "aws_iam_policy_document" "data_key" {
   }
 }
 
+locals {
+  # The manifest's promotion policy here (mlseam/manifest.py): auto unless it says approve.
+  promotion = try(var.manifest.promotion[var.platform.environment], "auto")
+  # Under approve, the retrain role may write only the attribute names of versions, the version
+  # counter and the monitor's measurements: the champion pointer's `version` and `since` and the
+  # history's `action` and `to_version` are the approver's (mlseam/registry/dynamo.py).
+  retrain_attributes = ["pk", "sk", "last_version", "status", "record", "live", "drift"]
+}
+
 # The service's models (its artifacts and registry items): serving reads them (api, worker) and
 # verifies their signatures, retraining also writes and signs them (conditional writes: ConditionCheckItem).
 data "aws_iam_policy_document" "models" {
@@ -137,8 +146,64 @@ data "aws_iam_policy_document" "batch_store" {
   }
 }
 
+# Retraining under approve: read everything of the service, write artifacts, and write registry
+# items only with the attribute names of versions, so a pending candidate is recorded but the
+# champion never moves (its pointer and history need names this role cannot write).
+data "aws_iam_policy_document" "models_fenced" {
+  source_policy_documents = [data.aws_iam_policy_document.models["read"].json]
+  statement {
+    sid       = "WriteOwnArtifacts"
+    actions   = ["s3:PutObject"]
+    resources = [local.artifacts_objects]
+  }
+  statement {
+    sid       = "WriteOwnVersionsNotTheChampion"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+    resources = [var.platform.registry_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.registry_keys
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.retrain_attributes
+    }
+  }
+}
+
+# What an operator who approves, rejects, promotes or rolls back this service needs (the `mlseam`
+# CLI): read and write its registry items, the champion pointer included, check artifacts'
+# digests, publish the move. Attach the approver_policy_arn output to the operators' role.
+data "aws_iam_policy_document" "approver" {
+  source_policy_documents = [data.aws_iam_policy_document.publish_events.json, data.aws_iam_policy_document.data_key.json]
+  statement {
+    sid       = "ReadOwnArtifacts"
+    actions   = ["s3:GetObject"]
+    resources = [local.artifacts_objects]
+  }
+  statement {
+    sid       = "MoveOwnChampion"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+    resources = [var.platform.registry_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.registry_keys
+    }
+  }
+}
+
+resource "aws_iam_policy" "approver" {
+  name        = "${local.family}-approver"
+  description = "Approve, reject, promote and roll back ${var.name} in ${var.platform.environment} (the mlseam CLI)"
+  policy      = data.aws_iam_policy_document.approver.json
+  tags        = var.tags
+}
+
 data "aws_iam_policy_document" "api" {
-  source_policy_documents = [data.aws_iam_policy_document.models["read"].json, data.aws_iam_policy_document.batch_store.json]
+  source_policy_documents = [data.aws_iam_policy_document.models["read"].json, data.aws_iam_policy_document.batch_store.json, data.aws_iam_policy_document.publish_events.json]
   statement {
     sid       = "SubmitBatchChunks"
     actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
@@ -171,7 +236,10 @@ data "aws_iam_policy_document" "worker" {
 }
 
 data "aws_iam_policy_document" "retrain" {
-  source_policy_documents = [data.aws_iam_policy_document.models["read_write"].json]
+  source_policy_documents = [
+    local.promotion == "approve" ? data.aws_iam_policy_document.models_fenced.json : data.aws_iam_policy_document.models["read_write"].json,
+    data.aws_iam_policy_document.publish_events.json,
+  ]
   statement {
     sid       = "ReadDatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]

@@ -48,6 +48,7 @@ locals {
     MLSEAM_CODE_VERSION               = var.image_tag
     MLSEAM_DATABASE_URL               = var.platform.database_url
     MLSEAM_SIGNING_KEY_ID             = var.platform.signing_key_arn
+    MLSEAM_EVENTS_TOPIC_ARN           = aws_sns_topic.events.arn
     # The API and the worker log predictions; the monitor reads them; each writer drops old days.
     MLSEAM_PREDICTION_LOG_SHARE          = tostring(var.prediction_log_share)
     MLSEAM_PREDICTION_LOG_RETENTION_DAYS = tostring(var.prediction_log_retention_days)

@@ -37,3 +37,18 @@ output "migrate_task" {
   description = "Where `mlseam migrate` runs: the retrain task definition and container (merge with the platform's task_network)."
   value       = { task_definition = aws_ecs_task_definition.this["retrain"].arn, container = "retrain" }
 }
+
+output "events_topic_arn" {
+  description = "SNS topic of the service's platform events (schema mlseam.event/1); subscribe to it."
+  value       = aws_sns_topic.events.arn
+}
+
+output "approver_policy_arn" {
+  description = "Managed policy letting an operator approve, reject, promote and roll back the service: attach it to their role."
+  value       = aws_iam_policy.approver.arn
+}
+
+output "promotion" {
+  description = "The manifest's promotion policy in this environment: auto, or approve (the retrain role cannot move the champion)."
+  value       = local.promotion
+}
