@@ -11,11 +11,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlseam.serving.access_log import LOGGER_NAME, installed_access_log
 from mlseam.serving.metrics import LATENCY, REQUESTS
 from mlseam.serving.problems import REQUEST_ID, BodyTooLargeError, Problem, problem_for, problem_headers, render_problem
 from mlseam.serving.route_labels import RouteLabels
 
-log = logging.getLogger("mlseam.access")
+log = logging.getLogger(LOGGER_NAME)
 
 DISCARD_AT_MOST = 128 * 1024 * 1024
 """How much of a body past the limit is read and thrown away so that its sender, still sending
@@ -54,6 +55,8 @@ class RequestContext:
         self.max_body_bytes = max_body_bytes
         self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
         self.labels = RouteLabels(routes)
+        # Decided once: the log level is set before the app is built, and the access log is on at INFO.
+        self.access = installed_access_log() if log.isEnabledFor(logging.INFO) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,21 +93,26 @@ class RequestContext:
                 raise
             await _send_problem(send_with_id, problem_for(RuntimeError()))
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, request_id, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         service, route = self.labels.of(scope["path"])
         _counter(service, route, status).inc()
         _latency(service, route).observe(elapsed)
-        if route not in _QUIET_ROUTES:
+        if route in _QUIET_ROUTES:
+            return
+        ms = round(elapsed * 1000, 2)
+        if self.access is not None:
+            self.access.request(request_id, scope["method"], scope["path"], status, ms, service)
+        else:
             log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "ms": round(elapsed * 1000, 2),
+                    "ms": ms,
                     "service": service,
                 },
             )

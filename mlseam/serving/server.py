@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -12,6 +13,7 @@ from types import FrameType
 import uvicorn
 from pythonjsonlogger.json import JsonFormatter
 
+from mlseam.serving.access_log import close_access_log, install_access_log
 from mlseam.serving.app import create_app
 from mlseam.serving.problems import REQUEST_ID
 from mlseam.settings import Settings
@@ -25,13 +27,17 @@ class _RequestIdFilter(logging.Filter):
 
 
 def configure_json_logs(level: str) -> None:
-    """One JSON object per log line on stderr, each with the request id when there is one."""
+    """One JSON object per log line on stderr, each with the request id when there is one.
+
+    Access lines (one per request, at INFO) bypass the handler: see ``AccessLog``.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    install_access_log(sys.stderr)
 
 
 class _Server(uvicorn.Server):
@@ -75,6 +81,7 @@ def serve(
     try:
         server.run()
     finally:
+        close_access_log()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
