@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -38,13 +39,15 @@ def _py_spy() -> str | None:
 
 
 def record(pid: int, seconds: float, out: Path, *, cpu: int | None = None, rate: int = 250) -> subprocess.Popen[bytes]:
-    """Start sampling ``pid`` for ``seconds`` into ``out`` (collapsed stacks), without pausing it; the caller
+    """Start sampling ``pid`` for ``seconds`` into ``out`` (collapsed stacks) without pausing it; the caller
     waits for the returned process."""
     exe = _py_spy()
     if exe is None:
         raise RuntimeError("py-spy is not installed (make install adds it)")
     argv = [exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate)]
-    argv += ["--format", "raw", "--nonblocking", "--output", str(out)]
+    # --gil: only samples of the thread holding the GIL; on a server pinned to one CPU that is the Python work
+    # being done, never a thread waiting (for a request, for the next batch, for the GIL itself).
+    argv += ["--format", "raw", "--gil", "--nonblocking", "--output", str(out)]
     if cpu is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", str(cpu), *argv]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -59,12 +62,30 @@ def stage_of(frames: list[str]) -> str:
     return "loop"
 
 
-def breakdown(collapsed: str) -> tuple[dict[str, float], int]:
-    """(share of the samples per stage, samples) from py-spy's collapsed stacks (``a;b;c count`` lines)."""
-    counts: Counter[str] = Counter()
+def _stacks(collapsed: str) -> list[tuple[list[str], int]]:
+    """(frames, samples) per line of py-spy's collapsed stacks (``a;b;c count``)."""
+    stacks = []
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            counts[stage_of(stack.split(";"))] += int(count)
+            stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def breakdown(collapsed: str) -> tuple[dict[str, float], int]:
+    """(share of the samples per stage, samples) from py-spy's collapsed stacks."""
+    counts: Counter[str] = Counter()
+    for frames, count in _stacks(collapsed):
+        counts[stage_of(frames)] += count
     total = sum(counts.values())
     return {stage: counts[stage] / total if total else 0.0 for stage in STAGES}, total
+
+
+def hottest(collapsed: str, top: int = 12) -> list[tuple[str, str, float]]:
+    """The ``top`` innermost Python functions by share of the samples: (stage, function, share)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for frames, count in _stacks(collapsed):
+        leaf = re.sub(r":\d+\)$", ")", frames[-1])
+        counts[(stage_of(frames), leaf)] += count
+    total = sum(counts.values()) or 1
+    return [(stage, leaf, count / total) for (stage, leaf), count in counts.most_common(top)]

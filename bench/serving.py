@@ -439,6 +439,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.duration: float = 1.0 if args.quick else float(args.duration)
+        self.scenarios = [key for key in SCENARIOS if not args.scenario or f"{key[0]}x{key[1]}" in args.scenario]
         self.warmup = min(WARMUP_S, self.duration)
         self.tmp = Path(tempfile.mkdtemp(prefix="mlseam-bench-serving-"))
         self.procs: list[harness.Proc] = []
@@ -643,7 +644,7 @@ class Bench:
         for live in lives:
             live.run = replace(live.run, scenarios={}, neighbour=None)
         print(f"round {index + 1}:", file=sys.stderr, flush=True)
-        for step, (rows, concurrency) in enumerate(SCENARIOS):
+        for step, (rows, concurrency) in enumerate(self.scenarios):
             for live in lives if step % 2 == 0 else lives[::-1]:
                 live.run.scenarios[(rows, concurrency)] = self.scenario(live, rows, concurrency)
         if not self.args.no_neighbour:
@@ -682,8 +683,11 @@ class Bench:
         if spy.returncode != 0 or not out.exists():
             note = f"py-spy exited {spy.returncode}: {stderr.decode(errors='replace').strip()[-300:]}"
             return Profile(scenario, {}, 0, note)
-        shares, samples = profile_breakdown.breakdown(out.read_text())
-        return Profile(scenario, shares, samples)
+        collapsed = out.read_text()
+        if self.args.keep_profile:
+            Path(self.args.keep_profile).write_text(collapsed)
+        shares, samples = profile_breakdown.breakdown(collapsed)
+        return Profile(scenario, shares, samples, hottest=profile_breakdown.hottest(collapsed))
 
     def finish(self, live: Live, rounds: list[dict[str, ServerRun]]) -> None:
         """RSS after everything, then stop the server."""
@@ -793,9 +797,16 @@ def main(argv: list[str] | None = None) -> int:
         choices=[name for name, _ in SERVERS],
         help="measure this server (repeatable; default: every one)",
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[f"{rows}x{concurrency}" for rows, concurrency in SCENARIOS],
+        help="only this ROWSxCONCURRENCY scenario (repeatable; default: every one; aims need them all)",
+    )
     parser.add_argument("--runs", type=int, default=2, help="rounds of every scenario on the same servers (default 2)")
     parser.add_argument("--no-neighbour", action="store_true", help="skip the scenario with a busy neighbour")
     parser.add_argument("--no-profile", action="store_true", help="skip the sampled profile of mlseam")
+    parser.add_argument("--keep-profile", metavar="PATH", help="also write the profile's collapsed stacks there")
     # Child modes (the script runs itself pinned to a CPU).
     parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -73,6 +73,14 @@ class Profile:
     shares: dict[str, float]
     samples: int
     note: str = ""
+    hottest: list[tuple[str, str, float]] = field(default_factory=list)
+    """(stage, innermost function, share of the samples), hottest first."""
+
+
+def _measured(key: tuple[int, int], *runs: ServerRun | None) -> list[Scenario] | None:
+    """Each run's scenario ``key``; None unless every run was measured there."""
+    found = [run.scenarios.get(key) if run is not None else None for run in runs]
+    return None if any(scenario is None for scenario in found) else [s for s in found if s is not None]
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -188,6 +196,8 @@ def print_log_costs(runs: dict[str, ServerRun]) -> None:
         print(f"{what} on vs off (same build, same machine, ABBA order):")
         print(f"  {'rows/req':>8} {'conc':>5} {'req/s on/off':>21} {'cost':>7} {'p99 ms on/off':>15}")
         for key, on in shipped.scenarios.items():
+            if key not in off_run.scenarios:
+                continue
             off = off_run.scenarios[key]
             cost = 1.0 - _ratio(on.req_s, off.req_s)
             print(
@@ -219,6 +229,10 @@ def print_profile(profile: Profile | None) -> None:
         "write: rendering the answer; log: access and prediction logs; metrics: Prometheus; http: uvicorn and the "
         "ASGI layers; loop: the event loop and thread hand-offs)"
     )
+    if profile.hottest:
+        print("  hottest innermost functions:")
+        for stage, leaf, share in profile.hottest:
+            print(f"    {share:>6.1%} {stage:>9}  {leaf}")
 
 
 @dataclass
@@ -265,10 +279,11 @@ def _aim_c64(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: ServerRun |
         f"1 row c=64: mlseam >= {AIM_C64_SPEEDUP:g}x the minimal app, >= {AIM_C64_FLOOR:g}x the raw ASGI floor, "
         f"p99 < {AIM_C64_P99_MS:g} ms, access and prediction logs on"
     )
-    if mlseam is None or minimal is None or floor is None:
-        verdicts.add(text, None, "needs mlseam, minimal and floor")
+    found = _measured((1, 64), mlseam, minimal, floor)
+    if found is None:
+        verdicts.add(text, None, "needs mlseam, minimal and floor at 1 row c=64")
         return
-    ours, theirs, bottom = mlseam.scenarios[(1, 64)], minimal.scenarios[(1, 64)], floor.scenarios[(1, 64)]
+    ours, theirs, bottom = found
     speed, to_floor, p99 = _ratio(ours.req_s, theirs.req_s), _ratio(ours.req_s, bottom.req_s), ours.raw["p99_ms"]
     met = speed >= AIM_C64_SPEEDUP and to_floor >= AIM_C64_FLOOR and p99 < AIM_C64_P99_MS and ours.errors == 0
     verdicts.add(
@@ -282,17 +297,21 @@ def _aim_c64(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: ServerRun |
 def _aim_latency_and_rows(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: ServerRun | None) -> None:
     c1_text = "1 row c=1: mlseam p50 no worse than the minimal app's"
     rows_text = f"100 rows c=8: mlseam rows/s >= {AIM_100ROW_SPEEDUP:g}x the minimal app's"
-    if mlseam is None or minimal is None:
-        verdicts.add(c1_text, None, "needs mlseam and minimal")
-        verdicts.add(rows_text, None, "needs mlseam and minimal")
+    found = _measured((1, 1), mlseam, minimal)
+    if found is None:
+        verdicts.add(c1_text, None, "needs mlseam and minimal at 1 row c=1")
+    else:
+        ours, theirs = found
+        verdicts.add(
+            c1_text,
+            ours.raw["p50_ms"] <= theirs.raw["p50_ms"] and ours.errors == 0,
+            f"{ours.raw['p50_ms']:.2f} ms vs {theirs.raw['p50_ms']:.2f} ms",
+        )
+    found = _measured((100, 8), mlseam, minimal)
+    if found is None:
+        verdicts.add(rows_text, None, "needs mlseam and minimal at 100 rows c=8")
         return
-    ours, theirs = mlseam.scenarios[(1, 1)], minimal.scenarios[(1, 1)]
-    verdicts.add(
-        c1_text,
-        ours.raw["p50_ms"] <= theirs.raw["p50_ms"] and ours.errors == 0,
-        f"{ours.raw['p50_ms']:.2f} ms vs {theirs.raw['p50_ms']:.2f} ms",
-    )
-    ours, theirs = mlseam.scenarios[(100, 8)], minimal.scenarios[(100, 8)]
+    ours, theirs = found
     ratio = _ratio(ours.rows_s, theirs.rows_s)
     verdicts.add(
         rows_text,
@@ -305,24 +324,29 @@ def _aim_logs(
     verdicts: _Verdicts, mlseam: ServerRun | None, noaccess: ServerRun | None, nolog: ServerRun | None
 ) -> None:
     text = f"1 row c=64: turning the access log off changes throughput by < {AIM_ACCESS_LOG_COST:.0%}"
-    if mlseam is None or noaccess is None:
-        verdicts.add(text, None, f"needs mlseam and {NOACCESS}")
+    found = _measured((1, 64), mlseam, noaccess)
+    if found is None:
+        verdicts.add(text, None, f"needs mlseam and {NOACCESS} at 1 row c=64")
     else:
-        on, off = mlseam.scenarios[(1, 64)], noaccess.scenarios[(1, 64)]
+        on, off = found
         change = abs(1.0 - _ratio(on.req_s, off.req_s))
         verdicts.add(text, change < AIM_ACCESS_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off: {change:.1%}")
     text = f"1 row c=64: the prediction log (every request, locally) costs < {AIM_LOG_COST:.0%}"
-    if mlseam is None or nolog is None:
-        verdicts.add(text, None, f"needs mlseam and {NOLOG}")
+    found = _measured((1, 64), mlseam, nolog)
+    if found is None:
+        verdicts.add(text, None, f"needs mlseam and {NOLOG} at 1 row c=64")
     else:
-        on, off = mlseam.scenarios[(1, 64)], nolog.scenarios[(1, 64)]
+        on, off = found
         cost = 1.0 - _ratio(on.req_s, off.req_s)
         verdicts.add(text, cost < AIM_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off: {cost:.1%}")
 
 
 def neighbour_ratios(mlseam: ServerRun | None, minimal: ServerRun | None) -> tuple[float, float] | None:
     """(quiet, with a neighbour) mlseam/minimal rows/s ratios at ``NEIGHBOUR_SCENARIO``; None if not measured."""
-    if mlseam is None or minimal is None or mlseam.neighbour is None or minimal.neighbour is None:
+    if _measured(NEIGHBOUR_SCENARIO, mlseam, minimal) is None:
+        return None
+    assert mlseam is not None and minimal is not None
+    if mlseam.neighbour is None or minimal.neighbour is None:
         return None
     quiet = _ratio(mlseam.scenarios[NEIGHBOUR_SCENARIO].rows_s, minimal.scenarios[NEIGHBOUR_SCENARIO].rows_s)
     busy = _ratio(mlseam.neighbour.rows_s, minimal.neighbour.rows_s)

@@ -170,12 +170,11 @@ class PredictCoalescer:
             flat = [item for pending in batch for item in pending.inputs]
             CALL_ROWS.labels(self.service).observe(len(flat))
             CALL_REQUESTS.labels(self.service).observe(len(batch))
-            started = time.perf_counter()
             try:
                 if self._may_inline(len(flat)):
-                    outputs, version = self.predict(flat)
+                    outputs, version, seconds = self._timed_predict(flat)
                 else:
-                    outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
+                    outputs, version, seconds = await loop.run_in_executor(self._executor, self._timed_predict, flat)
             except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests that cause it
                 self._recent.clear()  # a failing model is no longer known to be quick
                 if len(batch) == 1:
@@ -187,8 +186,19 @@ class PredictCoalescer:
             if version != self._version:  # a new model: its speed is unknown
                 self._version = version
                 self._recent.clear()
-            self._recent.append((len(flat), time.perf_counter() - started))
+            self._recent.append((len(flat), seconds))
             _deliver(batch, outputs, version)
+
+    def _timed_predict(self, inputs: list[Any]) -> tuple[list[Any], str, float]:
+        """``predict(inputs)`` and the CPU seconds this thread spent in it.
+
+        CPU time, not wall time: a batch that waited for the GIL or was preempted by another
+        process (a busy machine) is no slower to run on the loop; timed by the clock, it would
+        look slow, send every later batch to the thread and keep them there.
+        """
+        started = time.thread_time()
+        outputs, version = self.predict(inputs)
+        return outputs, version, time.thread_time() - started
 
     async def _gather(self, wait_s: float, waiting: Callable[[], bool]) -> None:
         """Let the queue grow for up to ``wait_s`` while ``waiting()`` holds and the batch is not full."""
