@@ -780,7 +780,8 @@ def bench(args: argparse.Namespace) -> int:
         print_aims(runs)
     print()
     print(
-        "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; "
+        "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; us/req: "
+        "the server's CPU microseconds per request, the least disturbed figure on a busy machine; "
         "others: every other process on the machine, the busy neighbour included when there is one)"
     )
     print(harness.describe_totals(started))

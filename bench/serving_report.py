@@ -102,7 +102,7 @@ def print_server(run: ServerRun) -> None:
     batching = run.name.startswith("mlseam")
     header = (
         f"{'rows/req':>8} {'conc':>5} {'req/s':>9} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'errors':>6} {'srv cpu':>7} {'cli cpu':>7} {'others':>7}"
+        f"{'errors':>6} {'srv cpu':>7} {'us/req':>7} {'cli cpu':>7} {'others':>7}"
         + (f" {'req/batch':>9} {'rows/batch':>10}" if batching else "")
     )
     print(header)
@@ -116,6 +116,7 @@ def print_server(run: ServerRun) -> None:
             f"{scenario.rows:>8} {scenario.concurrency:>5} {scenario.req_s:>9,.1f} {scenario.rows_s:>10,.0f} "
             f"{_fmt(raw['p50_ms'], '.2f'):>8} {_fmt(raw['p99_ms'], '.2f'):>8} {_fmt(raw['max_ms'], '.1f'):>8} "
             f"{scenario.errors:>6} {_fmt(raw['server_cpu'] * 100, '.0f') + '%':>7} "
+            f"{_fmt(_ratio(raw['server_cpu'] * 1e6, scenario.req_s), '.0f'):>7} "
             f"{_fmt(raw['client_cpu'] * 100, '.0f') + '%':>7} {_fmt(raw['other_cpu'] * 100, '.0f') + '%':>7}"
         )
         if batching:

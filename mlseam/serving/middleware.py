@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlseam.serving.access_log import LOGGER_NAME, installed_access_log
-from mlseam.serving.metrics import LATENCY, REQUESTS
+from mlseam.serving.metrics import HTTP_METRICS
 from mlseam.serving.problems import REQUEST_ID, BodyTooLargeError, Problem, problem_for, problem_headers, render_problem
 from mlseam.serving.route_labels import RouteLabels
 
@@ -23,17 +21,6 @@ DISCARD_AT_MOST = 128 * 1024 * 1024
 and not yet reading (urllib, requests), gets the 413 rather than a reset; past it, the connection closes."""
 
 _QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")
-
-
-@functools.lru_cache(maxsize=1024)
-def _counter(service: str, route: str, status: int) -> Any:
-    # Looking a labelled child up costs more than incrementing it; label values are bounded.
-    return REQUESTS.labels(service, route, str(status))
-
-
-@functools.lru_cache(maxsize=256)
-def _latency(service: str, route: str) -> Any:
-    return LATENCY.labels(service, route)
 
 
 class RequestContext:
@@ -98,8 +85,7 @@ class RequestContext:
 
     def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         service, route = self.labels.of(scope["path"])
-        _counter(service, route, status).inc()
-        _latency(service, route).observe(elapsed)
+        HTTP_METRICS.observe(service, route, status, elapsed)
         if route in _QUIET_ROUTES:
             return
         ms = round(elapsed * 1000, 2)
