@@ -51,9 +51,10 @@ class HttpMetrics(Collector):
             "mlseam_http_request_seconds", "HTTP request latency", labels=["service", "route"]
         )
         for (service, route), counts in list(self._latency.items()):
-            cumulative, total = [], 0.0
-            for bound, count in zip((*map(floatToGoString, self.buckets), "+Inf"), counts, strict=False):
-                total += count
+            cumulative: list[tuple[str, float]] = []
+            total = 0.0
+            for bound, in_bucket in zip((*map(floatToGoString, self.buckets), "+Inf"), counts, strict=False):
+                total += in_bucket
                 cumulative.append((bound, total))
             latency.add_metric([service, route], cumulative, sum_value=counts[-1])
         yield latency
