@@ -57,7 +57,7 @@ from serving_report import (
     NEIGHBOUR_SCENARIO,
     NOACCESS,
     NOLOG,
-    PROFILED_SCENARIO,
+    PROFILED_SCENARIOS,
     Profile,
     Scenario,
     ServerRun,
@@ -177,6 +177,26 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
     if shutil.which("taskset") and cpu in os.sched_getaffinity(0):
         return ["taskset", "-c", str(cpu), *argv]
     return argv
+
+
+def pin_children(cpu: int) -> str:
+    """Every process this one has started so far (the local stack) and their future children on ``cpu``.
+
+    In AWS, PostgreSQL (RDS), DynamoDB and S3 run on other machines: the prediction log's writes must not
+    take the API's CPU. Unpinned, the stack's processes run wherever a CPU is free, which is the server's
+    as soon as the load generator's CPU is busy (the neighbour scenario), and only for mlseam, whose
+    prediction log writes there.
+    """
+    import psutil
+
+    if cpu not in os.sched_getaffinity(0):
+        return "the local stack NOT pinned"
+    pinned_now = 0
+    for child in psutil.Process().children(recursive=True):
+        with suppress(psutil.NoSuchProcess):
+            child.cpu_affinity([cpu])
+            pinned_now += 1
+    return f"the local stack ({pinned_now} processes) pinned to CPU {cpu}, the load generator's"
 
 
 def rss_bytes(pid: int) -> int:
@@ -461,6 +481,7 @@ class Bench:
         started = time.perf_counter()
         self.settings, self.stack = harness.configure_stack(self.tmp, self.services_dir)
         self.stack.start()
+        stack_cpu = pin_children(CLIENT_CPU)
         stores, champion = harness.seed_champion(self.settings, SERVICE)
         record = stores.registry.get_version(SERVICE, champion.version)
         data = stores.artifacts.get(record.artifact_key, record.artifact_sha256)
@@ -471,7 +492,7 @@ class Bench:
         self.expected = [str(label) for label in model.predict(self.images[:CHECK_IMAGES])]
         return (
             f"local stack, seed and retrain in {time.perf_counter() - started:.1f} s "
-            f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact)"
+            f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact); {stack_cpu}"
         )
 
     def served_env(self, port: int) -> dict[str, str]:
@@ -527,6 +548,7 @@ class Bench:
             argv = [sys.executable, "-m", "mlseam.cli", "serve", SERVICE]
             env = self.served_env(port)
             env.update(MLSEAM_VARIANTS[name])
+            env.update(item.split("=", 1) for item in self.args.mlseam_env or [])
             ready_path, predict_path = f"/{SERVICE}/readyz", f"/{SERVICE}/v1/predict"
         else:
             module, source = (MINIMAL_MODULE, MINIMAL_APP) if name == "minimal" else (FLOOR_MODULE, FLOOR_APP)
@@ -648,7 +670,7 @@ class Bench:
             for live in lives if step % 2 == 0 else lives[::-1]:
                 live.run.scenarios[(rows, concurrency)] = self.scenario(live, rows, concurrency)
         if not self.args.no_neighbour:
-            self.with_neighbour([live for live in lives if live.run.name in ("mlseam", "minimal")], index)
+            self.with_neighbour([live for live in lives if live.run.name in ("mlseam", NOLOG, "minimal")], index)
         return {live.run.name: live.run for live in lives}
 
     def with_neighbour(self, lives: list[Live], index: int) -> None:
@@ -667,15 +689,18 @@ class Bench:
         if ratios is not None:
             print(f"  neighbour: mlseam/minimal {ratios[0]:.2f}x quiet, {ratios[1]:.2f}x busy", file=sys.stderr)
 
-    def profile(self, lives: list[Live]) -> Profile | None:
-        """mlseam (as it ships) during ``PROFILED_SCENARIO`` again, sampled by py-spy from the client's CPU."""
+    def profiles(self, lives: list[Live]) -> list[Profile]:
+        """mlseam (as it ships) during each of ``PROFILED_SCENARIOS`` again, sampled by py-spy."""
         live = next((live for live in lives if live.run.name == "mlseam"), None)
         if live is None:
-            return None
-        rows, concurrency = PROFILED_SCENARIO
+            return []
+        return [self.profile(live, rows, concurrency) for rows, concurrency in PROFILED_SCENARIOS]
+
+    def profile(self, live: Live, rows: int, concurrency: int) -> Profile:
+        """One scenario again, sampled by py-spy from the load generator's CPU."""
         if not profile_breakdown.available():
             return Profile(Scenario(rows, concurrency, {}), {}, 0, "py-spy is not installed")
-        out = self.tmp / "mlseam-profile.txt"
+        out = self.tmp / f"mlseam-profile-{rows}x{concurrency}.txt"
         # Sampled over the warm-up too: the same load, and py-spy needs a moment to attach.
         spy = profile_breakdown.record(live.proc.pid, self.warmup + self.duration, out, cpu=CLIENT_CPU)
         scenario = self.scenario(live, rows, concurrency, note="sampled by py-spy")
@@ -684,8 +709,9 @@ class Bench:
             note = f"py-spy exited {spy.returncode}: {stderr.decode(errors='replace').strip()[-300:]}"
             return Profile(scenario, {}, 0, note)
         collapsed = out.read_text()
-        if self.args.keep_profile:
-            Path(self.args.keep_profile).write_text(collapsed)
+        if self.args.keep_profiles:
+            Path(self.args.keep_profiles).mkdir(parents=True, exist_ok=True)
+            (Path(self.args.keep_profiles) / out.name).write_text(collapsed)
         shares, samples = profile_breakdown.breakdown(collapsed)
         return Profile(scenario, shares, samples, hottest=profile_breakdown.hottest(collapsed))
 
@@ -741,7 +767,7 @@ def bench(args: argparse.Namespace) -> int:
     runner = Bench(args)
     servers = [(name, title) for name, title in SERVERS if not args.only or name in args.only]
 
-    def measure() -> tuple[dict[str, Any], list[dict[str, ServerRun]], Profile | None]:
+    def measure() -> tuple[dict[str, Any], list[dict[str, ServerRun]], list[Profile]]:
         print(f"setup: {runner.setup()}", flush=True)
         print(_machine())
         print(_mlseam_settings())
@@ -758,15 +784,15 @@ def bench(args: argparse.Namespace) -> int:
         for live in lives:
             runner.warm(live)
         rounds = [runner.round(lives, index) for index in range(args.runs)]
-        profile = runner.profile(lives) if not args.no_profile else None
+        profiles = runner.profiles(lives) if not args.no_profile else []
         for live in lives:
             runner.finish(live, rounds)
-        return inproc, rounds, profile
+        return inproc, rounds, profiles
 
     measured, code = harness.run_guarded(measure, runner.cleanup)
     if measured is None:
         return code
-    inproc, rounds, profile = measured
+    inproc, rounds, profiles = measured
     print_inprocess(inproc, SERVER_CPU)
     for index, runs in enumerate(rounds, start=1):
         print()
@@ -776,7 +802,8 @@ def bench(args: argparse.Namespace) -> int:
         print_comparison(runs, inproc)
         print_log_costs(runs)
         if index == len(rounds):
-            print_profile(profile)
+            for profile in profiles:
+                print_profile(profile)
         print_aims(runs)
     print()
     print(
@@ -805,9 +832,15 @@ def main(argv: list[str] | None = None) -> int:
         help="only this ROWSxCONCURRENCY scenario (repeatable; default: every one; aims need them all)",
     )
     parser.add_argument("--runs", type=int, default=2, help="rounds of every scenario on the same servers (default 2)")
+    parser.add_argument(
+        "--mlseam-env",
+        action="append",
+        metavar="MLSEAM_X=VALUE",
+        help="a setting every mlseam server gets on top of its defaults (repeatable): to compare settings",
+    )
     parser.add_argument("--no-neighbour", action="store_true", help="skip the scenario with a busy neighbour")
     parser.add_argument("--no-profile", action="store_true", help="skip the sampled profile of mlseam")
-    parser.add_argument("--keep-profile", metavar="PATH", help="also write the profile's collapsed stacks there")
+    parser.add_argument("--keep-profiles", metavar="DIR", help="also write the profiles' collapsed stacks there")
     # Child modes (the script runs itself pinned to a CPU).
     parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

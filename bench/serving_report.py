@@ -23,7 +23,7 @@ AIM_NEIGHBOUR_KEEPS = 0.8
 AIM_RSS_RATIO = 1.2
 AIM_READY_RATIO = 1.3
 NEIGHBOUR_SCENARIO = (100, 8)
-PROFILED_SCENARIO = (1, 64)
+PROFILED_SCENARIOS = ((1, 64), (100, 8))
 
 
 @dataclass
@@ -207,10 +207,8 @@ def print_log_costs(runs: dict[str, ServerRun]) -> None:
             )
 
 
-def print_profile(profile: Profile | None) -> None:
+def print_profile(profile: Profile) -> None:
     """The share of mlseam's sampled time per stage, and what that is per request."""
-    if profile is None:
-        return
     print()
     scenario = profile.scenario
     rows, concurrency = scenario.rows, scenario.concurrency
