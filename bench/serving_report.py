@@ -364,12 +364,20 @@ def _aim_neighbour(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: Serve
         return
     quiet, busy = ratios
     kept = _ratio(busy, quiet)
+    ours, theirs = mlseam.neighbour, minimal.neighbour
     verdicts.add(
         text,
-        kept >= AIM_NEIGHBOUR_KEEPS and mlseam.neighbour.errors == 0,
-        f"quiet {quiet:.2f}x, with the neighbour {busy:.2f}x ({mlseam.neighbour.rows_s:,.0f} vs "
-        f"{minimal.neighbour.rows_s:,.0f} rows/s): keeps {kept:.0%}",
+        kept >= AIM_NEIGHBOUR_KEEPS and ours.errors == 0,
+        f"quiet {quiet:.2f}x, with the neighbour {busy:.2f}x ({ours.rows_s:,.0f} vs {theirs.rows_s:,.0f} rows/s): "
+        f"keeps {kept:.0%}; per second of server CPU {_per_cpu(ours, theirs):.2f}x, and the servers got "
+        f"{ours.raw['server_cpu']:.0%} and {theirs.raw['server_cpu']:.0%} of a CPU",
     )
+
+
+def _per_cpu(ours: Scenario, theirs: Scenario) -> float:
+    """Rows per second of server CPU, ours over theirs: what is left when another process takes CPU time from
+    the servers (the scheduler shares a CPU by thread, and the minimal app's pool has many)."""
+    return _ratio(_ratio(ours.rows_s, ours.raw["server_cpu"]), _ratio(theirs.rows_s, theirs.raw["server_cpu"]))
 
 
 def _aim_footprint(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: ServerRun | None) -> None:
