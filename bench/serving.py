@@ -1,35 +1,44 @@
-"""Benchmark: the digits inference API (`mlseam serve`) vs a minimal FastAPI app and in-process predict.
+"""Benchmark: the digits API as `mlseam serve` ships it vs a minimal FastAPI app, a raw ASGI floor, in-process predict.
 
-Everything is measured in one run on this machine:
+Everything is measured in one run on this machine, every server with its default logging:
 
-* ``in-process``: the champion's ``model.predict`` called directly, 1-row and 100-row calls, in a child
-  process pinned to CPU 0: the ceiling no HTTP server can beat;
-* ``mlseam``: ``mlseam serve digits`` (coalescing on, its defaults, the prediction log on), pinned to CPU 0;
-* ``mlseam-nolog``: the same with ``MLSEAM_PREDICTION_LOG=false``: what logging every prediction costs;
-* ``minimal``: the smallest reasonable FastAPI app around the same pickled model: one sync ``def``
-  endpoint whose body is typed ``list[list[float]]`` (flattened 64-pixel rows), calling ``model.predict``
-  on the rows reshaped to 8x8, under uvicorn with uvloop and httptools and one worker, pinned to CPU 0.
+* ``in-process``: the champion's ``predict`` called directly on 1-row and 100-row calls (no JSON, no HTTP),
+  in a child process pinned to CPU 0: the ceiling no HTTP server can beat;
+* ``mlseam``: ``mlseam serve digits`` exactly as it ships (coalescing, the access log at INFO, the
+  prediction log at its local share, metrics), pinned to CPU 0;
+* ``mlseam-nolog`` and ``mlseam-noaccess``: the same with the prediction log off, or the access log off
+  (``MLSEAM_LOG_LEVEL=WARNING``): what each log costs;
+* ``minimal``: what a user would write around the same fitted scikit-learn estimator: one sync ``def``
+  FastAPI endpoint, body ``list[list[float]]`` (64-pixel rows), ``np.asarray(rows)`` straight into the
+  fitted pipeline's ``predict`` (not the mlseam model class), labels out; uvicorn with uvloop, httptools,
+  one worker and its defaults (its access log on), pinned to CPU 0;
+* ``floor``: a raw ASGI app that reads the body and answers a fixed label (no model, no validation) under
+  the same uvicorn: what no Python server on this uvicorn can beat.
 
-Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir),
-the digits demo data seeded and one retrain, whose champion every server and the in-process baseline load.
+Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir, pinned
+to CPU 1: in AWS they run on other machines), the digits demo data seeded and one retrain, whose champion every
+server and the in-process baseline load.
 
 The load generator is a small raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent
 worker, pre-encoded requests, uvloop), run in a child process pinned to CPU 1 for each scenario: 1-row and
-100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured.
-The servers are started one after the other and stay up; the scenarios alternate between them in ABBA
-order, so that a slow patch of a shared machine weighs on both (the idle one only wakes for mlseam's champion
-poll every few seconds). The load generator reports its own CPU use and the server's (and everything
-else's on the machine), so a saturated client or a busy machine shows. Any non-200 answer or
-transport error is counted and printed. RSS (process and children) is read after a warm-up burst and again
-after all scenarios; time to ready is from process start to the first ``200`` on the readiness probe,
-the median of three cold starts. For scale, also measured: a fresh Python (default settings) that only
-unpickles the champion (importing its model module and scikit-learn) and exits; mlseam can start sooner than
-that because it turns the cyclic garbage collector off until its heap is loaded.
+100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured,
+in ``--runs`` rounds. The servers are started one after the other and stay up; the scenarios alternate
+between them in ABBA order, so that a slow patch of a shared machine weighs on all. Each round ends with
+100 rows at c=8 again for mlseam and the minimal app with a busy loop pinned to the load generator's CPU
+(the neighbour). Then py-spy samples mlseam during 1 row c=64 and 100 rows c=8, and each sample is put in
+one stage of a request (parse, validate, queue, predict, write, log, metrics, http, loop).
+The load generator reports its own CPU use and the server's (and everything else's on the machine), so a
+saturated client or a busy machine shows. Any non-200 answer or transport error is counted and printed.
+RSS (process and children) is read after a warm-up burst and again after all scenarios; time to ready is
+from process start to the first ``200`` on the readiness probe, the median of three cold starts. For scale,
+also measured: a fresh Python that only unpickles the champion (importing its model module and
+scikit-learn) and exits.
 
-The project's aims are printed with a verdict each (met/missed); the script only measures and prints and
-exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
+The project's aims are printed with a verdict each (met/missed) per round; the script only measures and
+prints and exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
 
-Usage: ``.venv/bin/python bench/serving.py [--duration S] [--quick] [--only mlseam|mlseam-nolog|minimal]``
+Usage: ``.venv/bin/python bench/serving.py [--duration S] [--runs N] [--only SERVER ...] [--scenario 1x64 ...]
+[--no-neighbour] [--no-profile] [--keep-profiles DIR] [--mlseam-env MLSEAM_X=VALUE ...]``
 """
 
 from __future__ import annotations
