@@ -9,9 +9,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-STAGES = ("parse", "validate", "queue", "predict", "write", "log", "metrics", "http", "loop")
-"""The stages of a predict request, in its order; ``http`` is uvicorn and the ASGI plumbing around the app,
-``loop`` the event loop and everything not named (asyncio, uvloop, thread hand-offs)."""
+STAGES = ("parse", "validate", "queue", "predict", "write", "log", "metrics", "asgi", "http", "loop")
+"""The stages of a predict request, in its order; ``asgi`` is mlseam's own request plumbing (request id,
+body limit, token, the predict route), ``http`` uvicorn and httptools (the floor pays them too), ``loop``
+the event loop and everything not named (asyncio, uvloop, thread hand-offs)."""
 
 # (stage, what a frame's "function (file:line)" text contains), tried from the innermost frame outwards: the
 # first frame that matches any rule names the sample's stage; numpy is not a rule, its caller decides.
@@ -24,7 +25,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("parse", ("images_from_body (", "_read_body (", "_parser (", "simdjson", "fast_body (", "_fast_inputs (")),
     ("queue", ("coalescer.py",)),
     ("write", ("run_predict (", "_json_headers (", "render_problem (")),
-    ("http", ("uvicorn/", "httptools", "middleware.py", "predict.py", "starlette/", "problems.py")),
+    ("asgi", ("middleware.py", "predict.py", "problems.py", "starlette/", "fastapi/")),
+    ("http", ("uvicorn/", "httptools")),
 )
 
 

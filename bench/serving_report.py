@@ -225,8 +225,9 @@ def print_profile(profile: Profile) -> None:
         print(f"  {stage:>9} {share:>6.1%} {_fmt(share * per_request_us, '.1f'):>7} us/request")
     print(
         "  (parse: body read + JSON; validate: shapes, values, token; queue: coalescer; predict: model + outputs; "
-        "write: rendering the answer; log: access and prediction logs; metrics: Prometheus; http: uvicorn and the "
-        "ASGI layers; loop: the event loop and thread hand-offs)"
+        "write: rendering the answer; log: access and prediction logs; metrics: Prometheus; asgi: mlseam's request "
+        "plumbing (request id, body limit, token, route); http: uvicorn and httptools; loop: the event loop, thread "
+        "hand-offs)"
     )
     if profile.hottest:
         print("  hottest innermost functions:")
