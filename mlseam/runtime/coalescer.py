@@ -58,8 +58,8 @@ class PredictCoalescer:
 
     A quick model runs on the event loop itself: when the last batches (at least as large as
     this one) took under ``inline_budget_s``, all but one in eight, handing the batch to the
-    thread and back would cost more than the loop is blocked. Anything slower, or a batch larger than any
-    seen recently, runs on the thread so the loop keeps answering.
+    thread and back would cost more than the loop is blocked. Anything slower, or a batch
+    larger than any seen recently, runs on the thread so the loop keeps answering.
     """
 
     def __init__(
@@ -190,9 +190,9 @@ class PredictCoalescer:
                 self._recent.clear()
             self._recent.append((len(flat), seconds))
             _deliver(batch, outputs, version)
-            # Let the answers go out (and the requests waiting in the sockets in) before the next batch: run
-            # at once on the loop, it would hold these answers for a whole predict, and their clients, which
-            # cannot send their next requests meanwhile, would leave the model idle later.
+            # Let these answers go out (and the requests waiting in the sockets in) before the next batch: one
+            # run on the loop right away would hold them for a whole predict, and their clients, which cannot
+            # send their next requests meanwhile, would leave the model idle afterwards.
             await asyncio.sleep(0)
 
     def _timed_predict(self, inputs: list[Any]) -> tuple[list[Any], str, float]:
