@@ -641,6 +641,7 @@ class Bench:
         proc, port, path, ready = self.start_server(name)
         run.ready_samples.append(ready)
         run.ready_s = statistics.median(run.ready_samples)
+        run.rss_ready = rss_bytes(proc.pid)
         run.agrees = self.check_answers(name, port, path)
         files = {rows: self.write_requests(name, port, path, rows) for rows in sorted({r for r, _ in SCENARIOS})}
         return Live(run, proc, port, files)
