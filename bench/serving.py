@@ -1,35 +1,44 @@
-"""Benchmark: the digits inference API (`mlseam serve`) vs a minimal FastAPI app and in-process predict.
+"""Benchmark: the digits API as `mlseam serve` ships it vs a minimal FastAPI app, a raw ASGI floor, in-process predict.
 
-Everything is measured in one run on this machine:
+Everything is measured in one run on this machine, every server with its default logging:
 
-* ``in-process``: the champion's ``model.predict`` called directly, 1-row and 100-row calls, in a child
-  process pinned to CPU 0: the ceiling no HTTP server can beat;
-* ``mlseam``: ``mlseam serve digits`` (coalescing on, its defaults, the prediction log on), pinned to CPU 0;
-* ``mlseam-nolog``: the same with ``MLSEAM_PREDICTION_LOG=false``: what logging every prediction costs;
-* ``minimal``: the smallest reasonable FastAPI app around the same pickled model: one sync ``def``
-  endpoint whose body is typed ``list[list[float]]`` (flattened 64-pixel rows), calling ``model.predict``
-  on the rows reshaped to 8x8, under uvicorn with uvloop and httptools and one worker, pinned to CPU 0.
+* ``in-process``: the champion's ``predict`` called directly on 1-row and 100-row calls (no JSON, no HTTP),
+  in a child process pinned to CPU 0: the ceiling no HTTP server can beat;
+* ``mlseam``: ``mlseam serve digits`` exactly as it ships (coalescing, the access log at INFO, the
+  prediction log at its local share, metrics), pinned to CPU 0;
+* ``mlseam-nolog`` and ``mlseam-noaccess``: the same with the prediction log off, or the access log off
+  (``MLSEAM_LOG_LEVEL=WARNING``): what each log costs;
+* ``minimal``: what a user would write around the same fitted scikit-learn estimator: one sync ``def``
+  FastAPI endpoint, body ``list[list[float]]`` (64-pixel rows), ``np.asarray(rows)`` straight into the
+  fitted pipeline's ``predict`` (not the mlseam model class), labels out; uvicorn with uvloop, httptools,
+  one worker and its defaults (its access log on), pinned to CPU 0;
+* ``floor``: a raw ASGI app that reads the body and answers a fixed label (no model, no validation) under
+  the same uvicorn: what no Python server on this uvicorn can beat.
 
-Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir),
-the digits demo data seeded and one retrain, whose champion every server and the in-process baseline load.
+Setup (not measured): a local stack (real PostgreSQL and the AWS emulator on free ports, in a temp dir, pinned
+to CPU 1: in AWS they run on other machines), the digits demo data seeded and one retrain, whose champion every
+server and the in-process baseline load.
 
 The load generator is a small raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent
 worker, pre-encoded requests, uvloop), run in a child process pinned to CPU 1 for each scenario: 1-row and
-100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured.
-The servers are started one after the other and stay up; the scenarios alternate between them in ABBA
-order, so that a slow patch of a shared machine weighs on both (the idle one only wakes for mlseam's champion
-poll every few seconds). The load generator reports its own CPU use and the server's (and everything
-else's on the machine), so a saturated client or a busy machine shows. Any non-200 answer or
-transport error is counted and printed. RSS (process and children) is read after a warm-up burst and again
-after all scenarios; time to ready is from process start to the first ``200`` on the readiness probe,
-the median of three cold starts. For scale, also measured: a fresh Python (default settings) that only
-unpickles the champion (importing its model module and scikit-learn) and exits; mlseam can start sooner than
-that because it turns the cyclic garbage collector off until its heap is loaded.
+100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured,
+in ``--runs`` rounds. The servers are started one after the other and stay up; the scenarios alternate
+between them in ABBA order, so that a slow patch of a shared machine weighs on all. Each round ends with
+100 rows at c=8 again for mlseam and the minimal app with a busy loop pinned to the load generator's CPU
+(the neighbour). Then py-spy samples mlseam during 1 row c=64 and 100 rows c=8, and each sample is put in
+one stage of a request (parse, validate, queue, predict, write, log, metrics, http, loop).
+The load generator reports its own CPU use and the server's (and everything else's on the machine), so a
+saturated client or a busy machine shows. Any non-200 answer or transport error is counted and printed.
+RSS (process and children) is read after a warm-up burst and again after all scenarios; time to ready is
+from process start to the first ``200`` on the readiness probe, the median of three cold starts. For scale,
+also measured: a fresh Python that only unpickles the champion (importing its model module and
+scikit-learn) and exits.
 
-The project's aims are printed with a verdict each (met/missed); the script only measures and prints and
-exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
+The project's aims are printed with a verdict each (met/missed) per round; the script only measures and
+prints and exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
 
-Usage: ``.venv/bin/python bench/serving.py [--duration S] [--quick] [--only mlseam|mlseam-nolog|minimal]``
+Usage: ``.venv/bin/python bench/serving.py [--duration S] [--runs N] [--only SERVER ...] [--scenario 1x64 ...]
+[--no-neighbour] [--no-profile] [--keep-profiles DIR] [--mlseam-env MLSEAM_X=VALUE ...]``
 """
 
 from __future__ import annotations
@@ -47,11 +56,28 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import harness
+import profile_breakdown
+from serving_report import (
+    NEIGHBOUR_SCENARIO,
+    NOACCESS,
+    NOLOG,
+    PROFILED_SCENARIOS,
+    Profile,
+    Scenario,
+    ServerRun,
+    neighbour_ratios,
+    print_aims,
+    print_comparison,
+    print_inprocess,
+    print_log_costs,
+    print_profile,
+    print_server,
+)
 
 SERVICE = "digits"
 SERVER_CPU = 0
@@ -59,25 +85,29 @@ CLIENT_CPU = 1
 SCENARIOS: tuple[tuple[int, int], ...] = ((1, 1), (1, 8), (1, 64), (100, 1), (100, 8), (100, 64))
 """(rows per request, concurrency)."""
 WARMUP_S = 1.0
-NOLOG = "mlseam-nolog"
-"""The same mlseam API with the prediction log off: the baseline of the log's cost."""
-AIM_LOG_COST = 0.15
+MLSEAM_VARIANTS: dict[str, dict[str, str]] = {
+    "mlseam": {},
+    NOLOG: {"MLSEAM_PREDICTION_LOG": "false"},
+    NOACCESS: {"MLSEAM_LOG_LEVEL": "WARNING"},
+}
+"""The environment each mlseam server adds to `mlseam serve`'s defaults."""
+SERVERS: tuple[tuple[str, str], ...] = (
+    (
+        "mlseam",
+        "mlseam API as it ships (`mlseam serve digits`: access log, prediction log at its local share, metrics)",
+    ),
+    (NOLOG, "mlseam API with the prediction log off (MLSEAM_PREDICTION_LOG=false)"),
+    (NOACCESS, "mlseam API with the access log off (MLSEAM_LOG_LEVEL=WARNING)"),
+    ("minimal", "minimal FastAPI app (sync def, list[list[float]], np.asarray into the fitted pipeline)"),
+    ("floor", "raw ASGI floor (reads the body, answers a fixed label)"),
+)
 READY_STARTS = 3
 CHILD_SLACK_S = 60.0
 INPROCESS_SECONDS = 2.0
 CHECK_IMAGES = 100
-MIB = 1024 * 1024
-OTHERS_WARN = 0.2
-"""Other processes' CPU use (fraction of one CPU) above which a scenario is flagged as disturbed."""
-
-AIM_C64_SPEEDUP = 5.0
-AIM_C64_P99_MS = 60.0
-AIM_100ROW_SPEEDUP = 2.5
-AIM_RSS_RATIO = 1.2
-AIM_READY_S = 3.0
 
 MINIMAL_APP = '''\
-"""A minimal FastAPI app serving the digits champion (written and started by bench/serving.py)."""
+"""A minimal FastAPI app serving the digits champion's fitted pipeline (written and started by bench/serving.py)."""
 
 import os
 import pickle
@@ -90,7 +120,7 @@ from mlseam.manifest import load_service
 
 load_service("digits", Path(os.environ["BENCH_SERVICES_DIR"]))  # makes the model's module importable
 with open(os.environ["BENCH_MODEL_PATH"], "rb") as file:
-    model = pickle.load(file)
+    estimator = pickle.load(file).pipeline  # the fitted scikit-learn pipeline, not the mlseam model class
 
 app = FastAPI()
 
@@ -102,9 +132,33 @@ async def readyz() -> dict[str, str]:
 
 @app.post("/predict")
 def predict(rows: list[list[float]]) -> list[str]:
-    return model.predict([np.asarray(row, dtype=np.float64).reshape(8, 8) for row in rows])
+    return estimator.predict(np.asarray(rows)).tolist()
 '''
 MINIMAL_MODULE = "bench_minimal_app"
+
+FLOOR_APP = '''\
+"""The raw ASGI floor: reads the body, answers a fixed label; no model, no validation (bench/serving.py)."""
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"5")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b\'["0"]\'})
+'''
+FLOOR_MODULE = "bench_floor_app"
+
+NEIGHBOUR = "while True: pass"
+"""A CPU-bound neighbour: one busy loop, pinned to the load generator's CPU."""
 
 LOAD_ONLY = """\
 import os, pickle
@@ -132,6 +186,26 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
     if shutil.which("taskset") and cpu in os.sched_getaffinity(0):
         return ["taskset", "-c", str(cpu), *argv]
     return argv
+
+
+def pin_children(cpu: int) -> str:
+    """Every process this one has started so far (the local stack) and their future children on ``cpu``.
+
+    In AWS, PostgreSQL (RDS), DynamoDB and S3 run on other machines: the prediction log's writes must not
+    take the API's CPU. Unpinned, the stack's processes run wherever a CPU is free, which is the server's
+    as soon as the load generator's CPU is busy (the neighbour scenario), and only for mlseam, whose
+    prediction log writes there.
+    """
+    import psutil
+
+    if cpu not in os.sched_getaffinity(0):
+        return "the local stack NOT pinned"
+    pinned_now = 0
+    for child in psutil.Process().children(recursive=True):
+        with suppress(psutil.NoSuchProcess):
+            child.cpu_affinity([cpu])
+            pinned_now += 1
+    return f"the local stack ({pinned_now} processes) pinned to CPU {cpu}, the load generator's"
 
 
 def rss_bytes(pid: int) -> int:
@@ -337,43 +411,6 @@ def inprocess(args: argparse.Namespace) -> int:
 
 
 @dataclass
-class Scenario:
-    """One (rows, concurrency) run against one server."""
-
-    rows: int
-    concurrency: int
-    raw: dict[str, Any]
-    batch_requests: float = math.nan
-    batch_rows: float = math.nan
-
-    @property
-    def req_s(self) -> float:
-        return float(self.raw["ok"]) / float(self.raw["seconds"])
-
-    @property
-    def rows_s(self) -> float:
-        return self.req_s * self.rows
-
-    @property
-    def errors(self) -> int:
-        return int(self.raw["completed"] - self.raw["ok"] + self.raw["transport_errors"] + self.raw["timed_out"])
-
-
-@dataclass
-class ServerRun:
-    """One server's figures."""
-
-    name: str
-    title: str
-    ready_s: float = math.nan
-    ready_samples: list[float] = field(default_factory=list)
-    rss_warm: int = 0
-    rss_end: int = 0
-    agrees: str = "not checked"
-    scenarios: dict[tuple[int, int], Scenario] = field(default_factory=dict)
-
-
-@dataclass
 class Live:
     """A server being measured: its figures so far, process, port and pre-encoded request files."""
 
@@ -431,6 +468,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.duration: float = 1.0 if args.quick else float(args.duration)
+        self.scenarios = [key for key in SCENARIOS if not args.scenario or f"{key[0]}x{key[1]}" in args.scenario]
         self.warmup = min(WARMUP_S, self.duration)
         self.tmp = Path(tempfile.mkdtemp(prefix="mlseam-bench-serving-"))
         self.procs: list[harness.Proc] = []
@@ -452,6 +490,7 @@ class Bench:
         started = time.perf_counter()
         self.settings, self.stack = harness.configure_stack(self.tmp, self.services_dir)
         self.stack.start()
+        stack_cpu = pin_children(CLIENT_CPU)
         stores, champion = harness.seed_champion(self.settings, SERVICE)
         record = stores.registry.get_version(SERVICE, champion.version)
         data = stores.artifacts.get(record.artifact_key, record.artifact_sha256)
@@ -462,12 +501,15 @@ class Bench:
         self.expected = [str(label) for label in model.predict(self.images[:CHECK_IMAGES])]
         return (
             f"local stack, seed and retrain in {time.perf_counter() - started:.1f} s "
-            f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact)"
+            f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact); {stack_cpu}"
         )
 
     def served_env(self, port: int) -> dict[str, str]:
-        """The environment of `mlseam serve`: only the stack's location, port and log level; defaults otherwise."""
-        return harness.build_served_env(self.settings, self.services_dir, port)
+        """The environment of `mlseam serve`: only the stack's location and port; defaults otherwise (its log
+        level too: INFO, the access log on)."""
+        env = harness.build_served_env(self.settings, self.services_dir, port)
+        del env["MLSEAM_LOG_LEVEL"]
+        return env
 
     # in-process baseline ----------------------------------------------------------------------------------------
 
@@ -514,32 +556,16 @@ class Bench:
         if name.startswith("mlseam"):
             argv = [sys.executable, "-m", "mlseam.cli", "serve", SERVICE]
             env = self.served_env(port)
-            if name == NOLOG:
-                env["MLSEAM_PREDICTION_LOG"] = "false"
+            env.update(MLSEAM_VARIANTS[name])
+            env.update(item.split("=", 1) for item in self.args.mlseam_env or [])
             ready_path, predict_path = f"/{SERVICE}/readyz", f"/{SERVICE}/v1/predict"
         else:
-            (self.tmp / f"{MINIMAL_MODULE}.py").write_text(MINIMAL_APP)
-            argv = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{MINIMAL_MODULE}:app",
-                "--app-dir",
-                str(self.tmp),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ]
+            module, source = (MINIMAL_MODULE, MINIMAL_APP) if name == "minimal" else (FLOOR_MODULE, FLOOR_APP)
+            (self.tmp / f"{module}.py").write_text(source)
+            # uvicorn's own defaults otherwise: its access log on, log level info.
+            argv = [sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(self.tmp)]
+            argv += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+            argv += ["--workers", "1"]
             env = harness.strip_mlseam_env()
             env.update(BENCH_MODEL_PATH=str(self.model_path), BENCH_SERVICES_DIR=str(self.services_dir))
             ready_path, predict_path = "/readyz", "/predict"
@@ -553,6 +579,8 @@ class Bench:
         """Whether the server's labels for the first images are in-process predict's."""
         import httpx
 
+        if name == "floor":
+            return "not checked (a fixed label by design)"
         response = httpx.post(
             f"http://127.0.0.1:{port}{path}",
             content=body_for(name, self.images[:CHECK_IMAGES]),
@@ -613,6 +641,7 @@ class Bench:
         proc, port, path, ready = self.start_server(name)
         run.ready_samples.append(ready)
         run.ready_s = statistics.median(run.ready_samples)
+        run.rss_ready = rss_bytes(proc.pid)
         run.agrees = self.check_answers(name, port, path)
         files = {rows: self.write_requests(name, port, path, rows) for rows in sorted({r for r, _ in SCENARIOS})}
         return Live(run, proc, port, files)
@@ -623,7 +652,7 @@ class Bench:
             self.load(live.proc, live.port, live.files[rows], 8, 0.0, max(0.5, self.warmup))
         live.run.rss_warm = rss_bytes(live.proc.pid)
 
-    def scenario(self, live: Live, rows: int, concurrency: int) -> Scenario:
+    def scenario(self, live: Live, rows: int, concurrency: int, note: str = "") -> Scenario:
         """One measured scenario; for mlseam also the mean batch it made, from its own metrics."""
         before = scrape_batches(live.port) if live.run.name.startswith("mlseam") else None
         raw = self.load(live.proc, live.port, live.files[rows], concurrency, self.warmup, self.duration)
@@ -634,18 +663,73 @@ class Bench:
             if batches > 0:
                 scenario.batch_requests = (after[1] - before[1]) / batches
                 scenario.batch_rows = (after[2] - before[2]) / batches
-        live.run.scenarios[(rows, concurrency)] = scenario
         print(
             f"  {live.run.name} {rows} rows c={concurrency}: {scenario.req_s:,.0f} req/s, "
-            f"p99 {raw['p99_ms']:.1f} ms, {scenario.errors} errors",
+            f"p99 {raw['p99_ms']:.1f} ms, {scenario.errors} errors" + (f" ({note})" if note else ""),
             file=sys.stderr,
             flush=True,
         )
         return scenario
 
-    def finish(self, live: Live) -> None:
+    def round(self, lives: list[Live], index: int) -> dict[str, ServerRun]:
+        """Every scenario on every server (ABBA order), then the neighbour scenario: this round's figures."""
+        for live in lives:
+            live.run = replace(live.run, scenarios={}, neighbour=None)
+        print(f"round {index + 1}:", file=sys.stderr, flush=True)
+        for step, (rows, concurrency) in enumerate(self.scenarios):
+            for live in lives if step % 2 == 0 else lives[::-1]:
+                live.run.scenarios[(rows, concurrency)] = self.scenario(live, rows, concurrency)
+        if not self.args.no_neighbour:
+            self.with_neighbour([live for live in lives if live.run.name in ("mlseam", NOLOG, "minimal")], index)
+        return {live.run.name: live.run for live in lives}
+
+    def with_neighbour(self, lives: list[Live], index: int) -> None:
+        """``NEIGHBOUR_SCENARIO`` again with a busy loop pinned to the load generator's CPU."""
+        rows, concurrency = NEIGHBOUR_SCENARIO
+        busy = subprocess.Popen(pinned(CLIENT_CPU, [sys.executable, "-c", NEIGHBOUR]))
+        try:
+            time.sleep(0.2)
+            for live in lives if index % 2 == 0 else lives[::-1]:
+                live.run.neighbour = self.scenario(live, rows, concurrency, note="with a busy neighbour")
+        finally:
+            busy.kill()
+            busy.wait()
+        by_name = {live.run.name: live.run for live in lives}
+        ratios = neighbour_ratios(by_name.get("mlseam"), by_name.get("minimal"))
+        if ratios is not None:
+            print(f"  neighbour: mlseam/minimal {ratios[0]:.2f}x quiet, {ratios[1]:.2f}x busy", file=sys.stderr)
+
+    def profiles(self, lives: list[Live]) -> list[Profile]:
+        """mlseam (as it ships) during each of ``PROFILED_SCENARIOS`` again, sampled by py-spy."""
+        live = next((live for live in lives if live.run.name == "mlseam"), None)
+        if live is None:
+            return []
+        return [self.profile(live, rows, concurrency) for rows, concurrency in PROFILED_SCENARIOS]
+
+    def profile(self, live: Live, rows: int, concurrency: int) -> Profile:
+        """One scenario again, sampled by py-spy from the load generator's CPU."""
+        if not profile_breakdown.available():
+            return Profile(Scenario(rows, concurrency, {}), {}, 0, "py-spy is not installed")
+        out = self.tmp / f"mlseam-profile-{rows}x{concurrency}.txt"
+        # Sampled over the warm-up too: the same load, and py-spy needs a moment to attach.
+        spy = profile_breakdown.record(live.proc.pid, self.warmup + self.duration, out, cpu=CLIENT_CPU)
+        scenario = self.scenario(live, rows, concurrency, note="sampled by py-spy")
+        _, stderr = spy.communicate(timeout=self.duration + CHILD_SLACK_S)
+        if spy.returncode != 0 or not out.exists():
+            note = f"py-spy exited {spy.returncode}: {stderr.decode(errors='replace').strip()[-300:]}"
+            return Profile(scenario, {}, 0, note)
+        collapsed = out.read_text()
+        if self.args.keep_profiles:
+            Path(self.args.keep_profiles).mkdir(parents=True, exist_ok=True)
+            (Path(self.args.keep_profiles) / out.name).write_text(collapsed)
+        shares, samples = profile_breakdown.breakdown(collapsed)
+        return Profile(scenario, shares, samples, hottest=profile_breakdown.hottest(collapsed))
+
+    def finish(self, live: Live, rounds: list[dict[str, ServerRun]]) -> None:
         """RSS after everything, then stop the server."""
-        live.run.rss_end = rss_bytes(live.proc.pid)
+        rss_end = rss_bytes(live.proc.pid)
+        for runs in rounds:
+            runs[live.run.name].rss_end = rss_end
         live.proc.stop_noting()
 
     def cleanup(self) -> None:
@@ -679,196 +763,10 @@ def _mlseam_settings() -> str:
     )
     defaults = " ".join(f"MLSEAM_{n.upper()}={fields[n].default}" for n in names)
     return (
-        f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=WARNING, MLSEAM_ENVIRONMENT=local "
-        "(so auth off and MLSEAM_PREDICTION_LOG_SHARE=1: every prediction logged), uvloop + httptools, one process"
+        f"mlseam settings: {defaults} (defaults), MLSEAM_LOG_LEVEL=INFO (default: the access log on), "
+        "MLSEAM_ENVIRONMENT=local (so auth off and MLSEAM_PREDICTION_LOG_SHARE=1: every prediction logged), "
+        "uvloop + httptools, one process"
     )
-
-
-def _fmt(value: float, spec: str) -> str:
-    return "-" if math.isnan(value) else format(value, spec)
-
-
-def print_server(run: ServerRun) -> None:
-    print()
-    samples = ", ".join(f"{ready:.2f}" for ready in run.ready_samples)
-    print(
-        f"{run.title}: ready in {run.ready_s:.2f} s (median of {samples}), "
-        f"RSS {run.rss_warm / MIB:.1f} MiB after warm-up ({run.rss_end / MIB:.1f} MiB after all scenarios); "
-        f"answers match: {run.agrees}"
-    )
-    batching = run.name.startswith("mlseam")
-    header = (
-        f"{'rows/req':>8} {'conc':>5} {'req/s':>9} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'errors':>6} {'srv cpu':>7} {'cli cpu':>7} {'others':>7}"
-        + (f" {'req/batch':>9} {'rows/batch':>10}" if batching else "")
-    )
-    print(header)
-    print("-" * len(header))
-    for scenario in run.scenarios.values():
-        raw = scenario.raw
-        line = (
-            f"{scenario.rows:>8} {scenario.concurrency:>5} {scenario.req_s:>9,.1f} {scenario.rows_s:>10,.0f} "
-            f"{_fmt(raw['p50_ms'], '.2f'):>8} {_fmt(raw['p99_ms'], '.2f'):>8} {_fmt(raw['max_ms'], '.1f'):>8} "
-            f"{scenario.errors:>6} {_fmt(raw['server_cpu'] * 100, '.0f') + '%':>7} "
-            f"{_fmt(raw['client_cpu'] * 100, '.0f') + '%':>7} {_fmt(raw['other_cpu'] * 100, '.0f') + '%':>7}"
-        )
-        if batching:
-            line += f" {_fmt(scenario.batch_requests, '.1f'):>9} {_fmt(scenario.batch_rows, '.1f'):>10}"
-        print(line)
-    for scenario in run.scenarios.values():
-        raw = scenario.raw
-        if scenario.errors:
-            print(
-                f"  errors at {scenario.rows} rows c={scenario.concurrency}: statuses {raw['statuses']}, "
-                f"transport errors {raw['transport_errors']}, timed out {raw['timed_out']}, first: {raw['first_error']}"
-            )
-
-
-def print_inprocess(figures: dict[str, Any]) -> None:
-    one, hundred = figures["1"], figures["100"]
-    print()
-    print(
-        f"in-process model.predict (CPU {SERVER_CPU}): 1-row calls {one['calls_per_s']:,.0f} calls/s "
-        f"(p50 {one['p50_ms']:.3f} ms, p99 {one['p99_ms']:.3f} ms); 100-row calls {hundred['calls_per_s']:,.0f} "
-        f"calls/s = {hundred['rows_per_s']:,.0f} rows/s (p50 {hundred['p50_ms']:.2f} ms)"
-    )
-    alone = figures["load_only_s"]
-    print(
-        f"for scale: a fresh Python that only unpickles the champion takes "
-        f"{statistics.median(alone):.2f} s (median of {', '.join(f'{v:.2f}' for v in alone)})"
-    )
-
-
-def print_comparison(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
-    mlseam, minimal = runs.get("mlseam"), runs.get("minimal")
-    if mlseam is not None and minimal is not None:
-        print()
-        header = (
-            f"{'rows/req':>8} {'conc':>5} {'req/s mlseam/minimal':>21} "
-            f"{'p50 mlseam/minimal':>19} {'p99 mlseam/minimal':>19}"
-        )
-        print(header)
-        print("-" * len(header))
-        for key, ours in mlseam.scenarios.items():
-            theirs = minimal.scenarios.get(key)
-            if theirs is None:
-                continue
-            speed = ours.req_s / theirs.req_s if theirs.req_s else math.nan
-            p50 = ours.raw["p50_ms"] / theirs.raw["p50_ms"]
-            p99 = ours.raw["p99_ms"] / theirs.raw["p99_ms"]
-            print(
-                f"{key[0]:>8} {key[1]:>5} {_fmt(speed, '.2f') + 'x':>21} "
-                f"{_fmt(p50, '.2f') + 'x':>19} {_fmt(p99, '.2f') + 'x':>19}"
-            )
-        print(
-            f"RSS mlseam/minimal after warm-up: {mlseam.rss_warm / minimal.rss_warm:.2f}x; "
-            f"ready mlseam {mlseam.ready_s:.2f} s vs minimal {minimal.ready_s:.2f} s"
-        )
-    if inproc is not None:
-        for run in (mlseam, minimal):
-            if run is None:
-                continue
-            best_one = max((s.req_s for (r, _), s in run.scenarios.items() if r == 1), default=math.nan)
-            best_rows = max((s.rows_s for (r, _), s in run.scenarios.items() if r == 100), default=math.nan)
-            print(
-                f"{run.name} vs in-process: best 1-row {best_one / inproc['1']['calls_per_s']:.0%} of predict calls/s, "
-                f"best 100-row {best_rows / inproc['100']['rows_per_s']:.0%} of predict rows/s"
-            )
-
-
-def _load_only_note(inproc: dict[str, Any] | None) -> str:
-    if inproc is None or not inproc.get("load_only_s"):
-        return ""
-    return f"; a fresh Python only unpickling the champion: {statistics.median(inproc['load_only_s']):.2f} s"
-
-
-def print_log_cost(runs: dict[str, ServerRun]) -> None:
-    """Throughput with the prediction log on versus off, per scenario, and the aim for single-row c=64."""
-    logged, unlogged = runs.get("mlseam"), runs.get(NOLOG)
-    if logged is None or unlogged is None:
-        return
-    print()
-    print("prediction log on vs off (same build, same machine, ABBA order):")
-    print(f"  {'rows/req':>8} {'conc':>5} {'req/s on/off':>21} {'cost':>7} {'p99 ms on/off':>15}")
-    for key, on in logged.scenarios.items():
-        off = unlogged.scenarios[key]
-        cost = 1.0 - on.req_s / off.req_s
-        print(
-            f"  {key[0]:>8} {key[1]:>5} {on.req_s:>10,.0f}/{off.req_s:<10,.0f} {cost:>7.1%} "
-            f"{on.raw['p99_ms']:>7.1f}/{off.raw['p99_ms']:<7.1f}"
-        )
-    on, off = logged.scenarios[(1, 64)], unlogged.scenarios[(1, 64)]
-    cost = 1.0 - on.req_s / off.req_s
-    word = "met" if cost < AIM_LOG_COST and on.errors == 0 else "missed"
-    print(f"  aim: single-row c=64 costs < {AIM_LOG_COST:.0%} with the log on: {word} ({cost:.1%})")
-
-
-def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> None:
-    mlseam, minimal = runs.get("mlseam"), runs.get("minimal")
-    print()
-    print("aims:")
-
-    def verdict(text: str, met: bool | None, detail: str) -> None:
-        word = "not measured (needs both servers)" if met is None else ("met" if met else "missed")
-        print(f"  {text}: {word}" + (f" ({detail})" if detail else ""))
-
-    both = mlseam is not None and minimal is not None
-    if both:
-        assert mlseam is not None and minimal is not None
-        ours, theirs = mlseam.scenarios[(1, 64)], minimal.scenarios[(1, 64)]
-        ratio = ours.req_s / theirs.req_s
-        verdict(
-            "single-row c=64: mlseam >= 5x minimal app throughput AND mlseam p99 < 60 ms",
-            ratio >= AIM_C64_SPEEDUP and ours.raw["p99_ms"] < AIM_C64_P99_MS and ours.errors == 0,
-            f"{ours.req_s:,.0f} vs {theirs.req_s:,.0f} req/s = {ratio:.2f}x; p99 {ours.raw['p99_ms']:.1f} ms",
-        )
-        ours, theirs = mlseam.scenarios[(1, 1)], minimal.scenarios[(1, 1)]
-        verdict(
-            "single-row c=1: mlseam p50 <= minimal app p50",
-            ours.raw["p50_ms"] <= theirs.raw["p50_ms"] and ours.errors == 0,
-            f"{ours.raw['p50_ms']:.2f} ms vs {theirs.raw['p50_ms']:.2f} ms",
-        )
-        ours, theirs = mlseam.scenarios[(100, 8)], minimal.scenarios[(100, 8)]
-        ratio = ours.rows_s / theirs.rows_s
-        ceiling = ""
-        if inproc is not None:
-            predict_rows = inproc["100"]["rows_per_s"]
-            ceiling = f"; in-process predict alone: {predict_rows:,.0f} rows/s = {predict_rows / theirs.rows_s:.2f}x"
-        verdict(
-            "100-row c=8: mlseam rows/s >= 2.5x minimal app",
-            ratio >= AIM_100ROW_SPEEDUP and ours.errors == 0,
-            f"{ours.rows_s:,.0f} vs {theirs.rows_s:,.0f} rows/s = {ratio:.2f}x{ceiling}",
-        )
-        rss = mlseam.rss_warm / minimal.rss_warm
-        verdict(
-            "mlseam RSS <= minimal RSS * 1.2 and mlseam ready < 3 s",
-            rss <= AIM_RSS_RATIO and mlseam.ready_s < AIM_READY_S,
-            f"{mlseam.rss_warm / MIB:.1f} vs {minimal.rss_warm / MIB:.1f} MiB = {rss:.2f}x; "
-            f"ready {mlseam.ready_s:.2f} s" + _load_only_note(inproc),
-        )
-    else:
-        for text in (
-            "single-row c=64: mlseam >= 5x minimal app throughput AND mlseam p99 < 60 ms",
-            "single-row c=1: mlseam p50 <= minimal app p50",
-            "100-row c=8: mlseam rows/s >= 2.5x minimal app",
-            "mlseam RSS <= minimal RSS * 1.2 and mlseam ready < 3 s",
-        ):
-            verdict(text, None, "")
-    errors = sum(s.errors for run in runs.values() for s in run.scenarios.values())
-    print(f"  non-200 answers and transport errors over all scenarios: {errors}")
-    busy = [
-        (run.name, key, s.raw["other_cpu"])
-        for run in runs.values()
-        for key, s in run.scenarios.items()
-        if s.raw["other_cpu"] > OTHERS_WARN
-    ]
-    if busy:
-        worst = max(busy, key=lambda item: item[2])
-        print(
-            f"  WARNING: other processes used > {OTHERS_WARN:.0%} of a CPU in {len(busy)} scenario(s) (worst "
-            f"{worst[2]:.0%}: {worst[0]} {worst[1][0]} rows c={worst[1][1]}); these figures are disturbed, rerun on "
-            "an idle machine"
-        )
 
 
 # --- main ------------------------------------------------------------------------------------------------------
@@ -877,52 +775,51 @@ def print_aims(runs: dict[str, ServerRun], inproc: dict[str, Any] | None) -> Non
 def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runner = Bench(args)
-    servers = [
-        ("mlseam", "mlseam API (`mlseam serve digits`, prediction log on at its local share)"),
-        (NOLOG, "mlseam API with the prediction log off (MLSEAM_PREDICTION_LOG=false)"),
-        ("minimal", "minimal FastAPI app (sync def, list[list[float]])"),
-    ]
-    if args.only:
-        servers = [(name, title) for name, title in servers if name == args.only]
+    servers = [(name, title) for name, title in SERVERS if not args.only or name in args.only]
 
-    def measure() -> tuple[dict[str, Any], dict[str, ServerRun]]:
+    def measure() -> tuple[dict[str, Any], list[dict[str, ServerRun]], list[Profile]]:
         print(f"setup: {runner.setup()}", flush=True)
         print(_machine())
         print(_mlseam_settings())
         print(
-            f"scenarios: {runner.warmup:g} s warm-up (discarded) + {runner.duration:g} s measured each; "
-            f"raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request",
+            f"scenarios: {runner.warmup:g} s warm-up (discarded) + {runner.duration:g} s measured each, "
+            f"{args.runs} round(s); raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request",
             flush=True,
         )
         inproc = runner.run_inprocess()
         inproc["load_only_s"] = runner.load_only()
-        # Both servers are started one after the other (so neither slows the other's start), then the
-        # scenarios alternate between them (ABBA order): a slow patch of the machine hits both alike.
+        # The servers are started one after the other (so none slows another's start), then the scenarios
+        # alternate between them (ABBA order): a slow patch of the machine hits them all alike.
         lives = [runner.start_live(name, title) for name, title in servers]
         for live in lives:
             runner.warm(live)
-        for index, (rows, concurrency) in enumerate(SCENARIOS):
-            for live in lives if index % 2 == 0 else lives[::-1]:
-                runner.scenario(live, rows, concurrency)
-        runs: dict[str, ServerRun] = {}
+        rounds = [runner.round(lives, index) for index in range(args.runs)]
+        profiles = runner.profiles(lives) if not args.no_profile else []
         for live in lives:
-            runner.finish(live)
-            runs[live.run.name] = live.run
-        return inproc, runs
+            runner.finish(live, rounds)
+        return inproc, rounds, profiles
 
     measured, code = harness.run_guarded(measure, runner.cleanup)
     if measured is None:
         return code
-    inproc, runs = measured
-    print_inprocess(inproc)
-    for run in runs.values():
-        print_server(run)
-    print_comparison(runs, inproc)
-    print_log_cost(runs)
-    print_aims(runs, inproc)
+    inproc, rounds, profiles = measured
+    print_inprocess(inproc, SERVER_CPU)
+    for index, runs in enumerate(rounds, start=1):
+        print()
+        print(f"=== round {index} of {len(rounds)} ===")
+        for run in runs.values():
+            print_server(run)
+        print_comparison(runs, inproc)
+        print_log_costs(runs)
+        if index == len(rounds):
+            for profile in profiles:
+                print_profile(profile)
+        print_aims(runs)
+    print()
     print(
-        "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; "
-        "others: every other process on the machine)"
+        "(srv/cli cpu: the server's and the load generator's CPU time per second measured, 100% = one CPU; us/req: "
+        "the server's CPU microseconds per request, the least disturbed figure on a busy machine; "
+        "others: every other process on the machine, the busy neighbour included when there is one)"
     )
     print(harness.describe_totals(started))
     return 0
@@ -932,7 +829,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per scenario (default 5)")
     parser.add_argument("--quick", action="store_true", help="1 s per scenario")
-    parser.add_argument("--only", choices=("mlseam", NOLOG, "minimal"), help="measure one server only")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name for name, _ in SERVERS],
+        help="measure this server (repeatable; default: every one)",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[f"{rows}x{concurrency}" for rows, concurrency in SCENARIOS],
+        help="only this ROWSxCONCURRENCY scenario (repeatable; default: every one; aims need them all)",
+    )
+    parser.add_argument("--runs", type=int, default=2, help="rounds of every scenario on the same servers (default 2)")
+    parser.add_argument(
+        "--mlseam-env",
+        action="append",
+        metavar="MLSEAM_X=VALUE",
+        help="a setting every mlseam server gets on top of its defaults (repeatable): to compare settings",
+    )
+    parser.add_argument("--no-neighbour", action="store_true", help="skip the scenario with a busy neighbour")
+    parser.add_argument("--no-profile", action="store_true", help="skip the sampled profile of mlseam")
+    parser.add_argument("--keep-profiles", metavar="DIR", help="also write the profiles' collapsed stacks there")
     # Child modes (the script runs itself pinned to a CPU).
     parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -950,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
         return inprocess(args)
     if args.duration <= 0 or args.duration > 120:
         parser.error("--duration must be in (0, 120] seconds")
+    if not 1 <= args.runs <= 10:
+        parser.error("--runs must be 1 to 10")
     return bench(args)
 
 

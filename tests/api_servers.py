@@ -49,7 +49,7 @@ def start_api(settings: Settings, names: list[str], log_dir: Path, *, ready: boo
     port = free_port()
     log = log_dir / f"api-{port}.log"
     environment = stack_env(
-        settings, MLSEAM_SERVE_PORT=str(port), MLSEAM_POLL_INTERVAL_S="0.2", MLSEAM_LOG_LEVEL="INFO", **env
+        settings, MLSEAM_SERVE_PORT=str(port), MLSEAM_POLL_INTERVAL_S="0.2", **{"MLSEAM_LOG_LEVEL": "INFO", **env}
     )
     with log.open("wb") as sink:
         process = subprocess.Popen(

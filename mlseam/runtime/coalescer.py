@@ -19,6 +19,8 @@ PredictFn = Callable[[list[Any]], tuple[list[Any], str]]
 
 _RECENT = 32
 """How many recent batch timings decide whether the next batch may run on the loop."""
+_SLOW_SHARE = 8
+"""At most one in this many recent batches may have been slow for the next to run on the loop."""
 
 
 class Arrival:
@@ -55,9 +57,9 @@ class PredictCoalescer:
     With ``enabled=False`` each request is predicted on its own.
 
     A quick model runs on the event loop itself: when the last batches (at least as large as
-    this one) each took under ``inline_budget_s``, handing the batch to the thread and back
-    would cost more than the loop is blocked. Anything slower, or a batch larger than any
-    seen recently, runs on the thread so the loop keeps answering.
+    this one) took under ``inline_budget_s``, all but one in eight, handing the batch to the
+    thread and back would cost more than the loop is blocked. Anything slower, or a batch
+    larger than any seen recently, runs on the thread so the loop keeps answering.
     """
 
     def __init__(
@@ -170,12 +172,11 @@ class PredictCoalescer:
             flat = [item for pending in batch for item in pending.inputs]
             CALL_ROWS.labels(self.service).observe(len(flat))
             CALL_REQUESTS.labels(self.service).observe(len(batch))
-            started = time.perf_counter()
             try:
                 if self._may_inline(len(flat)):
-                    outputs, version = self.predict(flat)
+                    outputs, version, seconds = self._timed_predict(flat)
                 else:
-                    outputs, version = await loop.run_in_executor(self._executor, self.predict, flat)
+                    outputs, version, seconds = await loop.run_in_executor(self._executor, self._timed_predict, flat)
             except Exception as exc:  # noqa: BLE001 - delivered to exactly the requests that cause it
                 self._recent.clear()  # a failing model is no longer known to be quick
                 if len(batch) == 1:
@@ -187,8 +188,18 @@ class PredictCoalescer:
             if version != self._version:  # a new model: its speed is unknown
                 self._version = version
                 self._recent.clear()
-            self._recent.append((len(flat), time.perf_counter() - started))
+            self._recent.append((len(flat), seconds))
             _deliver(batch, outputs, version)
+            # Let these answers go out (and the requests waiting in the sockets in) before the next batch: one
+            # run on the loop right away would hold them for a whole predict, and their clients, which cannot
+            # send their next requests meanwhile, would leave the model idle afterwards.
+            await asyncio.sleep(0)
+
+    def _timed_predict(self, inputs: list[Any]) -> tuple[list[Any], str, float]:
+        """``predict(inputs)`` and the seconds it took."""
+        started = time.perf_counter()
+        outputs, version = self.predict(inputs)
+        return outputs, version, time.perf_counter() - started
 
     async def _gather(self, wait_s: float, waiting: Callable[[], bool]) -> None:
         """Let the queue grow for up to ``wait_s`` while ``waiting()`` holds and the batch is not full."""
@@ -201,12 +212,14 @@ class PredictCoalescer:
     def _may_inline(self, rows: int) -> bool:
         if self.inline_budget_s <= 0 or len(self._recent) < _RECENT // 4:
             return False
-        largest = 0
+        largest, slow = 0, 0
         for seen, seconds in self._recent:
-            if seconds >= self.inline_budget_s:
-                return False
+            slow += seconds >= self.inline_budget_s
             largest = max(largest, seen)
-        return rows <= largest
+        # A few slow batches are the machine's doing (another process took the CPU, the loop held the
+        # GIL meanwhile), not the model's: counted as slow, they would send every later batch to the
+        # thread and keep them there, each paying the hand-off.
+        return slow <= len(self._recent) // _SLOW_SHARE and rows <= largest
 
     async def _isolate(self, batch: Sequence[_Pending]) -> None:
         """Re-run a failed batch one request at a time, so only the culprit sees the error."""

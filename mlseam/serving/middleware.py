@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlseam.serving.metrics import LATENCY, REQUESTS
+from mlseam.serving.access_log import LOGGER_NAME, installed_access_log
+from mlseam.serving.metrics import HTTP_METRICS
 from mlseam.serving.problems import REQUEST_ID, BodyTooLargeError, Problem, problem_for, problem_headers, render_problem
 from mlseam.serving.route_labels import RouteLabels
 
-log = logging.getLogger("mlseam.access")
+log = logging.getLogger(LOGGER_NAME)
 
 DISCARD_AT_MOST = 128 * 1024 * 1024
 """How much of a body past the limit is read and thrown away so that its sender, still sending
 and not yet reading (urllib, requests), gets the 413 rather than a reset; past it, the connection closes."""
 
 _QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")
-
-
-@functools.lru_cache(maxsize=1024)
-def _counter(service: str, route: str, status: int) -> Any:
-    # Looking a labelled child up costs more than incrementing it; label values are bounded.
-    return REQUESTS.labels(service, route, str(status))
-
-
-@functools.lru_cache(maxsize=256)
-def _latency(service: str, route: str) -> Any:
-    return LATENCY.labels(service, route)
 
 
 class RequestContext:
@@ -54,6 +42,8 @@ class RequestContext:
         self.max_body_bytes = max_body_bytes
         self.batch_max_body_bytes = batch_max_body_bytes or max_body_bytes
         self.labels = RouteLabels(routes)
+        # Decided once: the log level is set before the app is built, and the access log is on at INFO.
+        self.access = installed_access_log() if log.isEnabledFor(logging.INFO) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,21 +80,25 @@ class RequestContext:
                 raise
             await _send_problem(send_with_id, problem_for(RuntimeError()))
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, request_id, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         service, route = self.labels.of(scope["path"])
-        _counter(service, route, status).inc()
-        _latency(service, route).observe(elapsed)
-        if route not in _QUIET_ROUTES:
+        HTTP_METRICS.observe(service, route, status, elapsed)
+        if route in _QUIET_ROUTES:
+            return
+        ms = round(elapsed * 1000, 2)
+        if self.access is not None:
+            self.access.request(request_id, scope["method"], scope["path"], status, ms, service)
+        else:
             log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "ms": round(elapsed * 1000, 2),
+                    "ms": ms,
                     "service": service,
                 },
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -12,6 +13,7 @@ from types import FrameType
 import uvicorn
 from pythonjsonlogger.json import JsonFormatter
 
+from mlseam.serving.access_log import close_access_log, install_access_log
 from mlseam.serving.app import create_app
 from mlseam.serving.problems import REQUEST_ID
 from mlseam.settings import Settings
@@ -25,13 +27,17 @@ class _RequestIdFilter(logging.Filter):
 
 
 def configure_json_logs(level: str) -> None:
-    """One JSON object per log line on stderr, each with the request id when there is one."""
+    """One JSON object per log line on stderr, each with the request id when there is one.
+
+    Access lines (one per request, at INFO) bypass the handler: see ``AccessLog``.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    install_access_log(sys.stderr)
 
 
 class _Server(uvicorn.Server):
@@ -62,8 +68,12 @@ def serve(
         port=settings.serve_port,
         loop="uvloop",
         http="httptools",
-        access_log=False,
+        access_log=False,  # mlseam's own (RequestContext): one JSON line with the request id
         log_config=None,
+        # Nothing reads the client's address, so X-Forwarded-* from the load balancer need not be parsed
+        # into it on every request.
+        proxy_headers=False,
+        server_header=False,
         timeout_graceful_shutdown=30,
         lifespan="on",
     )
@@ -75,6 +85,7 @@ def serve(
     try:
         server.run()
     finally:
+        close_access_log()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -246,3 +246,43 @@ def test_a_request_on_its_way_is_waited_for_no_longer_than_the_gather_limit() ->
     waited, predict = _run(scenario())
     assert 0.04 <= waited < 1.0
     assert predict.batches == [[1]]
+
+
+class Hiccup(ThreadSpy):
+    """Quick, except every tenth batch, which stalls (the machine, not the model)."""
+
+    def __call__(self, inputs: list[Any]) -> tuple[list[Any], str]:
+        self.delay = 0.02 if len(self.threads) % 10 == 9 else 0.0
+        return super().__call__(inputs)
+
+
+def test_an_occasional_stalled_batch_keeps_a_quick_model_on_the_loop() -> None:
+    spy = Hiccup()
+    _sequential(PredictCoalescer(spy, service="t", max_rows=64, max_wait_s=0.0, inline_budget_s=0.005), [4] * 60)
+    assert spy.threads[-20:] == ["MainThread"] * 20
+
+
+def test_a_batch_run_on_the_loop_is_answered_before_the_next_batch_runs() -> None:
+    events: list[str] = []
+
+    def predict(inputs: list[Any]) -> tuple[list[Any], str]:
+        events.append(f"predict {inputs[0]}")
+        return list(inputs), "v1"
+
+    async def scenario() -> None:
+        batcher = PredictCoalescer(predict, service="t", max_rows=4, max_wait_s=0.0, inline_budget_s=0.05)
+        batcher.start()
+        for _ in range(20):  # known quick: on the loop from now on
+            await batcher.submit([0])
+        events.clear()
+
+        async def ask(first: int) -> None:
+            await batcher.submit([first] * 4)
+            events.append(f"answered {first}")
+
+        # two full batches queued together: the first one's caller hears back before the second runs
+        await asyncio.gather(ask(1), ask(2))
+        await batcher.stop()
+
+    _run(scenario())
+    assert events == ["predict 1", "answered 1", "predict 2", "answered 2"]
