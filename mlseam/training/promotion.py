@@ -19,6 +19,7 @@ from mlseam.registry import (
     version_name,
     version_number,
 )
+from mlseam.runtime import recorded_signature
 from mlseam.training.decision import PENDING_NOTE
 
 
@@ -51,7 +52,7 @@ def promote(
 
 
 def _stored_version(registry: Registry, artifacts: ArtifactStore, service: str, version: str) -> ModelVersion:
-    """The record of ``version``, once its artifact is found intact; PromotionError when it has none."""
+    """The record of ``version``, once its artifact is found intact and signed; PromotionError when it has none."""
     number = version_number(version)
     record = registry.get_version(service, version_name(number) if number is not None else version)
     if not record.has_artifact:
@@ -60,7 +61,9 @@ def _stored_version(registry: Registry, artifacts: ArtifactStore, service: str, 
             "promote a version that stored one"
         )
     assert record.artifact_key and record.artifact_sha256  # noqa: S101 - has_artifact
-    artifacts.get(record.artifact_key, record.artifact_sha256)  # refuses a tampered artifact
+    # Refuses a tampered or untrusted artifact: the APIs would never load it.
+    name = f"{service} {record.version}"
+    artifacts.get_signed(record.artifact_key, record.artifact_sha256, recorded_signature(record), name=name)
     return record
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlseam.artifacts import InMemoryArtifactStore
-from mlseam.errors import ArtifactIntegrityError, PromotionError
+from mlseam.errors import ArtifactIntegrityError, PromotionError, UntrustedArtifactError
 from mlseam.registry import InMemoryRegistry, ModelVersion, Status
 from mlseam.training import promote, rollback, rollback_target
 from mlseam.training.promotion import rolled_back_versions
@@ -27,8 +27,10 @@ def _version(registry: InMemoryRegistry, artifacts: InMemoryArtifactStore, *, ar
     record = ModelVersion(service=SERVICE, number=registry.allocate_version(SERVICE))
     registry.create_version(record)
     if artifact:
-        stored = artifacts.put(f"a/{record.version}", record.version.encode())
+        stored = artifacts.put_signed(f"a/{record.version}", record.version.encode())
         record.artifact_key, record.artifact_sha256 = stored.key, stored.sha256
+        assert stored.signature is not None
+        record.artifact_signature, record.artifact_signing_key = stored.signature.value, stored.signature.key_id
     record.status = Status.KEPT
     registry.update_version(record)
     return record.version
@@ -99,4 +101,20 @@ def test_a_tampered_artifact_is_never_promoted(registry: InMemoryRegistry, artif
     artifacts.objects[f"a/{version}"] = b"tampered"
     with pytest.raises(ArtifactIntegrityError):
         promote(registry, artifacts, SERVICE, version)
+    assert registry.get_champion(SERVICE) is None
+
+
+def test_an_unsigned_or_forged_version_is_never_promoted(
+    registry: InMemoryRegistry, artifacts: InMemoryArtifactStore
+) -> None:
+    # given: one version stored without a signature, one whose signature is another digest's
+    unsigned, forged = _version(registry, artifacts), _version(registry, artifacts)
+    for version, signature in ((unsigned, None), (forged, artifacts.sign("0" * 64).value)):
+        record = registry.get_version(SERVICE, version)
+        record.artifact_signature = signature
+        registry.update_version(record, expected=Status.KEPT)
+    # then: the APIs would refuse both, so promotion does
+    for version in (unsigned, forged):
+        with pytest.raises(UntrustedArtifactError):
+            promote(registry, artifacts, SERVICE, version)
     assert registry.get_champion(SERVICE) is None
