@@ -88,6 +88,8 @@ class Manifest(pydantic.BaseModel):
 
     name: str
     description: str = ""
+    owner: str = ""
+    """Who answers for the service (a name, an e-mail, a team): the dashboard shows it."""
     task: str
     model: str
     inputs: dict[str, Any] = {}

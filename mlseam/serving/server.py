@@ -6,11 +6,12 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 import uvicorn
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp
 
 from mlseam.serving.app import create_app
 from mlseam.serving.problems import REQUEST_ID
@@ -53,9 +54,10 @@ def serve(
     *,
     stores: Stores | None = None,
     on_ready: Callable[[], None] | None = None,
+    mounts: Mapping[str, ASGIApp] | None = None,
 ) -> None:
-    """Serve ``names`` on ``settings.serve_host:serve_port`` until SIGINT or SIGTERM."""
-    app = create_app(settings, names, stores=stores)
+    """Serve ``names`` (and ``mounts``) on ``settings.serve_host:serve_port`` until SIGINT or SIGTERM."""
+    app = create_app(settings, names, stores=stores, mounts=mounts)
     config = uvicorn.Config(
         app,
         host=settings.serve_host,
