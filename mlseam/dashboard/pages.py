@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlseam.dashboard import charts
@@ -19,7 +21,7 @@ from mlseam.dashboard.facts import (
 from mlseam.dashboard.modelcard import render_model_card
 from mlseam.dashboard.probes import ApiProbe
 from mlseam.errors import UnknownServiceError
-from mlseam.manifest import discover_services, load_service
+from mlseam.manifest import Service, discover_services, load_service
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.training.promotion import rolled_back_versions
@@ -35,9 +37,18 @@ class Reader:
     settings: Settings
     stores: Stores
     probe: ApiProbe | None = None
+    _loaded: dict[str, tuple[tuple[int, ...], Service]] = field(default_factory=dict)
 
-    def load(self, name: str) -> Any:
-        return load_service(name, self.settings.services_dir)
+    def load(self, name: str) -> Service:
+        """The service, loaded again only once a file of its folder changed (validating a model class takes ms)."""
+        directory = self.settings.services_dir / name
+        stamp = _folder_stamp(directory)
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        service = load_service(name, self.settings.services_dir)
+        self._loaded[name] = (stamp, service)
+        return service
 
     def names(self) -> list[str]:
         return discover_services(self.settings.services_dir)
@@ -52,6 +63,15 @@ class Reader:
         if name not in self.names():
             raise UnknownServiceError(f"no service {name!r} in the services folder")
         return read_facts(name, self.load, self.stores, self.probe)
+
+
+def _folder_stamp(directory: Path) -> tuple[int, ...]:
+    """The modification times and sizes of the folder's top-level files: what a change to the service touches."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        return tuple(n for e in entries if e.is_file() for n in (e.stat().st_mtime_ns, e.stat().st_size))
+    except OSError:
+        return ()
 
 
 def number(value: float | None, digits: int = 4) -> str:
