@@ -64,6 +64,11 @@ data "aws_iam_policy_document" "task" {
     resources = local.queue_arns
   }
   statement {
+    sid       = "ReadDeadLetterCounts"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = local.dlq_arns
+  }
+  statement {
     sid       = "ReadSecrets" # the database password; the API token unless the load balancer signs managers in
     actions   = ["secretsmanager:GetSecretValue"]
     resources = var.oidc != null ? [var.platform.database_secret_arn] : [var.platform.database_secret_arn, var.platform.api_token_secret_arn]

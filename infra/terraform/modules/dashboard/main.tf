@@ -6,10 +6,9 @@ locals {
   family = "${var.platform.name_prefix}-dashboard"
   # After every service's rule (priorities 2..49999, platform/main.tf): its path never overlaps theirs.
   listener_rule_priority = 50000
-  queue_arns = flatten([for name in var.service_names : [
-    "arn:${var.platform.partition}:sqs:${var.platform.region}:${var.platform.account_id}:${var.platform.name_prefix}-${name}-batches",
-    "arn:${var.platform.partition}:sqs:${var.platform.region}:${var.platform.account_id}:${var.platform.name_prefix}-${name}-batches-dlq",
-  ]])
+  queue_arn_prefix       = "arn:${var.platform.partition}:sqs:${var.platform.region}:${var.platform.account_id}:${var.platform.name_prefix}"
+  queue_arns             = [for name in var.service_names : "${local.queue_arn_prefix}-${name}-batches"]
+  dlq_arns               = [for name in var.service_names : "${local.queue_arn_prefix}-${name}-batches-dlq"]
   environment = merge(
     {
       MLSEAM_ENVIRONMENT        = var.platform.environment
