@@ -88,8 +88,6 @@ class Manifest(pydantic.BaseModel):
 
     name: str
     description: str = ""
-    owner: str = ""
-    """Who answers for the service (a name, an e-mail, a team): the dashboard shows it."""
     task: str
     model: str
     inputs: dict[str, Any] = {}
@@ -99,6 +97,8 @@ class Manifest(pydantic.BaseModel):
     min_examples: int = pydantic.Field(default=100, ge=10)
     retrain_when: RetrainWhen | None = None
     resources: ServiceResources = ServiceResources()
+    owner: str = ""
+    """Who answers for the service (a name, an e-mail, a team): the dashboard shows it."""
 
     @pydantic.field_validator("name")
     @classmethod
