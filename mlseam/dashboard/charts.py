@@ -29,6 +29,15 @@ def sparkline(facts: ServiceFacts) -> dict[str, Any]:
     }
 
 
+def describe_sparkline(facts: ServiceFacts) -> str:
+    """The sparkline's numbers in words, for screen readers: ``rmse on the holdout per version: v1 0.5000, ...``."""
+    points = ", ".join(
+        f"{v.version} {'-' if value is None else f'{value:.4f}'}"
+        for v, value in ((v, metric_of(v, v.metrics)) for v in facts.versions)
+    )
+    return f"{facts.primary_metric} on the holdout per version: {points or 'none yet'}"
+
+
 def metric_chart(facts: ServiceFacts) -> dict[str, Any]:
     """Holdout and live primary metric per version, with each promotion and rollback marked."""
     by_version = {v.version: v for v in facts.versions}

@@ -95,6 +95,7 @@ def overview_row(facts: ServiceFacts, now: datetime) -> dict[str, Any]:
         "last_at": (last.finished_at or last.started_at) if last else None,
         "growth": describe_growth(facts, now),
         "spark": charts.sparkline(facts),
+        "spark_text": charts.describe_sparkline(facts),
     }
 
 
