@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from mlseam.batchstore import BatchStore
 from mlseam.batchstore.calls import call_aws
@@ -88,7 +88,7 @@ def read_queue(batches: BatchStore | None, service: str) -> QueueState:
 
 
 def read_facts(
-    name: str, load: Any, stores: Stores, probe: ApiProbe | None, *, with_queue: bool = True
+    name: str, load: Callable[[str], Service], stores: Stores, probe: ApiProbe | None, *, with_queue: bool = True
 ) -> ServiceFacts:
     """Everything about ``name``: three registry reads whatever its number of versions, one examples count.
 
