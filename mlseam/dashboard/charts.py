@@ -20,22 +20,25 @@ def live_of(record: ModelVersion) -> float | None:
     return metric_of(record, (record.live or {}).get("metrics")) if record.live else None
 
 
+SPARK_POINTS = 60
+"""Versions a sparkline shows, the latest: more would not fit its 120 pixels (the service page has them all)."""
+
+
 def sparkline(facts: ServiceFacts) -> dict[str, Any]:
-    """The primary metric on the holdout, one point per version, oldest first."""
-    return {
-        "kind": "sparkline",
-        "x": [v.version for v in facts.versions],
-        "holdout": [metric_of(v, v.metrics) for v in facts.versions],
-    }
+    """The primary metric on the holdout, one point per version (the last SPARK_POINTS), oldest first."""
+    shown = facts.versions[-SPARK_POINTS:]
+    return {"kind": "sparkline", "x": [v.version for v in shown], "holdout": [metric_of(v, v.metrics) for v in shown]}
 
 
 def describe_sparkline(facts: ServiceFacts) -> str:
     """The sparkline's numbers in words, for screen readers: ``rmse on the holdout per version: v1 0.5000, ...``."""
+    shown = facts.versions[-SPARK_POINTS:]
     points = ", ".join(
         f"{v.version} {'-' if value is None else f'{value:.4f}'}"
-        for v, value in ((v, metric_of(v, v.metrics)) for v in facts.versions)
+        for v, value in ((v, metric_of(v, v.metrics)) for v in shown)
     )
-    return f"{facts.primary_metric} on the holdout per version: {points or 'none yet'}"
+    which = f"of the last {len(shown)} versions" if len(shown) < len(facts.versions) else "per version"
+    return f"{facts.primary_metric} on the holdout {which}: {points or 'none yet'}"
 
 
 def metric_chart(facts: ServiceFacts) -> dict[str, Any]:

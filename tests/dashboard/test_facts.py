@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
+from mlseam.dashboard.charts import describe_sparkline, sparkline
 from mlseam.dashboard.code import count_placeholders, read_code_state
 from mlseam.dashboard.facts import ServiceFacts, describe_growth, describe_outcome
 from mlseam.dashboard.probes import p95_from_metrics
@@ -87,3 +88,14 @@ def test_an_outcome_reads_as_its_status_gain_and_reason() -> None:
     record.gain, record.reason = {"delta": 0.055}, "better on 360 holdout rows"
 
     assert describe_outcome(record) == "promoted: +0.0550 macro_f1: better on 360 holdout rows"
+
+
+def test_a_sparkline_shows_the_last_sixty_versions_and_its_text_says_so() -> None:
+    versions = [ModelVersion("s", n, primary_metric="rmse", metrics={"rmse": 1 / n}) for n in range(1, 71)]
+    facts = ServiceFacts("s", versions=versions)
+
+    spark, text = sparkline(facts), describe_sparkline(facts)
+
+    assert spark["x"] == [f"v{n}" for n in range(11, 71)]
+    assert "on the holdout of the last 60 versions: v11 0.0909, " in text
+    assert text.endswith("v70 0.0143")
