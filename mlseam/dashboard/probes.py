@@ -52,10 +52,17 @@ def p95_from_metrics(text: str, service: str) -> tuple[float | None, int]:
 class ApiProbe:
     """Reads ``<base_url>/<service>/readyz`` and ``/metrics`` with a short timeout each."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(timeout=timeout_s, headers=headers)
+        self.client = httpx.Client(timeout=timeout_s, headers=headers, transport=transport)
 
     def check(self, service: str) -> ApiHealth:
         """The API's readiness and latency; an API that does not answer is reported, never raised."""
@@ -64,6 +71,8 @@ class ApiProbe:
             ready = self.client.get(f"{base}/readyz")
         except httpx.HTTPError as exc:
             return ApiHealth(None, f"unreachable: {type(exc).__name__}")
+        if ready.status_code == 404:
+            return ApiHealth(None, f"no API of {service} at {self.base_url}")
         detail = "ready" if ready.status_code == 200 else f"not ready ({ready.status_code}): {ready.text[:200]}"
         try:
             metrics = self.client.get(f"{base}/metrics")

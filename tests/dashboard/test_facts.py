@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+import httpx
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from mlseam.dashboard.charts import describe_sparkline, sparkline
 from mlseam.dashboard.code import count_placeholders, read_code_state
 from mlseam.dashboard.facts import ServiceFacts, describe_growth, describe_outcome
-from mlseam.dashboard.probes import p95_from_metrics
+from mlseam.dashboard.probes import ApiProbe, p95_from_metrics
 from mlseam.registry import ModelVersion, Status
 from mlseam.settings import REPO_ROOT
 
@@ -99,3 +100,25 @@ def test_a_sparkline_shows_the_last_sixty_versions_and_its_text_says_so() -> Non
     assert spark["x"] == [f"v{n}" for n in range(11, 71)]
     assert "on the holdout of the last 60 versions: v11 0.0909, " in text
     assert text.endswith("v70 0.0143")
+
+
+def test_an_api_is_ready_not_ready_absent_or_unreachable_as_its_endpoints_answer() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        service, route = request.url.path.strip("/").split("/", 1)
+        if service == "down":
+            raise httpx.ConnectError("refused", request=request)
+        if service == "loading" and route == "readyz":
+            return httpx.Response(503, text="no model yet")
+        if service in ("digits", "loading"):
+            return httpx.Response(200, text="" if route == "metrics" else "ok")
+        return httpx.Response(404, text="Not Found")
+
+    probe = ApiProbe("http://apis", transport=httpx.MockTransport(answer))
+
+    assert probe.check("digits").ready is True
+    assert (probe.check("loading").ready, probe.check("loading").detail) == (False, "not ready (503): no model yet")
+    assert (probe.check("elsewhere").ready, probe.check("elsewhere").detail) == (
+        None,
+        "no API of elsewhere at http://apis",
+    )
+    assert probe.check("down").detail == "unreachable: ConnectError"
