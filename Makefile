@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test fuzz unit lint format new-service check bench bench-serving bench-batches lock clean
+.PHONY: help install run test test-browser fuzz unit lint format new-service check bench bench-serving bench-batches bench-dashboard lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,8 +22,11 @@ install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
 run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain, serve every service (or SERVICES="a b"; Ctrl-C stops)
 	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
-test: install ## Run the whole suite: unit tests and integration tests on the real local stack
-	$(PY) -m pytest
+test: install ## Run the whole suite but the browser tests: unit tests and integration tests on the real local stack
+	$(PY) -m pytest -m "not browser"
+
+test-browser: install ## The dashboard in headless chromium on the real local stack (needs Debian's chromium); screenshots in .artifacts/
+	$(PY) -m pytest -m browser
 
 fuzz: install ## Fuzz every service's API (schemathesis, own stack on free ports), then retrain each (or SERVICES="a b")
 	SERVICES="$(SERVICES)" scripts/fuzz
@@ -56,6 +59,9 @@ bench-serving: install ## Benchmark: the digits API vs in-process predict and a 
 
 bench-batches: install ## Benchmark: a 100,000-item digits batch through API, SQS, worker and S3 vs a floor
 	$(PY) bench/batches.py
+
+bench-dashboard: install ## Benchmark: the dashboard's overview for 20 services of 300 versions each, server side
+	$(PY) bench/dashboard.py
 
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -101,10 +101,10 @@ class Manifest(pydantic.BaseModel):
     holdout_fraction: float = pydantic.Field(default=0.2, gt=0.0, lt=0.5)
     min_examples: int = pydantic.Field(default=100, ge=10)
     retrain_when: RetrainWhen | None = None
-    promotion: dict[Environment, PromotionPolicy] = pydantic.Field(
-        default_factory=dict, description="the promotion policy per environment (MLSEAM_ENVIRONMENT); default auto"
-    )
+    promotion: dict[Environment, PromotionPolicy] = {}  # per environment (MLSEAM_ENVIRONMENT); default auto
     resources: ServiceResources = ServiceResources()
+    owner: str = ""
+    """Who answers for the service (a name, an e-mail, a team): the dashboard shows it."""
 
     def promotion_policy(self, environment: Environment) -> PromotionPolicy:
         """How a retrain's winner is promoted in ``environment``: ``auto`` unless ``promotion`` says ``approve``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlseam.cli import authoring, data, examples, monitoring, processes, signing, versions
+from mlseam.cli import authoring, dashboard, data, examples, monitoring, processes, signing, versions
 
 # Commands import their jobs inside: `mlseam serve` then stays free of Alembic, SQLAlchemy and
 # the training code, which saves memory and start-up time in every API container.
@@ -32,6 +32,7 @@ app.command("rollback")(versions.rollback_command)
 app.command("sign")(signing.sign_command)
 app.command("status")(versions.status_command)
 app.command("monitor")(monitoring.monitor_command)
+app.command("dashboard")(dashboard.dashboard_command)
 app.command("serve")(processes.serve_command)
 app.command("worker")(processes.worker_command)
 app.command("new")(authoring.new_command)

@@ -94,7 +94,8 @@ def _stop_signals_interrupt() -> Iterator[None]:
 
 
 def serve_local(settings: Settings, console: Console, services: list[str]) -> None:
-    """Serve the loadable ``services`` on one port, under the same paths as the load balancer."""
+    """Serve the loadable ``services`` and the dashboard on one port, under the same paths as the load balancer."""
+    from mlseam.dashboard.server import build_dashboard
     from mlseam.serving import serve
 
     base = f"http://{settings.serve_host}:{settings.serve_port}"
@@ -110,6 +111,7 @@ def serve_local(settings: Settings, console: Console, services: list[str]) -> No
         curls.append(f"curl -s {base}/{name}/v1/predict -H 'content-type: application/json' -d '{body}'")
 
     def ready() -> None:
+        console.print(f"dashboard on {base}/")
         console.print(f"APIs on {base}/<service>/ (docs at {base}/<service>/docs). Try:")
         for curl in curls:
             console.print(curl, markup=False, highlight=False, soft_wrap=True)
@@ -120,7 +122,7 @@ def serve_local(settings: Settings, console: Console, services: list[str]) -> No
         console.print("local stack is up; `.venv/bin/mlseam status` works from another terminal. Ctrl-C stops it.")
 
     with start_workers(settings, names):
-        serve(settings, names, on_ready=ready)
+        serve(settings, names, on_ready=ready, mounts={"/": build_dashboard(settings, api_url=base)})
 
 
 @contextlib.contextmanager

@@ -289,4 +289,3 @@ class DynamoRegistry:
             )
             for i in self._query(service, "EVENT#", newest_first=False)
         ]
-

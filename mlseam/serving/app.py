@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pydantic
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
 
 from mlseam.errors import ConfigError
 from mlseam.manifest import load_service
@@ -96,12 +97,15 @@ def resolve_token(settings: Settings) -> str | None:
     )
 
 
-def create_app(settings: Settings, names: list[str], *, stores: Stores | None = None) -> RequestContext:
+def create_app(
+    settings: Settings, names: list[str], *, stores: Stores | None = None, mounts: Mapping[str, ASGIApp] | None = None
+) -> RequestContext:
     """The ASGI app serving ``names`` under ``/<service>``: what uvicorn runs.
 
     Outermost, ``RequestContext`` (request id, metrics, access log, body limit) and
     ``FastPredict`` (the predict hot path) sit outside FastAPI's own middleware stack; every
-    other request goes on to the FastAPI root app and the per-service apps.
+    other request goes on to the FastAPI root app and the per-service apps. ``mounts`` adds
+    other apps after the services (the local stack's dashboard at ``/``).
     """
     stores = stores or build_stores(settings)
     token = resolve_token(settings)
@@ -127,6 +131,8 @@ def create_app(settings: Settings, names: list[str], *, stores: Stores | None = 
     install_error_handlers(root)
     for name, service in served.items():
         root.mount(f"/{name}", create_service_app(service, token=token))
+    for path, mounted in (mounts or {}).items():
+        root.mount(path, mounted)
     fast = FastPredict(root, runtimes=served, token=token)
     return RequestContext(
         fast, routes=root, max_body_bytes=settings.max_body_bytes, batch_max_body_bytes=settings.batch_max_body_bytes

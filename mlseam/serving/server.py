@@ -7,11 +7,12 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 import uvicorn
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp
 
 from mlseam.serving.access_log import close_access_log, install_access_log
 from mlseam.serving.app import create_app
@@ -59,9 +60,10 @@ def serve(
     *,
     stores: Stores | None = None,
     on_ready: Callable[[], None] | None = None,
+    mounts: Mapping[str, ASGIApp] | None = None,
 ) -> None:
-    """Serve ``names`` on ``settings.serve_host:serve_port`` until SIGINT or SIGTERM."""
-    app = create_app(settings, names, stores=stores)
+    """Serve ``names`` (and ``mounts``) on ``settings.serve_host:serve_port`` until SIGINT or SIGTERM."""
+    app = create_app(settings, names, stores=stores, mounts=mounts)
     config = uvicorn.Config(
         app,
         host=settings.serve_host,

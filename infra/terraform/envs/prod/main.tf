@@ -23,6 +23,16 @@ provider "aws" {
 variable "region" { type = string }
 variable "certificate_arn" { type = string }
 variable "image_tag" { type = string }
+# Optional: the dashboard's sign-in through the load balancer (OIDC) and the APIs' public URL.
+variable "dashboard_oidc" {
+  type      = object({ issuer = string, authorization_endpoint = string, token_endpoint = string, user_info_endpoint = string, client_id = string, client_secret = string })
+  default   = null
+  sensitive = true
+}
+variable "dashboard_api_url" {
+  type    = string
+  default = null
+}
 
 module "environment" {
   source              = "../../modules/environment"
@@ -30,6 +40,8 @@ module "environment" {
   region              = var.region
   certificate_arn     = var.certificate_arn
   image_tag           = var.image_tag
+  dashboard_oidc      = var.dashboard_oidc
+  dashboard_api_url   = var.dashboard_api_url
   services_dir        = "${path.module}/../../../../services"
   nat_gateway_per_az  = true
   db_multi_az         = true

@@ -30,3 +30,13 @@ module "service" {
   worker_max_tasks = var.tasks.worker.max
   tags             = { Service = each.key }
 }
+
+module "dashboard" {
+  source        = "../dashboard"
+  platform      = module.platform.service_platform
+  service_names = keys(local.services)
+  image_tag     = var.image_tag
+  api_url       = var.dashboard_api_url
+  oidc          = var.dashboard_oidc
+  tags          = { Service = "dashboard" }
+}

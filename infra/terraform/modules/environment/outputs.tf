@@ -41,3 +41,8 @@ output "services" {
     listener_rule_priority = module.platform.service_platform.listener_rule_priorities[name]
   } }
 }
+
+output "dashboard" {
+  description = "The dashboard: its image repository, ECS service and path on the load balancer."
+  value       = module.dashboard
+}

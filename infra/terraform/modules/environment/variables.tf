@@ -49,3 +49,23 @@ variable "tasks" {
     error_message = "Each of tasks.api and tasks.worker needs 1 <= min <= max."
   }
 }
+
+variable "dashboard_api_url" {
+  description = "Public URL of the APIs (https://<domain>) the dashboard probes for readiness; null: it shows none."
+  type        = string
+  default     = null
+}
+
+variable "dashboard_oidc" {
+  description = "Identity provider the load balancer signs managers in to the dashboard with (issuer, endpoints, client id and secret); null: the dashboard asks for the API token."
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+    client_secret          = string
+  })
+  default   = null
+  sensitive = true
+}
