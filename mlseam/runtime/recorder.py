@@ -109,11 +109,12 @@ class PredictionRecorder:
             try:
                 self.store.write(batch)
             except Exception as exc:  # noqa: BLE001 - a failing log must never stop the writer
-                for pending in batch:
-                    self._count_dropped(pending.service, "store_failed", pending.count, exc)
+                for service, count in _per_service(batch).items():
+                    self._count_dropped(service, "store_failed", count, exc)
                 return False
-            for pending in batch:
-                PREDICTIONS_LOGGED.labels(pending.service).inc(pending.count)
+            # One increment per service and write, not per request: each takes the metric's lock.
+            for service, count in _per_service(batch).items():
+                PREDICTIONS_LOGGED.labels(service).inc(count)
         self._prune_if_due()
         return True
 
@@ -141,6 +142,14 @@ class PredictionRecorder:
             self._last_drop_report, dropped, self._dropped = now, self._dropped, {}
         cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
         log.warning("prediction log entries dropped %s%s", dropped, cause)
+
+
+def _per_service(batch: list[PredictionBatch]) -> dict[str, int]:
+    """How many predictions of each service ``batch`` holds."""
+    counts: dict[str, int] = {}
+    for pending in batch:
+        counts[pending.service] = counts.get(pending.service, 0) + pending.count
+    return counts
 
 
 def build_recorder(settings: Settings, store: PredictionLog | None) -> PredictionRecorder | None:
