@@ -74,6 +74,14 @@ class PredictionBatch:
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def first(self) -> tuple[str, int]:
+        """The row key and index of the first prediction (ValueError for an id the log does not make)."""
+        split = split_prediction_id(self.first_id)
+        if split is None:
+            raise ValueError(f"{self.first_id!r} is not a prediction id made by new_prediction_ids")
+        return split
+
 
 @dataclass(frozen=True)
 class LoggedRequest:
@@ -92,10 +100,7 @@ class LoggedRequest:
     @classmethod
     def of(cls, batch: PredictionBatch) -> LoggedRequest:
         """The row ``batch`` is written as (ValueError when its first id is not one the log makes)."""
-        split = split_prediction_id(batch.first_id)
-        if split is None:
-            raise ValueError(f"{batch.first_id!r} is not a prediction id made by new_prediction_ids")
-        key, first = split
+        key, first = batch.first
         return cls(key, first, batch.count, batch.service, batch.version, batch.request_id, batch.logged_at,
                    batch.request, batch.answer)  # fmt: skip
 

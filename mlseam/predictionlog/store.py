@@ -17,7 +17,6 @@ from mlseam.predictionlog.records import (
     LoggedRequest,
     PredictionBatch,
     found_in,
-    split_prediction_id,
     wanted_keys,
 )
 
@@ -196,16 +195,14 @@ def _copy_lines(batches: Sequence[PredictionBatch]) -> bytes:
     shared: dict[tuple[str, str], bytes] = {}  # most batches of one write share their service and version
     seconds: dict[int, bytes] = {}
     for batch in batches:
-        split = split_prediction_id(batch.first_id)
-        if split is None:
-            raise ValueError(f"{batch.first_id!r} is not a prediction id made by new_prediction_ids")
+        key, first = batch.first
         names = shared.get((batch.service, batch.version))
         if names is None:
             names = shared[batch.service, batch.version] = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
         request_id = b"\\N" if batch.request_id is None else _copy_text(batch.request_id)
         lines.append(
             b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n"
-            % (split[0].encode(), split[1], batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
+            % (key.encode(), first, batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
                _copy_bytes(batch.request), _copy_bytes(batch.answer))
         )  # fmt: skip
     return b"".join(lines)
