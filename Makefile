@@ -22,8 +22,11 @@ install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
 run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain, serve every service (or SERVICES="a b"; Ctrl-C stops)
 	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
-test: install ## Run the whole suite but the browser tests: unit tests and integration tests on the real local stack
-	$(PY) -m pytest -m "not browser"
+test: install ## Run the suite: unit tests and integration tests on the real local stack (not the browser and slow ones)
+	$(PY) -m pytest -m "not browser and not slow"
+
+test-slow: install ## The end-to-end suites of minutes each: in-process fuzzing per service, the image command per service
+	$(PY) -m pytest -m slow
 
 test-browser: install ## The dashboard in headless chromium on the real local stack (needs Debian's chromium); screenshots in .artifacts/
 	$(PY) -m pytest -m browser

@@ -98,7 +98,7 @@ def test_every_job_is_defined_and_every_requirement_is_in_the_same_workflow() ->
                 assert required in names, f"{workflow}: {name} requires {required}, not in this workflow"
 
 
-@pytest.mark.parametrize(("job", "targets"), [("lint", ["lint"]), ("test", ["test", "fuzz"])])
+@pytest.mark.parametrize(("job", "targets"), [("lint", ["lint"]), ("test", ["test", "test-slow", "fuzz"])])
 def test_checks_call_the_makefile_and_run_on_every_branch(job: str, targets: list[str]) -> None:
     commands = [line.strip() for line in job_commands(job).splitlines()]
     assert all(f"make {target}" in commands for target in targets), commands

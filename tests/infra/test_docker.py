@@ -300,6 +300,7 @@ def _first_demo_input(container: Container) -> Any:
     return value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("container", SERVICES, indirect=True)
 def test_the_image_command_trains_and_serves_its_service(container: Container) -> None:
     # given: the service's demo data and a champion, made by the image's own commands

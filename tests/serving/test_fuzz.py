@@ -29,6 +29,9 @@ from builders import stack_env
 from mlseam.local.stack import demo_input
 from mlseam.manifest import load_service
 
+# Minutes of generated requests per service: make test-slow runs them, make test leaves them out.
+pytestmark = pytest.mark.slow
+
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 SERVICES = ["digits", "diabetes", "amounts"]
 BATCH_STATUS = "/v1/batches/{batch_id}"

@@ -13,6 +13,9 @@ from schemathesis import Case, GenerationMode
 
 from builders import stack_env
 
+# Minutes of generated requests per service: make test-slow runs them, make test leaves them out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("which", ["digits", "diabetes", "amounts"])
 def test_a_retrain_after_fuzzing_the_examples_route_succeeds_and_keeps_a_champion(served: Served, which: str) -> None:
