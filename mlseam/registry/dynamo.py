@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
@@ -42,8 +43,16 @@ def _version_of(item: dict[str, Any]) -> ModelVersion:
     record = ModelVersion.from_json(item["record"]["S"])
     for name in ("live", "drift"):
         if name in item:
-            setattr(record, name, json.loads(item[name]["S"]))
+            setattr(record, name, _load_json(item[name]["S"]))
     return record
+
+
+def _load_json(text: str) -> Any:
+    """JSON the monitor wrote; msgspec first (an overview reads thousands), the standard library for a NaN token."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 class DynamoRegistry:
