@@ -39,8 +39,16 @@ from mlseam.examples import (
     LabelledExample,
 )
 from mlseam.manifest import Service, load_service
-from mlseam.registry import Champion, ChampionEvent, DynamoRegistry, InMemoryRegistry, ModelVersion, Registry
-from mlseam.registry.dynamo import _version_of as version_of
+from mlseam.registry import (
+    Champion,
+    ChampionEvent,
+    DynamoRegistry,
+    InMemoryRegistry,
+    ModelVersion,
+    Registry,
+    VersionSummary,
+)
+from mlseam.registry.items import summary_of, version_of
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 
@@ -77,6 +85,9 @@ class StoredItemsRegistry:
 
     def list_versions(self, service: str) -> list[ModelVersion]:
         return [version_of(item) for item in self.items.get(service, [])]
+
+    def list_version_summaries(self, service: str) -> list[VersionSummary]:
+        return [summary_of(item) for item in self.items.get(service, [])]
 
     def get_champion(self, service: str) -> Champion | None:
         return self.champions.get(service)

@@ -121,8 +121,49 @@ class ModelVersion:
         return cls(**data)
 
 
+class VersionSummary(msgspec.Struct):
+    """What an overview shows of a version: outcome, metrics, examples read, code version; no lineage.
+
+    Read from the same stored record as its ModelVersion (the fields it leaves out are skipped
+    unparsed), so it never disagrees with it.
+    """
+
+    service: str
+    number: int
+    status: Status = Status.RUNNING
+    reason: str = ""
+    started_at: str = msgspec.field(default_factory=now_iso)
+    finished_at: str | None = None
+    primary_metric: str = ""
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+    gain: dict[str, float] | None = None
+    train_count: int = 0
+    holdout_count: int = 0
+    code_version: str | None = None
+    live: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+
+    @property
+    def version(self) -> str:
+        return version_name(self.number)
+
+    @classmethod
+    def from_json(cls, text: str) -> VersionSummary:
+        """The summary of a record ``ModelVersion.to_json`` wrote; one msgspec refuses is read in full first."""
+        try:
+            return _SUMMARY.decode(text)
+        except msgspec.DecodeError:
+            return summarize(ModelVersion.from_json(text))
+
+
+def summarize(record: ModelVersion) -> VersionSummary:
+    """The summary of a full record."""
+    return VersionSummary(**{name: getattr(record, name) for name in VersionSummary.__struct_fields__})
+
+
+# strict=False: the non-finite metrics to_json writes as strings ("nan") become floats again.
 _RECORD = msgspec.json.Decoder(ModelVersion, strict=False)
-"""``strict=False``: the non-finite metrics ``to_json`` writes as strings (``"nan"``) become floats again."""
+_SUMMARY = msgspec.json.Decoder(VersionSummary, strict=False)
 
 
 @dataclass(frozen=True)

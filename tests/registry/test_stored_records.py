@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from mlseam.registry import DynamoRegistry, ModelVersion, Status
+from dashboard_history import write_history
+from mlseam.registry import DynamoRegistry, InMemoryRegistry, ModelVersion, Registry, Status, VersionSummary
+from mlseam.registry.records import summarize
 from mlseam.stores import Stores
 
 OLDER_RECORD = {
@@ -86,3 +88,34 @@ def test_items_stored_by_older_writers_are_listed_and_read(stores: Stores) -> No
     assert [v.version for v in listed] == ["v2", "v1"]
     assert one.metrics == {"macro_f1": 0.91, "support": 360.0} and one.code_version == "abc123"
     assert one.live is not None and one.live["labelled"] == 12 and math.isnan(one.live["metrics"]["macro_f1"])
+
+
+@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.integration)])
+def registry(request: pytest.FixtureRequest) -> Registry:
+    if request.param == "memory":
+        return InMemoryRegistry()
+    stores: Stores = request.getfixturevalue("stores")
+    return stores.registry
+
+
+def test_a_versions_summary_says_what_its_full_record_says(registry: Registry) -> None:
+    # given: versions with outcomes, metrics, gains and, every other one, live metrics beside them
+    service = f"svc-{uuid.uuid4().hex[:8]}"
+    write_history(registry, service, 5)
+
+    # when
+    summaries = registry.list_version_summaries(service)
+    records = registry.list_versions(service)
+
+    # then
+    assert summaries == [summarize(record) for record in records]
+    assert [s.version for s in summaries] == ["v5", "v4", "v3", "v2", "v1"]
+    assert summaries[1].live == {"metrics": {"rmse": 1 / 4 + 0.01}, "labelled": 40}
+    assert summaries[0].live is None and summaries[0].code_version == "abc5"
+
+
+def test_a_summary_of_a_record_an_older_writer_stored_reads_like_the_record() -> None:
+    for text in (json.dumps(OLDER_RECORD), json.dumps({**OLDER_RECORD, "code_version": 123})):
+        summary = VersionSummary.from_json(text)
+        assert summary == summarize(ModelVersion.from_json(text))
+        assert (summary.version, summary.metrics["macro_f1"], summary.train_count) == ("v3", 0.91, 900)
