@@ -205,12 +205,14 @@ def describe_growth(facts: ServiceFacts, now: datetime) -> str:
     if facts.examples is None:
         return "-"
     cutoff = now - timedelta(days=GROWTH_DAYS)
-    read = [(parse_time(v.started_at), examples_read(v)) for v in facts.versions if v.status is not Status.RUNNING]
-    before = [count for when, count in read if when is not None and when <= cutoff]
-    if before:
-        return f"{facts.examples - before[-1]:+d} in {GROWTH_DAYS} d"
-    if read:
-        first_when, first_count = read[0]
+    finished = [v for v in facts.versions if v.status is not Status.RUNNING]
+    # Newest first: only the versions of the last 30 days and one more have their times parsed.
+    for record in reversed(finished):
+        when = parse_time(record.started_at)
+        if when is not None and when <= cutoff:
+            return f"{facts.examples - examples_read(record):+d} in {GROWTH_DAYS} d"
+    if finished:
+        first_when = parse_time(finished[0].started_at)
         day = first_when.date().isoformat() if first_when else "?"
-        return f"{facts.examples - first_count:+d} since {day}"
+        return f"{facts.examples - examples_read(finished[0]):+d} since {day}"
     return f"{facts.examples:+d} (never retrained)"
