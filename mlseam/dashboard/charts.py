@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlseam.dashboard.facts import ServiceFacts, examples_read
-from mlseam.registry import ModelVersion
+from mlseam.dashboard.facts import ServiceFacts, VersionFacts, examples_read
 
 
-def metric_of(record: ModelVersion, metrics: dict[str, Any] | None) -> float | None:
+def metric_of(record: VersionFacts, metrics: dict[str, Any] | None) -> float | None:
     """The record's primary metric in ``metrics``, None when it was not measured."""
     value = (metrics or {}).get(record.primary_metric)
     return float(value) if isinstance(value, int | float) else None
 
 
-def live_of(record: ModelVersion) -> float | None:
+def live_of(record: VersionFacts) -> float | None:
     """The primary metric on labelled live predictions, from the last ``mlseam monitor``."""
     return metric_of(record, (record.live or {}).get("metrics")) if record.live else None
 

@@ -8,13 +8,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from mlseam.registry import ModelVersion
+from typing import Protocol
 
 PLACEHOLDER = "TODO:"
 """What the scaffold's README templates (``mlseam/scaffold/templates/``) leave for the author to fill in."""
 CACHE_SECONDS = 300.0
 """How long a folder's last git change is reused: git runs once per service per five minutes, not per page."""
+
+
+class Retrain(Protocol):
+    """What a version recorded of the code it was trained with (a ModelVersion or its summary)."""
+
+    @property
+    def started_at(self) -> str: ...
+    @property
+    def code_version(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ def count_placeholders(readme: Path) -> int:
     return text.count(PLACEHOLDER)
 
 
-def read_code_state(directory: Path, owner: str, last: ModelVersion | None) -> CodeState:
+def read_code_state(directory: Path, owner: str, last: Retrain | None) -> CodeState:
     """The code left in ``directory``: from git when it is a checkout, else what the last retrain recorded."""
     code_version = last.code_version if last is not None else None
     placeholders = count_placeholders(directory / "README.md")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from mlseam.batchstore import BatchStore
 from mlseam.batchstore.calls import call_aws
@@ -12,12 +13,45 @@ from mlseam.dashboard.code import CodeState, read_code_state
 from mlseam.dashboard.probes import NOT_PROBED, ApiHealth, ApiProbe
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service
-from mlseam.registry import Champion, ChampionEvent, ModelVersion, Status
+from mlseam.registry import Champion, ChampionEvent, Status
 from mlseam.stores import Stores
 
 PENDING = "pending"
 """The status of a version awaiting approval, where the registry has one; compared by value so it needs none."""
 GROWTH_DAYS = 30
+
+
+class VersionFacts(Protocol):
+    """What the pages read of a version: a ModelVersion on a service's page, its VersionSummary on the overview."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def started_at(self) -> str: ...
+    @property
+    def finished_at(self) -> str | None: ...
+    @property
+    def primary_metric(self) -> str: ...
+    @property
+    def metrics(self) -> dict[str, float]: ...
+    @property
+    def gain(self) -> dict[str, float] | None: ...
+    @property
+    def train_count(self) -> int: ...
+    @property
+    def holdout_count(self) -> int: ...
+    @property
+    def code_version(self) -> str | None: ...
+    @property
+    def live(self) -> dict[str, Any] | None: ...
+    @property
+    def drift(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +71,7 @@ class ServiceFacts:
     error: str | None = None
     service: Service | None = None
     champion: Champion | None = None
-    versions: list[ModelVersion] = field(default_factory=list)  # oldest first
+    versions: Sequence[VersionFacts] = field(default_factory=list)  # oldest first
     history: list[ChampionEvent] = field(default_factory=list)
     examples: int | None = None
     queue: QueueState = QueueState(None, None)
@@ -49,13 +83,13 @@ class ServiceFacts:
         return self.service.model_class.primary_metric if self.service else ""
 
     @property
-    def champion_record(self) -> ModelVersion | None:
+    def champion_record(self) -> VersionFacts | None:
         if self.champion is None:
             return None
         return next((v for v in reversed(self.versions) if v.version == self.champion.version), None)
 
     @property
-    def last(self) -> ModelVersion | None:
+    def last(self) -> VersionFacts | None:
         return self.versions[-1] if self.versions else None
 
     @property
@@ -88,12 +122,19 @@ def read_queue(batches: BatchStore | None, service: str) -> QueueState:
 
 
 def read_facts(
-    name: str, load: Callable[[str], Service], stores: Stores, probe: ApiProbe | None, *, with_queue: bool = True
+    name: str,
+    load: Callable[[str], Service],
+    stores: Stores,
+    probe: ApiProbe | None,
+    *,
+    with_queue: bool = True,
+    summaries: bool = False,
 ) -> ServiceFacts:
     """Everything about ``name``: three registry reads whatever its number of versions, one examples count.
 
     ``load`` turns a name into a Service; a service that fails to load, or whose stores fail,
-    still gets its facts, with the reason in ``error``.
+    still gets its facts, with the reason in ``error``. ``summaries``: versions as the overview
+    shows them (VersionSummary), not their whole records.
     """
     facts = ServiceFacts(name)
     try:
@@ -103,7 +144,9 @@ def read_facts(
         return facts
     service = facts.service
     try:
-        facts.versions = list(reversed(stores.registry.list_versions(name)))
+        registry = stores.registry
+        versions = registry.list_version_summaries(name) if summaries else registry.list_versions(name)
+        facts.versions = list(reversed(versions))
         facts.champion = stores.registry.get_champion(name)
         facts.history = stores.registry.history(name)
         facts.examples = stores.examples.stats(name, service.kind).count
@@ -144,7 +187,7 @@ def describe_duration(since: str | None, now: datetime) -> str:
     return f"{minutes} min" if minutes else f"{secs} s"
 
 
-def describe_outcome(record: ModelVersion) -> str:
+def describe_outcome(record: VersionFacts) -> str:
     """A retrain in words: ``promoted: +0.0550 macro_f1 ...: <reason>`` or ``kept: <reason>``."""
     words = record.status.value
     if record.gain and "delta" in record.gain and record.status is Status.PROMOTED:
@@ -152,7 +195,7 @@ def describe_outcome(record: ModelVersion) -> str:
     return f"{words}: {record.reason}" if record.reason else words
 
 
-def examples_read(record: ModelVersion) -> int:
+def examples_read(record: VersionFacts) -> int:
     """How many examples a retrain read: its training and holdout rows."""
     return record.train_count + record.holdout_count
 
@@ -162,12 +205,14 @@ def describe_growth(facts: ServiceFacts, now: datetime) -> str:
     if facts.examples is None:
         return "-"
     cutoff = now - timedelta(days=GROWTH_DAYS)
-    read = [(parse_time(v.started_at), examples_read(v)) for v in facts.versions if v.status is not Status.RUNNING]
-    before = [count for when, count in read if when is not None and when <= cutoff]
-    if before:
-        return f"{facts.examples - before[-1]:+d} in {GROWTH_DAYS} d"
-    if read:
-        first_when, first_count = read[0]
+    finished = [v for v in facts.versions if v.status is not Status.RUNNING]
+    # Newest first: only the versions of the last 30 days and one more have their times parsed.
+    for record in reversed(finished):
+        when = parse_time(record.started_at)
+        if when is not None and when <= cutoff:
+            return f"{facts.examples - examples_read(record):+d} in {GROWTH_DAYS} d"
+    if finished:
+        first_when = parse_time(finished[0].started_at)
         day = first_when.date().isoformat() if first_when else "?"
-        return f"{facts.examples - first_count:+d} since {day}"
+        return f"{facts.examples - examples_read(finished[0]):+d} since {day}"
     return f"{facts.examples:+d} (never retrained)"

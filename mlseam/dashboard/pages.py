@@ -54,7 +54,7 @@ class Reader:
         return discover_services(self.settings.services_dir)
 
     def overview(self) -> list[ServiceFacts]:
-        read = functools.partial(read_facts, load=self.load, stores=self.stores, probe=self.probe)
+        read = functools.partial(read_facts, load=self.load, stores=self.stores, probe=self.probe, summaries=True)
         names = self.names()
         with ThreadPoolExecutor(max_workers=min(READERS, max(1, len(names)))) as pool:
             return list(pool.map(read, names))

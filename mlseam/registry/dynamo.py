@@ -19,7 +19,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
-from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
+from mlseam.registry.items import summary_of, version_of
+from mlseam.registry.records import (
+    Champion,
+    ChampionEvent,
+    ModelVersion,
+    Status,
+    VersionSummary,
+    now_iso,
+    version_number,
+)
 
 
 def _pk(service: str) -> str:
@@ -35,15 +44,6 @@ _STILL_PENDING = {
     "ExpressionAttributeNames": {"#s": "status"},
     "ExpressionAttributeValues": {":pending": {"S": Status.PENDING.value}},
 }
-
-
-def _version_of(item: dict[str, Any]) -> ModelVersion:
-    """A version item's record, with what the monitor attached beside it."""
-    record = ModelVersion.from_json(item["record"]["S"])
-    for name in ("live", "drift"):
-        if name in item:
-            setattr(record, name, json.loads(item[name]["S"]))
-    return record
 
 
 class DynamoRegistry:
@@ -127,7 +127,7 @@ class DynamoRegistry:
         )
         if "Item" not in result:
             raise VersionNotFoundError(f"{service} has no version {version}; see `mlseam status {service}`")
-        return _version_of(result["Item"])
+        return version_of(result["Item"])
 
     def record_monitoring(
         self, service: str, version: str, *, live: dict[str, Any] | None = None, drift: dict[str, Any] | None = None
@@ -199,7 +199,10 @@ class DynamoRegistry:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def list_versions(self, service: str) -> list[ModelVersion]:
-        return [_version_of(item) for item in self._query(service, "VERSION#", newest_first=True)]
+        return [version_of(item) for item in self._query(service, "VERSION#", newest_first=True)]
+
+    def list_version_summaries(self, service: str) -> list[VersionSummary]:
+        return [summary_of(item) for item in self._query(service, "VERSION#", newest_first=True)]
 
     def get_champion(self, service: str) -> Champion | None:
         result = self._call("get_item", Key={"pk": {"S": _pk(service)}, "sk": {"S": "CHAMPION"}}, ConsistentRead=True)

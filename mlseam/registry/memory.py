@@ -7,7 +7,16 @@ import threading
 from typing import Any
 
 from mlseam.errors import PromotionConflictError, StoreError, VersionNotFoundError
-from mlseam.registry.records import Champion, ChampionEvent, ModelVersion, Status, now_iso, version_number
+from mlseam.registry.records import (
+    Champion,
+    ChampionEvent,
+    ModelVersion,
+    Status,
+    VersionSummary,
+    now_iso,
+    summarize,
+    version_number,
+)
 
 
 class InMemoryRegistry:
@@ -80,6 +89,9 @@ class InMemoryRegistry:
         with self._lock:
             found = [copy.deepcopy(v) for (s, _), v in self._versions.items() if s == service]
         return sorted(found, key=lambda v: v.number, reverse=True)
+
+    def list_version_summaries(self, service: str) -> list[VersionSummary]:
+        return [summarize(record) for record in self.list_versions(service)]
 
     def get_champion(self, service: str) -> Champion | None:
         with self._lock:

@@ -173,7 +173,7 @@ def test_images_are_built_for_every_discovered_service_and_none_is_named() -> No
     assert "for manifest in services/*/service.yaml" in commands
     assert "-target=module.environment.module.service[" in commands and "aws_ecr_repository.this" in commands
     assert commands.index("aws_ecr_repository.this") < commands.index("docker push"), "repositories before pushes"
-    assert "docker build -f docker/Dockerfile --build-arg SERVICE=" in commands
+    assert "docker build -f docker/Dockerfile " in commands and '--build-arg SERVICE="$name"' in commands
     assert ':$CIRCLE_SHA1"' in commands.split("docker push")[1].splitlines()[0], "images are tagged with the commit"
     for service in SERVICES:
         assert not re.search(rf"\b{re.escape(service)}\b", TEXT), f"the pipeline names the service {service}"
@@ -183,9 +183,24 @@ def ecr_addresses(service: str) -> tuple[str, str]:
     """The ECR repository address build-push targets, and the one it looks up in the state, for a service."""
     commands = job_commands("build-push")
     target = re.search(r'-target=(\S+?)\[\\"\$name\\"\](\S+?)"\)', commands)
-    lookup = re.search(r"address = f'([^']+)'", commands)
+    lookup = re.search(r'build_push "(\S+?)\[\\"\$name\\"\](\S+?)"', commands)
     assert target and lookup, "build-push must target and look up each service's repository"
-    return f'{target[1]}["{service}"]{target[2]}', lookup[1].replace("{sys.argv[1]}", service)
+    return f'{target[1]}["{service}"]{target[2]}', f'{lookup[1]}["{service}"]{lookup[2]}'
+
+
+def test_the_dashboards_image_is_the_same_dockerfiles_target_pushed_to_its_repository(
+    rendered: tuple[dict[str, Any], Any],
+) -> None:
+    # given the repository Terraform plans for the dashboard
+    _, plan = rendered
+    address = "module.environment.module.dashboard.aws_ecr_repository.this"
+    assert address in plan
+    commands = job_commands("build-push")
+
+    # then build-push creates it, then builds the dashboard target into it, tagged with the commit
+    assert f'"-target={address}"' in commands
+    assert f'build_push "{address}" --target dashboard' in commands
+    assert commands.index(f"-target={address}") < commands.index("docker push")
 
 
 def test_build_push_addresses_the_repositories_terraform_plans(rendered: tuple[dict[str, Any], Any]) -> None:

@@ -1,6 +1,7 @@
 # The manager's page: ECS service "dashboard" behind <path>/* on the platform's HTTPS listener,
-# read-only on the registry, the examples database and the batch queues; the same image as the
-# services, running `mlseam dashboard`.
+# read-only on the registry, the examples database and the batch queues. Its image is the services'
+# Dockerfile's `dashboard` target (every service folder), which CI pushes to this module's ECR
+# repository with the commit's tag; the task runs `mlseam dashboard`.
 
 locals {
   family = "${var.platform.name_prefix}-dashboard"
