@@ -10,6 +10,13 @@ resource "aws_sqs_queue" "retrain_dlq" {
   tags                              = var.tags
 }
 
+locals {
+  # With use_spot, scheduled retrains and monitors run on Fargate Spot alone: one task gets no
+  # share of on-demand. An interrupted one stops non-zero (the retrain-failed alert names it), the
+  # next retrain closes its version and starts again; `mlseam retrain` or a CI bootstrap runs on demand.
+  retrain_capacity = var.use_spot ? { FARGATE_SPOT = 1 } : { FARGATE = 1 }
+}
+
 resource "aws_iam_role" "scheduler" {
   name               = "${local.family}-retrain-schedule"
   assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
@@ -68,9 +75,16 @@ resource "aws_scheduler_schedule" "retrain" {
 
     ecs_parameters {
       task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
-      launch_type         = "FARGATE"
       platform_version    = "LATEST"
       task_count          = 1
+
+      dynamic "capacity_provider_strategy" {
+        for_each = local.retrain_capacity
+        content {
+          capacity_provider = capacity_provider_strategy.key
+          weight            = capacity_provider_strategy.value
+        }
+      }
 
       network_configuration {
         subnets          = var.platform.private_subnet_ids
@@ -115,9 +129,16 @@ resource "aws_scheduler_schedule" "monitor" {
 
     ecs_parameters {
       task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
-      launch_type         = "FARGATE"
       platform_version    = "LATEST"
       task_count          = 1
+
+      dynamic "capacity_provider_strategy" {
+        for_each = local.retrain_capacity
+        content {
+          capacity_provider = capacity_provider_strategy.key
+          weight            = capacity_provider_strategy.value
+        }
+      }
 
       network_configuration {
         subnets          = var.platform.private_subnet_ids
