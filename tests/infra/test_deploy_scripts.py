@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import jmespath
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,3 +159,27 @@ def test_a_one_off_task_exits_with_its_containers_exit_code(tmp_path: Path, exit
     assert vpc == {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}
     overrides = json.loads(run_task[run_task.index("--overrides") + 1])
     assert overrides == {"containerOverrides": [{"name": "retrain", "command": ["migrate"]}]}
+
+
+def test_the_rollout_query_reads_what_ecs_describe_services_returns() -> None:
+    # given: the JMESPath query wait-for-rollout sends, and a describe-services answer mid-rollback
+    script = (DEPLOY / "wait-for-rollout").read_text()
+    match = re.search(r"--query \\\n\s+'([^']+)'", script)
+    assert match, "wait-for-rollout must query describe-services"
+    answer = {
+        "services": [
+            {
+                "serviceName": "digits-api",
+                "taskDefinition": OLD,
+                "runningCount": 2,
+                "desiredCount": 2,
+                "deployments": [
+                    {"status": "PRIMARY", "taskDefinition": OLD, "rolloutState": "IN_PROGRESS"},
+                    {"status": "ACTIVE", "taskDefinition": NEW, "rolloutState": "FAILED"},
+                ],
+            }
+        ]
+    }
+    # when / then: one row per service, in the order the script reads its fields
+    rows = jmespath.search(match[1], answer)
+    assert rows == [["digits-api", OLD, OLD, "IN_PROGRESS", 2, 2, 2]]
