@@ -51,6 +51,8 @@ resource "aws_ecs_service" "worker" {
   enable_ecs_managed_tags            = true
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
+  # Lets a change of strategy (use_spot) roll out as a new deployment instead of replacing the service.
+  force_new_deployment = true
 
   capacity_provider_strategy {
     capacity_provider = "FARGATE"
