@@ -214,6 +214,30 @@ def test_workers_and_retrains_use_spot_where_the_env_says_so(rendered: Rendered,
             assert parameters["dynamic"][0]["capacity_provider_strategy"]["for_each"] == (
                 {"FARGATE_SPOT": 1} if spot else {"FARGATE": 1}
             )
+        # a retrain or monitor Spot interrupted runs again on demand, with its own overrides
+        rerun = f"{prefix}aws_cloudwatch_event_target.retrain_on_demand[0]"
+        if not spot:
+            assert rerun not in plan
+            continue
+        pattern = json.loads(one(plan, f"{prefix}aws_cloudwatch_event_rule.retrain_on_demand[0]")["event_pattern"])
+        assert pattern["detail"]["stopCode"] == ["SpotInterruption"]
+        assert pattern["detail"]["capacityProviderName"] == ["FARGATE_SPOT"]
+        assert pattern["detail"]["group"] == ["family:${" + prefix + 'aws_ecs_task_definition.this["retrain"].family}']
+        target = one(plan, rerun)
+        assert target["ecs_target"][0]["launch_type"] == "FARGATE"
+        assert (
+            ref(target["ecs_target"][0]["task_definition_arn"])
+            == prefix + 'aws_ecs_task_definition.this["retrain"].arn'
+        )
+        assert target["input_transformer"][0] == {
+            "input_paths": {"overrides": "$.detail.overrides"},
+            "input_template": "<overrides>",
+        }
+        # its role can only run retrain tasks, and its name keeps it out of the signing key's retrain roles
+        role = one(plan, f"{prefix}aws_iam_role.retrain_on_demand[0]")
+        assert not role["name"].endswith("-retrain")
+        policy = one(plan, f"{prefix}aws_iam_role_policy.retrain_on_demand[0]")["policy"]
+        assert ref(policy) == prefix + "data.aws_iam_policy_document.scheduler.json"
     providers = one(plan, PLATFORM + "aws_ecs_cluster_capacity_providers.this")
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
     assert providers["default_capacity_provider_strategy"] == [{"capacity_provider": "FARGATE", "weight": 1}]

@@ -68,7 +68,7 @@ resource "aws_cloudwatch_log_group" "db" {
   tags              = var.tags
 }
 
-# A new id each time the database is created (and only then): the final snapshot of one
+# A new id (a UUID) each time the environment is created: the final snapshot of one
 # environment's life never collides with that of the previous one.
 resource "terraform_data" "database_generation" {
   input = local.name
