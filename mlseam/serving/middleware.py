@@ -20,7 +20,7 @@ DISCARD_AT_MOST = 128 * 1024 * 1024
 """How much of a body past the limit is read and thrown away so that its sender, still sending
 and not yet reading (urllib, requests), gets the 413 rather than a reset; past it, the connection closes."""
 
-_QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")
+_QUIET_ROUTES = ("/healthz", "/livez", "/readyz", "/metrics")
 
 
 class RequestContext:

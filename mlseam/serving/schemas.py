@@ -99,7 +99,7 @@ class PendingInfo(pydantic.BaseModel):
 
 
 class Readiness(pydantic.BaseModel):
-    """Answer to ``GET /readyz``."""
+    """Answer to ``GET /readyz`` and ``/livez``."""
 
     status: str
     model_version: str | None = None

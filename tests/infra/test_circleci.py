@@ -21,7 +21,7 @@ CONFIG_PATH = REPO / ".circleci" / "config.yml"
 TEXT = CONFIG_PATH.read_text()
 CONFIG: dict[str, Any] = yaml.safe_load(TEXT)
 SERVICES = sorted(path.parent.name for path in (REPO / "services").glob("*/service.yaml"))
-DEPLOY_JOBS = ("build-push", "plan", "apply")
+DEPLOY_JOBS = ("build-push", "plan", "migrate", "apply")
 BRANCH_OF = {"dev": "develop", "prod": "master"}
 
 
@@ -115,14 +115,14 @@ def test_an_environment_deploys_from_its_branch_after_lint_and_test(env: str) ->
         assert params.get("context") == f"mlseam-{env}", name
         if name.startswith("apply"):
             assert {"lint", "test"} <= ancestors(workflow, name)
-            assert {n for _, n, j, p in deploys if j in ("build-push", "plan")} <= ancestors(workflow, name)
+            assert {n for _, n, j, p in deploys if j in ("build-push", "plan", "migrate")} <= ancestors(workflow, name)
 
 
 def test_prod_is_applied_only_after_an_approval_on_master() -> None:
     for workflow, name, job, params in all_invocations():
         if job == "apply" and params.get("env") == "prod":
             approvals = {n for n, _, p in invocations(workflow) if p.get("type") == "approval"}
-            assert approvals & set(params["requires"]), f"{name} must require an approval job"
+            assert approvals & ancestors(workflow, name), f"{name} must require an approval job"
             for approval in approvals:
                 approval_params = next(p for n, _, p in invocations(workflow) if n == approval)
                 assert branches_only(approval_params) == ["master"]
@@ -213,22 +213,54 @@ def test_build_push_addresses_the_repositories_terraform_plans(rendered: tuple[d
         assert target in plan and target.endswith(".aws_ecr_repository.this"), target
 
 
-def test_the_reviewed_plan_is_the_one_applied_then_the_database_is_migrated() -> None:
+def test_the_reviewed_plan_is_the_one_applied() -> None:
     plan, apply = job_commands("plan"), job_commands("apply")
     assert re.search(r"terraform .*plan -var image_tag=\"\$CIRCLE_SHA1\" -out tfplan", plan)
     persisted = next(s["persist_to_workspace"] for s in CONFIG["jobs"]["plan"]["steps"] if "persist_to_workspace" in s)
     assert "tfplan" in persisted["paths"]
     assert any("attach_workspace" in step for step in CONFIG["jobs"]["apply"]["steps"] if isinstance(step, dict))
     assert re.search(r"terraform .*apply tfplan", apply)
-    # the migration: a one-off Fargate task of the migrate_task output, and its exit code decides
-    for needle in (
-        "output -json migrate_task",
-        "aws ecs run-task",
-        "--launch-type FARGATE",
-        "awsvpcConfiguration",
-        '\\"command\\": [\\"migrate\\"]',
-        "aws ecs wait tasks-stopped",
-        "exitCode",
-    ):
-        assert needle in apply, needle
-    assert apply.index("apply tfplan") < apply.index("aws ecs run-task")
+    # the migrate job between plan and apply changes no Terraform state, or the saved plan would be stale
+    migrate = job_commands("migrate") + (REPO / "infra" / "deploy" / "migrate").read_text()
+    assert not re.search(r"terraform .*\b(apply|import|state|taint)\b", migrate)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_database_is_migrated_after_the_plan_is_approved_and_before_the_services_roll_out(env: str) -> None:
+    deploys = {
+        job: (workflow, name, params) for workflow, name, job, params in all_invocations() if params.get("env") == env
+    }
+    workflow, migrate, _ = deploys["migrate"]
+    _, apply, _ = deploys["apply"]
+    _, plan, _ = deploys["plan"]
+    # given the workflow: migrate requires the plan (and, for prod, the approval); apply requires migrate
+    assert migrate in ancestors(workflow, apply)
+    assert plan in ancestors(workflow, migrate)
+    if env == "prod":
+        approvals = {n for n, _, p in invocations(workflow) if p.get("type") == "approval"}
+        assert approvals <= ancestors(workflow, migrate), "prod migrates only once someone approved the plan"
+    # and the migration runs the new image's `migrate` as a one-off task, and a failure fails the job
+    commands = job_commands("migrate")
+    assert 'infra/deploy/migrate "$TF_DIR" "$CIRCLE_SHA1"' in commands
+    script = (REPO / "infra" / "deploy" / "migrate").read_text()
+    for needle in ("output -json migrate_task", "register-task-definition", "MLSEAM_CODE_VERSION", "'[\"migrate\"]'"):
+        assert needle in script, needle
+    assert "set -euo pipefail" in script
+
+
+def test_apply_waits_for_every_rollout_then_bootstraps_services_without_a_champion() -> None:
+    apply = job_commands("apply")
+    order = [
+        "apply tfplan",
+        "infra/deploy/one-off-task",
+        "infra/deploy/wait-for-rollout",
+        "infra/deploy/bootstrap-retrains",
+    ]
+    positions = [apply.index(step) for step in order]
+    assert positions == sorted(positions), "apply, migrate a new environment, wait for the rollout, then bootstrap"
+    # a new environment (nothing migrated before the rollout) is migrated right after its creation
+    assert '"$(cat "$TF_DIR/migration")" = done' in apply
+    persisted = next(
+        s["persist_to_workspace"] for s in CONFIG["jobs"]["migrate"]["steps"] if "persist_to_workspace" in s
+    )
+    assert persisted["paths"] == ["migration"]

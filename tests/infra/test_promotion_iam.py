@@ -50,6 +50,8 @@ def render_service(environment: str, manifest: dict[str, Any]) -> Plan:
         listener_rule_priorities={"svc": 10},
         batch_retention_days=7,
         log_retention_days=30,
+        alert_subscriptions={},
+        disposable=False,
     )
     arguments = {"name": "svc", "manifest": manifest, "image_tag": "0123abc", "platform": platform}
     plan = Plan()

@@ -117,7 +117,8 @@ def assert_api(plan: Plan, service: str) -> None:
     assert ref(rule["action"][0]["target_group_arn"]) == prefix + "aws_lb_target_group.api.arn"
     assert isinstance(rule["priority"], int) and 1 <= rule["priority"] <= 50000
     group = one(plan, prefix + "aws_lb_target_group.api")
-    assert group["health_check"][0]["path"] == f"/{service}/readyz"
+    # the load balancer reads liveness (a task waiting for its first champion is healthy), clients /readyz
+    assert group["health_check"][0]["path"] == f"/{service}/livez"
     assert (group["target_type"], group["port"], group["protocol"]) == ("ip", 8080, "HTTP")
     assert len(group["name"]) <= 32
     api = one(plan, prefix + "aws_ecs_service.api")
@@ -127,6 +128,7 @@ def assert_api(plan: Plan, service: str) -> None:
     assert ref(balancer["target_group_arn"]) == prefix + "aws_lb_target_group.api.arn"
     assert (balancer["container_name"], balancer["container_port"]) == ("api", 8080)
     assert_private_service(api)
+    assert api["launch_type"] == "FARGATE"
     scaling = one(plan, prefix + "aws_appautoscaling_policy.api_requests")
     metric = scaling["target_tracking_scaling_policy_configuration"][0]["predefined_metric_specification"][0]
     assert metric["predefined_metric_type"] == "ALBRequestCountPerTarget"
@@ -135,7 +137,6 @@ def assert_api(plan: Plan, service: str) -> None:
 def assert_private_service(service: dict[str, Any]) -> None:
     assert service["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}]
     assert service["network_configuration"][0]["assign_public_ip"] is False
-    assert service["launch_type"] == "FARGATE"
 
 
 def assert_worker_and_queues(plan: Plan, env: str, service: str) -> None:
@@ -160,9 +161,13 @@ def assert_worker_and_queues(plan: Plan, env: str, service: str) -> None:
     assert environment["MLSEAM_QUEUE_PREFIX"] == f"mlseam-{env}"
     assert environment["MLSEAM_BATCH_MAX_RECEIVES"] == str(redrive["maxReceiveCount"])
     assert environment["MLSEAM_BATCH_VISIBILITY_TIMEOUT_S"] == str(queue["visibility_timeout_seconds"])
-    scale_out = one(plan, prefix + "aws_cloudwatch_metric_alarm.worker_backlog")
-    assert scale_out["metric_name"] == "ApproximateNumberOfMessagesVisible"
-    assert ref(scale_out["dimensions"]["QueueName"]) == prefix + "aws_sqs_queue.batches.name"
+    scale_out = one(plan, prefix + 'aws_cloudwatch_metric_alarm.worker_scaling["out"]')
+    (visible,) = [
+        q
+        for q in scale_out["dynamic"][0]["metric_query"]["for_each"].values()
+        if q["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert ref(visible["dimensions"]["QueueName"]) == prefix + "aws_sqs_queue.batches.name"
 
 
 def assert_schedule(plan: Plan, service: str, cron: str) -> None:
@@ -256,13 +261,15 @@ def test_envs_are_thin_and_differ_only_in_name_and_sizes(module_blocks: Callable
         for block in env_blocks["output"]:
             for name, body in block.items():
                 assert body["value"].startswith("${module.environment"), f"{env}: output {name} is not a forward"
-    # and what differs between them is the name and the sizes, nothing else
-    sizes = {"nat_gateway_per_az", "db_multi_az", "deletion_protection", "tasks"}
+    # and what differs between them is the name, the sizes and how disposable and cheap each is, nothing else
+    protected = {"nat_gateway_per_az", "db_multi_az", "deletion_protection"}
+    cheap = {"disposable", "use_spot"}
     differing = {
         key for key in calls["dev"].keys() | calls["prod"].keys() if calls["dev"].get(key) != calls["prod"].get(key)
     }
-    assert differing == {"name"} | sizes
-    assert all(calls["prod"][flag] is True and calls["dev"][flag] is False for flag in sizes - {"tasks"})
+    assert differing == {"name", "tasks", "database"} | protected | cheap
+    assert all(calls["prod"][flag] is True and calls["dev"][flag] is False for flag in protected)
+    assert all(calls["dev"][flag] is True and calls["prod"][flag] is False for flag in cheap)
 
 
 def test_envs_pin_terraform_state_and_inputs(env_blocks: dict[str, list[Any]], rendered: Rendered, tf_env: str) -> None:

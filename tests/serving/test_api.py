@@ -232,6 +232,7 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
     base = served.api.url(f"/{served.digits}")
     assert httpx.get(base + "/healthz").json() == {"status": "alive"}
     assert httpx.get(base + "/readyz").json() == {"status": "ready", "model_version": "v1"}
+    assert httpx.get(base + "/livez").json() == {"status": "ready", "model_version": "v1"}
     assert httpx.get(base + "/docs").status_code == 200
     schema = httpx.get(base + "/openapi.json").json()
     request = schema["components"]["schemas"][
@@ -245,7 +246,7 @@ def test_health_readiness_docs_and_metrics(served: Served) -> None:
     assert f'mlseam_model_loaded{{service="{served.digits}",version="v1"}} 1.0' in metrics
     assert "mlseam_http_request_seconds_bucket" in metrics and "mlseam_predict_call_rows_bucket" in metrics
     # every route is counted under its own label, the raw-ASGI predict route included
-    for route in ("/v1/predict", "/readyz", "/openapi.json"):
+    for route in ("/v1/predict", "/readyz", "/livez", "/openapi.json"):
         assert f'route="{route}",service="{served.digits}"' in metrics, route
 
 
@@ -256,6 +257,7 @@ def test_the_openapi_contract_declares_every_answer_and_links_a_batch_to_its_sta
     assert set(paths["/v1/batches"]["post"]["responses"]) == {"202", "401", "409", "413", "422", "503"}
     assert set(paths["/v1/batches/{batch_id}"]["get"]["responses"]) == {"200", "401", "404", "422", "503"}
     assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+    assert set(paths["/livez"]["get"]["responses"]) == {"200", "503"}
     assert set(paths["/metrics"]["get"]["responses"]) == {"200", "401"}
     accepted = paths["/v1/batches"]["post"]["responses"]["202"]
     assert accepted["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchSummary"}

@@ -43,6 +43,7 @@ OPERATIONS = {
     ("GET", BATCH_STATUS): True,
     ("GET", "/v1/model"): False,
     ("GET", "/healthz"): False,
+    ("GET", "/livez"): False,
     ("GET", "/readyz"): False,
     ("GET", "/metrics"): False,
 }

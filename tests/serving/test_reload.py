@@ -204,6 +204,9 @@ def test_a_tampered_artifact_is_never_loaded(settings: Settings, stores: Stores,
         assert _wait_for(lambda: httpx.get(fresh.url(f"/{name}/readyz")).status_code == 503)
         body = httpx.get(fresh.url(f"/{name}/readyz")).json()
         assert body["status"] == "load failed" and "ArtifactIntegrityError" in body["reason"]
+        # a champion that cannot be loaded fails the load balancer's check too: such a deploy rolls back
+        liveness = httpx.get(fresh.url(f"/{name}/livez"))
+        assert liveness.status_code == 503 and liveness.json() == body
         assert httpx.post(fresh.url(f"/{name}/v1/predict"), json={"inputs": [GOOD]}).status_code == 503
     finally:
         fresh.stop()
@@ -216,6 +219,15 @@ def test_a_new_champion_is_served_without_restart(settings: Settings, stores: St
     try:
         readiness = httpx.get(api.url(f"/{name}/readyz"))
         assert readiness.status_code == 503 and readiness.json()["status"] == "no model yet"
+        # and the load balancer's check passes, with the reason, so a first deploy is not rolled back
+        liveness = httpx.get(api.url(f"/{name}/livez"))
+        assert liveness.status_code == 200
+        assert liveness.json() == {
+            "status": "no model yet",
+            "model_version": None,
+            "reason": readiness.json()["reason"],
+        }
+        assert "has no champion yet" in liveness.json()["reason"]
         # when: examples arrive through the API and a retrain runs
         examples = [{"input": e.input, "label": e.label} for e in linear_examples(60, seed=4)]
         assert httpx.post(api.url(f"/{name}/v1/examples"), json={"examples": examples}).status_code == 201
@@ -226,6 +238,7 @@ def test_a_new_champion_is_served_without_restart(settings: Settings, stores: St
         # then: the API serves it within the poll interval
         assert _wait_for(lambda: httpx.get(api.url(f"/{name}/readyz")).status_code == 200)
         assert httpx.get(api.url(f"/{name}/v1/model")).json()["version"] == "v1"
+        assert httpx.get(api.url(f"/{name}/livez")).json() == {"status": "ready", "model_version": "v1"}
     finally:
         assert api.stop() == 0
 

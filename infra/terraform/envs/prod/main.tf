@@ -33,6 +33,12 @@ variable "dashboard_api_url" {
   type    = string
   default = null
 }
+# Who hears the alerts and the services' events
+# (TF_VAR_alert_subscribers='{emails = ["ops@example.com"], https_endpoints = []}').
+variable "alert_subscribers" {
+  type    = object({ emails = list(string), https_endpoints = list(string) })
+  default = { emails = [], https_endpoints = [] }
+}
 
 module "environment" {
   source              = "../../modules/environment"
@@ -43,10 +49,14 @@ module "environment" {
   dashboard_oidc      = var.dashboard_oidc
   dashboard_api_url   = var.dashboard_api_url
   services_dir        = "${path.module}/../../../../services"
+  alert_subscribers   = var.alert_subscribers
   nat_gateway_per_az  = true
   db_multi_az         = true
   deletion_protection = true
-  tasks               = { api = { min = 2, max = 8 }, worker = { min = 2, max = 8 } }
+  disposable          = false
+  use_spot            = false
+  database            = { instance_class = "db.t4g.medium", allocated_storage_gb = 50, max_allocated_storage_gb = 500 }
+  tasks               = { api = { min = 2, max = 8 }, worker = { min = 0, max = 8 } }
 }
 
 # CI reads migrate_task; `environment` holds every output of the module (infra/README.md).

@@ -15,6 +15,12 @@ module "platform" {
   nat_gateway_per_az  = var.nat_gateway_per_az
   db_multi_az         = var.db_multi_az
   deletion_protection = var.deletion_protection
+  disposable          = var.disposable
+  alert_subscribers   = var.alert_subscribers
+
+  db_instance_class           = var.database.instance_class
+  db_allocated_storage_gb     = var.database.allocated_storage_gb
+  db_max_allocated_storage_gb = var.database.max_allocated_storage_gb
 }
 
 module "service" {
@@ -28,6 +34,7 @@ module "service" {
   api_max_tasks    = var.tasks.api.max
   worker_min_tasks = var.tasks.worker.min
   worker_max_tasks = var.tasks.worker.max
+  use_spot         = var.use_spot
   tags             = { Service = each.key }
 }
 

@@ -28,17 +28,23 @@ output "migrate_task" {
   value       = merge(module.platform.task_network, module.service[sort(keys(local.services))[0]].migrate_task)
 }
 
+output "registry_table_name" {
+  description = "DynamoDB table of versions and champions (CI reads which services have none yet)."
+  value       = module.platform.service_platform.registry_table_name
+}
+
 output "services" {
-  description = "Each service found in services_dir: its ECS services, batch queue, retrain schedule (EventBridge cron), events topic, approver policy, promotion policy and ALB rule priority."
+  description = "Each service found in services_dir: its ECS services, batch queue, retrain schedule (EventBridge cron) and task definition, events topic, approver policy, promotion policy and ALB rule priority."
   value = { for name, service in module.service : name => {
-    api_service_name       = service.api_service_name
-    worker_service_name    = service.worker_service_name
-    queue_url              = service.queue_url
-    schedule_expression    = service.schedule_expression
-    events_topic_arn       = service.events_topic_arn
-    approver_policy_arn    = service.approver_policy_arn
-    promotion              = service.promotion
-    listener_rule_priority = module.platform.service_platform.listener_rule_priorities[name]
+    api_service_name            = service.api_service_name
+    worker_service_name         = service.worker_service_name
+    queue_url                   = service.queue_url
+    schedule_expression         = service.schedule_expression
+    events_topic_arn            = service.events_topic_arn
+    approver_policy_arn         = service.approver_policy_arn
+    promotion                   = service.promotion
+    retrain_task_definition_arn = service.retrain_task_definition_arn
+    listener_rule_priority      = module.platform.service_platform.listener_rule_priorities[name]
   } }
 }
 

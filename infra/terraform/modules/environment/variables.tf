@@ -38,16 +38,44 @@ variable "deletion_protection" {
   type        = bool
 }
 
+variable "disposable" {
+  description = "The environment is torn down and re-created at will (dev): buckets and image repositories are destroyed with their contents, the API-token secret without a recovery window, the database without a final snapshot."
+  type        = bool
+}
+
 variable "tasks" {
-  description = "Fewest and most tasks of each service's API and batch worker (autoscaling moves between them)."
+  description = "Fewest and most tasks of each service's API and batch worker (autoscaling moves between them); a worker minimum of 0 lets idle workers stop."
   type = object({
     api    = object({ min = number, max = number })
     worker = object({ min = number, max = number })
   })
   validation {
-    condition     = alltrue([for t in values(var.tasks) : 1 <= t.min && t.min <= t.max])
-    error_message = "Each of tasks.api and tasks.worker needs 1 <= min <= max."
+    condition     = 1 <= var.tasks.api.min && var.tasks.api.min <= var.tasks.api.max && 0 <= var.tasks.worker.min && var.tasks.worker.min <= var.tasks.worker.max && var.tasks.worker.max >= 1
+    error_message = "tasks.api needs 1 <= min <= max, tasks.worker 0 <= min <= max and max >= 1."
   }
+}
+
+variable "use_spot" {
+  description = "Run batch workers and retrains mostly on Fargate Spot (interruptible, cheaper), the first worker on demand."
+  type        = bool
+}
+
+variable "database" {
+  description = "Size of the PostgreSQL database of labelled examples: RDS instance class, initial storage and storage autoscaling ceiling in GiB."
+  type = object({
+    instance_class           = string
+    allocated_storage_gb     = number
+    max_allocated_storage_gb = number
+  })
+}
+
+variable "alert_subscribers" {
+  description = "Email addresses and HTTPS endpoints (a chat webhook URL) that receive the alerts and every service's events."
+  type = object({
+    emails          = list(string)
+    https_endpoints = list(string)
+  })
+  default = { emails = [], https_endpoints = [] }
 }
 
 variable "dashboard_api_url" {

@@ -14,9 +14,12 @@ resource "aws_lb_target_group" "api" {
   protocol             = "HTTP"
   deregistration_delay = 15
 
-  # Ready means a model is loaded: a task without one gets no traffic.
+  # Live: serving, or up and waiting for a first champion (200, the reason in the body), so a new
+  # service's first deploy turns healthy and its first retrain's model is hot-reloaded. A task
+  # whose champion cannot be loaded fails it, so such a deploy still rolls back. Clients read
+  # /readyz, which stays strict (README.md).
   health_check {
-    path                = "/${var.name}/readyz"
+    path                = "/${var.name}/livez"
     matcher             = "200"
     interval            = 15
     timeout             = 5
@@ -109,6 +112,25 @@ resource "aws_appautoscaling_policy" "api_requests" {
     predefined_metric_specification {
       predefined_metric_type = "ALBRequestCountPerTarget"
       resource_label         = "${var.platform.alb_arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
+    }
+  }
+}
+
+# CPU as well as requests: a slow model saturates its tasks long before the request count says so.
+resource "aws_appautoscaling_policy" "api_cpu" {
+  name               = "${local.family}-api-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.api.service_namespace
+  resource_id        = aws_appautoscaling_target.api.resource_id
+  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api_cpu_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
     }
   }
 }

@@ -5,6 +5,8 @@
 resource "aws_ecr_repository" "this" {
   name                 = "${local.prefix}/${var.name}"
   image_tag_mutability = "IMMUTABLE"
+  # A disposable environment's repositories go with their images on destroy.
+  force_delete = var.platform.disposable
 
   image_scanning_configuration {
     scan_on_push = true

@@ -1,6 +1,7 @@
 # The service's platform events (champion moves, pending candidates, refused and failed retrains,
 # reload failures, drift flags) as JSON messages of schema mlseam.event/1 (README.md, "Events").
-# Subscriptions are the operators' (infra/README.md); nothing is subscribed here.
+# The environment's alert subscribers get every event too (infra/README.md, "Events"); add your own
+# subscriptions beside them (a queue, a Lambda), with a filter policy on `type` if you like.
 
 resource "aws_sns_topic" "events" {
   name              = "${local.family}-events"
@@ -16,4 +17,11 @@ data "aws_iam_policy_document" "publish_events" {
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.events.arn]
   }
+}
+
+resource "aws_sns_topic_subscription" "events" {
+  for_each  = var.platform.alert_subscriptions
+  topic_arn = aws_sns_topic.events.arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
 }

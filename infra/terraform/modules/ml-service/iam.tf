@@ -1,10 +1,11 @@
 # One execution role (pull the image, write logs) and one least-privilege task role per command.
 # Every data statement is scoped to this service: its key prefixes, its queues, its secrets.
 
-# Who may assume the service's roles: ECS tasks (execution and task roles) and EventBridge Scheduler
-# (the retrain schedule, retrain.tf), each only on behalf of this account.
+# Who may assume the service's roles: ECS tasks (execution and task roles), EventBridge Scheduler
+# (the retrain schedule) and EventBridge (an interrupted Spot retrain run again, retrain.tf), each
+# only on behalf of this account.
 data "aws_iam_policy_document" "assume" {
-  for_each = toset(["ecs-tasks", "scheduler"])
+  for_each = toset(["ecs-tasks", "scheduler", "events"])
   statement {
     actions = ["sts:AssumeRole"]
     principals {

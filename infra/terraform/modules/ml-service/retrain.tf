@@ -10,6 +10,12 @@ resource "aws_sqs_queue" "retrain_dlq" {
   tags                              = var.tags
 }
 
+locals {
+  # With use_spot, scheduled retrains and monitors run on Fargate Spot; one that Spot interrupts
+  # is run again at once on demand, with the same command (rule `retrain-on-demand` below).
+  retrain_capacity = var.use_spot ? { FARGATE_SPOT = 1 } : { FARGATE = 1 }
+}
+
 resource "aws_iam_role" "scheduler" {
   name               = "${local.family}-retrain-schedule"
   assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
@@ -68,9 +74,16 @@ resource "aws_scheduler_schedule" "retrain" {
 
     ecs_parameters {
       task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
-      launch_type         = "FARGATE"
       platform_version    = "LATEST"
       task_count          = 1
+
+      dynamic "capacity_provider_strategy" {
+        for_each = local.retrain_capacity
+        content {
+          capacity_provider = capacity_provider_strategy.key
+          weight            = capacity_provider_strategy.value
+        }
+      }
 
       network_configuration {
         subnets          = var.platform.private_subnet_ids
@@ -115,9 +128,16 @@ resource "aws_scheduler_schedule" "monitor" {
 
     ecs_parameters {
       task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
-      launch_type         = "FARGATE"
       platform_version    = "LATEST"
       task_count          = 1
+
+      dynamic "capacity_provider_strategy" {
+        for_each = local.retrain_capacity
+        content {
+          capacity_provider = capacity_provider_strategy.key
+          weight            = capacity_provider_strategy.value
+        }
+      }
 
       network_configuration {
         subnets          = var.platform.private_subnet_ids
@@ -194,4 +214,72 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_actions       = [var.platform.alerts_topic_arn]
   ok_actions          = [var.platform.alerts_topic_arn]
   tags                = var.tags
+}
+
+# The on-demand fallback of Spot: a retrain or monitor task stopped by a Spot interruption is run
+# again on FARGATE with the overrides it had (a monitor stays a monitor). The interrupted retrain's
+# version is closed by a later retrain once abandoned; the rerun cannot be interrupted in turn.
+resource "aws_cloudwatch_event_rule" "retrain_on_demand" {
+  count       = var.use_spot ? 1 : 0
+  name        = "${local.family}-retrain-on-demand"
+  description = "Run a ${var.name} retrain or monitor task again on demand when Fargate Spot interrupted it"
+  event_pattern = jsonencode({
+    source        = ["aws.ecs"]
+    "detail-type" = ["ECS Task State Change"]
+    detail = {
+      clusterArn           = [var.platform.cluster_arn]
+      lastStatus           = ["STOPPED"]
+      group                = ["family:${aws_ecs_task_definition.this["retrain"].family}"]
+      stopCode             = ["SpotInterruption"]
+      capacityProviderName = ["FARGATE_SPOT"]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role" "retrain_on_demand" {
+  count              = var.use_spot ? 1 : 0
+  name               = "${local.family}-retrain-on-demand"
+  assume_role_policy = data.aws_iam_policy_document.assume["events"].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "retrain_on_demand" {
+  count  = var.use_spot ? 1 : 0
+  name   = "run-retrain"
+  role   = aws_iam_role.retrain_on_demand[0].id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+resource "aws_cloudwatch_event_target" "retrain_on_demand" {
+  count    = var.use_spot ? 1 : 0
+  rule     = aws_cloudwatch_event_rule.retrain_on_demand[0].name
+  arn      = var.platform.cluster_arn
+  role_arn = aws_iam_role.retrain_on_demand[0].arn
+
+  ecs_target {
+    task_definition_arn = aws_ecs_task_definition.this["retrain"].arn
+    launch_type         = "FARGATE"
+    platform_version    = "LATEST"
+    task_count          = 1
+
+    network_configuration {
+      subnets          = var.platform.private_subnet_ids
+      security_groups  = [var.platform.tasks_security_group_id]
+      assign_public_ip = false
+    }
+  }
+
+  # An ECS target takes its input as the task's overrides: the interrupted task's own.
+  input_transformer {
+    input_paths    = { overrides = "$.detail.overrides" }
+    input_template = "<overrides>"
+  }
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = var.retrain_max_retries
+  }
+
+  depends_on = [aws_iam_role_policy.retrain_on_demand]
 }

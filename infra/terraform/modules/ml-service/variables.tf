@@ -55,8 +55,10 @@ variable "platform" {
     database_secret_arn      = string
     api_token_secret_arn     = string
     alerts_topic_arn         = string
+    alert_subscriptions      = map(object({ protocol = string, endpoint = string }))
     batch_retention_days     = number
     log_retention_days       = number
+    disposable               = bool
   })
 }
 
@@ -78,10 +80,38 @@ variable "api_requests_per_target" {
   default     = 600
 }
 
-variable "worker_min_tasks" {
-  description = "Fewest batch-worker tasks."
+variable "api_cpu_target" {
+  description = "Target of the API's average CPU tracking, in percent (scales out on whichever of CPU and requests is above target)."
   type        = number
-  default     = 1
+  default     = 60
+}
+
+variable "worker_min_tasks" {
+  description = "Fewest batch-worker tasks; 0 stops every worker when the queue is idle (the first message wakes one)."
+  type        = number
+  default     = 0
+}
+
+variable "worker_chunks_per_task" {
+  description = "Batch chunks (waiting or in flight) per running worker above which another worker starts."
+  type        = number
+  default     = 10
+}
+
+variable "use_spot" {
+  description = "Run workers beyond the first, retrains and monitors on Fargate Spot (interruptible); the first worker stays on demand."
+  type        = bool
+  default     = false
+}
+
+variable "alarms" {
+  description = "Alarm thresholds: target 5xx answers per minute, p95 latency in seconds, age of the oldest batch chunk in seconds."
+  type = object({
+    target_5xx_per_minute = number
+    p95_latency_s         = number
+    oldest_batch_chunk_s  = number
+  })
+  default = { target_5xx_per_minute = 5, p95_latency_s = 2, oldest_batch_chunk_s = 900 }
 }
 
 variable "worker_max_tasks" {

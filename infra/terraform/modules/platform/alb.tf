@@ -93,3 +93,14 @@ resource "aws_ecs_cluster" "this" {
 
   tags = var.tags
 }
+
+# Fargate Spot for interruptible work (workers, retrains: modules/ml-service use_spot); on-demand by default.
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}

@@ -68,6 +68,12 @@ resource "aws_cloudwatch_log_group" "db" {
   tags              = var.tags
 }
 
+# A new id (a UUID) each time the environment is created: the final snapshot of one
+# environment's life never collides with that of the previous one.
+resource "terraform_data" "database_generation" {
+  input = local.name
+}
+
 resource "aws_db_instance" "this" {
   # checkov:skip=CKV_AWS_293: deletion protection follows var.deletion_protection: on in prod, off in the disposable dev
   # checkov:skip=CKV_AWS_157: Multi-AZ follows var.db_multi_az: on in prod, off in dev to halve its cost
@@ -98,8 +104,8 @@ resource "aws_db_instance" "this" {
   maintenance_window        = "sun:04:30-sun:05:30"
   copy_tags_to_snapshot     = true
   deletion_protection       = var.deletion_protection
-  skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = "${local.name}-final"
+  skip_final_snapshot       = var.disposable
+  final_snapshot_identifier = "${local.name}-final-${terraform_data.database_generation.id}"
 
   auto_minor_version_upgrade          = true
   iam_database_authentication_enabled = true

@@ -9,8 +9,9 @@ resource "aws_s3_bucket" "logs" {
   # checkov:skip=CKV_AWS_144: logs are kept in-region; replicating them is not worth the cost
   # checkov:skip=CKV_AWS_145: ALB access logs can only be written to SSE-S3 buckets, not SSE-KMS
   # checkov:skip=CKV2_AWS_62: nothing reacts to new log objects
-  bucket = "${local.name}-logs-${local.account_id}"
-  tags   = var.tags
+  bucket        = "${local.name}-logs-${local.account_id}"
+  force_destroy = var.disposable
+  tags          = var.tags
 }
 
 resource "aws_s3_bucket_versioning" "logs" {

@@ -103,9 +103,13 @@ output "service_platform" {
     database_secret_arn      = aws_db_instance.this.master_user_secret[0].secret_arn
     api_token_secret_arn     = aws_secretsmanager_secret.api_token.arn
     alerts_topic_arn         = local.alerts_topic_arn
+    alert_subscriptions      = local.alert_subscriptions
     batch_retention_days     = var.batch_retention_days
     log_retention_days       = var.log_retention_days
+    disposable               = var.disposable
   }
+  # Workers and retrains may ask for Fargate Spot only once the cluster offers it.
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
 
   precondition {
     condition     = length(distinct(values(local.listener_rule_priorities))) == length(local.listener_rule_priorities)

@@ -42,7 +42,9 @@ resource "aws_s3_bucket" "artifacts" {
   # checkov:skip=CKV_AWS_144: artifacts are rebuilt by a retrain and batches are short-lived; cross-region replication is not worth its cost here
   # checkov:skip=CKV2_AWS_62: nothing reacts to object events: the registry in DynamoDB is the source of truth
   bucket = "${local.name}-artifacts-${local.account_id}"
-  tags   = var.tags
+  # Versioned and never empty: only a disposable environment may delete it with its objects.
+  force_destroy = var.disposable
+  tags          = var.tags
 }
 
 resource "aws_s3_bucket_versioning" "artifacts" {

@@ -119,3 +119,28 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "disposable" {
+  description = "The environment is torn down and re-created at will (dev): buckets are destroyed with their objects, the API-token secret without a recovery window, the database without a final snapshot."
+  type        = bool
+  default     = false
+}
+
+variable "alert_subscribers" {
+  description = "Who hears the alerts and the services' events: email addresses and HTTPS endpoints (a chat webhook URL) subscribed to the alerts topic and to each events topic."
+  type = object({
+    emails          = list(string)
+    https_endpoints = list(string)
+  })
+  default = { emails = [], https_endpoints = [] }
+}
+
+variable "db_alarms" {
+  description = "Database alarm thresholds: CPU percent, freeable memory in MiB, free storage in GiB (each over 15 minutes)."
+  type = object({
+    cpu_percent     = number
+    free_memory_mib = number
+    free_storage_gb = number
+  })
+  default = { cpu_percent = 80, free_memory_mib = 128, free_storage_gb = 2 }
+}
