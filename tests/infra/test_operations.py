@@ -50,6 +50,7 @@ def test_dev_is_disposable_and_prod_keeps_its_data(rendered: Rendered, tf_env: s
         assert one(plan, f"{PLATFORM}aws_s3_bucket.{bucket}")["force_destroy"] is dev
     for service in services:
         assert one(plan, service_prefix(service) + "aws_ecr_repository.this")["force_delete"] is dev
+    assert one(plan, "module.environment.module.dashboard.aws_ecr_repository.this")["force_delete"] is dev
     # re-creating dev at once finds the API-token secret's name free; prod keeps a recovery window
     assert one(plan, PLATFORM + "aws_secretsmanager_secret.api_token")["recovery_window_in_days"] == (0 if dev else 7)
     database = one(plan, PLATFORM + "aws_db_instance.this")

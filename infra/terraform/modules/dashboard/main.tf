@@ -35,6 +35,8 @@ locals {
 resource "aws_ecr_repository" "this" {
   name                 = "${var.platform.name_prefix}/dashboard"
   image_tag_mutability = "IMMUTABLE"
+  # A disposable environment (dev) is destroyed with its images; prod's repository refuses while it holds any.
+  force_delete = var.platform.disposable
 
   image_scanning_configuration {
     scan_on_push = true
