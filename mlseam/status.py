@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rich import box
 from rich.table import Table
 
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service, discover_services, load_service
+from mlseam.monitoring.shadow import compare_in_shadow
+from mlseam.monitoring.versus import describe_versus
 from mlseam.registry import ModelVersion, Status, latest_pending
+from mlseam.runtime.shadow import select_challenger
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.training.promotion import rolled_back_versions
+
+SHADOW_WINDOW = timedelta(days=7)
+"""How far back ``mlseam status`` reads the challengers' answers in shadow."""
 
 
 def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None) -> str:
@@ -162,3 +170,29 @@ def champion_moves_table(service: Service, stores: Stores) -> Table:
             event.reason,
         )
     return table
+
+
+def shadow_lines(service: Service, stores: Stores, *, now: datetime | None = None) -> list[str]:
+    """The challenger in shadow now, and each challenger of the last week against the champion on the same requests.
+
+    Read from the stores (the prediction log's shadow rows, the monitor's labelled comparison), so it
+    holds for every API task at once, whatever each has in memory.
+    """
+    now = now or datetime.now(UTC)
+    name = service.name
+    versions = stores.registry.list_versions(name)
+    champion = stores.registry.get_champion(name)
+    challenger = select_challenger(versions, champion.version if champion else None, service.manifest.shadow, now)
+    share = service.manifest.shadow.share
+    lines = [f"{name}: in shadow now: {challenger.version} ({challenger.status.value}) on {share:.0%} of requests"
+             if challenger is not None else f"{name}: in shadow now: nothing"]  # fmt: skip
+    if stores.predictions is None:
+        return lines
+    records = {record.version: record for record in versions}
+    for comparison in compare_in_shadow(name, stores.predictions, since=now - SHADOW_WINDOW):
+        lines.append(f"{name}: {comparison.describe()}")
+        record = records.get(comparison.version)
+        versus = (record.live or {}).get("versus_champion") if record is not None else None
+        if record is not None and versus:
+            lines.append(f"{name}: {comparison.version} {describe_versus(record.primary_metric, versus)}")
+    return lines
