@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import random
-import select
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -29,29 +24,14 @@ from mlseam.predictionlog import PredictionBatch, new_prediction_ids
 from mlseam.registry import Registry
 from mlseam.runtime.recorder import PredictionRecorder
 from mlseam.runtime.shadow.challenger import select_challenger
-from mlseam.runtime.shadow.frames import read_frame, write_frame
 from mlseam.runtime.shadow.metrics import SHADOW_CALLS, SHADOW_LOADED, SHADOW_RESTARTS, SHADOW_SECONDS
+from mlseam.runtime.shadow.process import ChallengerProcess, ShadowJob
 from mlseam.settings import Settings
 
 log = logging.getLogger("mlseam.shadow")
 
-LOAD_TIMEOUT_S = 120.0
-"""Longest a challenger's process may take to load its version before it counts as failed."""
 RETRY_FAILED_LOAD_S = 60.0
 """How long a version that failed to load is left alone before the polling tries it again."""
-_POLL_S = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowJob:
-    """One answered request handed to the challenger: its body and the champion's row it is compared with."""
-
-    number: int
-    body: bytes
-    request_id: str | None
-    shadow_of: str
-    """The champion's first prediction id for this request."""
-    count: int
 
 
 class ShadowRunner:
@@ -178,137 +158,3 @@ class ShadowRunner:
             "challenger call failed in shadow",
             extra={"service": self.service.name, "version": version, "outcome": outcome, "reason": reason},
         )
-
-
-class ChallengerProcess:
-    """One child process running a challenger version, its job queue and the thread supervising it."""
-
-    def __init__(self, runner: ShadowRunner, version: str) -> None:
-        self.runner = runner
-        self.version = version
-        self.jobs: queue.Queue[ShadowJob] = queue.Queue(maxsize=runner.options.queue)
-        self._stopping = threading.Event()
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "mlseam.runtime.shadow.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-        )
-        self._thread = threading.Thread(target=self._supervise, name=f"shadow-{version}", daemon=True)
-        self._thread.start()
-
-    @property
-    def _stdin(self) -> IO[bytes]:
-        assert self.popen.stdin is not None  # noqa: S101 - opened with PIPE
-        return self.popen.stdin
-
-    @property
-    def _stdout(self) -> IO[bytes]:
-        assert self.popen.stdout is not None  # noqa: S101 - opened with PIPE
-        return self.popen.stdout
-
-    def offer(self, job: ShadowJob) -> None:
-        try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
-            self.runner.settle(job, self.version, "dropped", None, "the challenger's queue was full")
-
-    def stop(self) -> None:
-        """Kill the process at once (whatever it was doing is of no use to anyone) and end its thread."""
-        self._stopping.set()
-        self._kill()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(5.0)
-
-    def _kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait()
-
-    def _supervise(self) -> None:
-        try:
-            if self._load():
-                self._serve()
-        except Exception:
-            log.exception("challenger supervisor failed", extra={"service": self.runner.service.name})
-        finally:
-            self._kill()
-            self._drop_waiting()
-
-    def _load(self) -> bool:
-        runner = self.runner
-        try:
-            write_frame(self._stdin, (runner.settings, runner.service.name, self.version))
-            message = self._receive(LOAD_TIMEOUT_S)
-        except (OSError, EOFError) as exc:
-            message = ("failed", f"the process exited while loading ({type(exc).__name__})")
-        if self._stopping.is_set():
-            return False
-        if message is None or message[0] != "ready":
-            runner.failed_to_load(self, message[1] if message else f"not loaded within {LOAD_TIMEOUT_S:.0f} s")
-            return False
-        SHADOW_LOADED.labels(runner.service.name, self.version).set(1)
-        log.info(
-            "challenger loaded in shadow",
-            extra={"service": runner.service.name, "version": self.version, "seconds": round(message[1], 3)},
-        )
-        return True
-
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                job = self.jobs.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-            if not self._run(job):
-                return
-
-    def _run(self, job: ShadowJob) -> bool:
-        """Hand ``job`` over and settle it; False once the process had to go (timed out or died)."""
-        runner, timeout = self.runner, self.runner.options.timeout
-        started = time.monotonic()
-        try:
-            write_frame(self._stdin, (job.number, job.body))
-            message = self._receive(timeout)
-        except (OSError, EOFError):
-            if self._stopping.is_set():
-                return False
-            runner.settle(job, self.version, "error", None, f"the challenger's process died ({self.popen.poll()})")
-            self._restart("died")
-            return False
-        if message is None:
-            waited = (time.monotonic() - started) * 1000.0
-            runner.settle(job, self.version, "timeout", waited, f"no answer within {timeout:g} s")
-            self._restart("timeout")
-            return False
-        _, _, outcome, latency_ms, first_id, answer = message
-        runner.settle(job, self.version, outcome, latency_ms, (first_id, answer) if outcome == "ok" else answer)
-        return True
-
-    def _receive(self, timeout_s: float) -> Any:
-        """The next frame from the child, or None when none came within ``timeout_s`` (or on stop)."""
-        deadline = time.monotonic() + timeout_s
-        while not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            readable, _, _ = select.select([self._stdout], [], [], min(left, 0.5))
-            if readable:
-                return read_frame(self._stdout)
-        return None
-
-    def _restart(self, reason: str) -> None:
-        log.warning(
-            "challenger process restarted",
-            extra={"service": self.runner.service.name, "version": self.version, "reason": reason},
-        )
-        self._kill()
-        self.runner.replace(self.version, reason=reason, previous=self)
-
-    def _drop_waiting(self) -> None:
-        while True:
-            try:
-                job = self.jobs.get_nowait()
-            except queue.Empty:
-                return
-            self.runner.settle(job, self.version, "dropped", None, "the challenger's process was stopped")
