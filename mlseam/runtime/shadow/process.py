@@ -64,6 +64,9 @@ class ChallengerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
+            # Its own session: a Ctrl-C meant for the API must not kill it first (and look like a crash);
+            # it ends when the API closes its stdin, or dies.
+            start_new_session=True,
         )
         self._thread = threading.Thread(target=self._supervise, name=f"shadow-{version}", daemon=True)
         self._thread.start()
