@@ -1,8 +1,8 @@
-"""The challenger's process: loads one version and answers the requests its API hands it, one at a time.
+"""The challenger's process: loads one version and answers what its API hands it, one call at a time.
 
 Run as ``python -m mlseam.runtime.shadow.child`` by ``ShadowRunner``: the first frame on stdin
 names the settings, service and version; it answers ``("ready", seconds)`` or ``("failed", reason)``,
-then one ``("done", job, outcome, latency_ms, first_id, answer)`` per ``(job, body)`` it reads.
+then, for each list of ``(job, body)`` it reads, ``("done", [(outcome, latency_ms, first_id, answer), ...])``.
 Its niceness is raised, so the kernel gives the champion's process the CPU first.
 """
 
@@ -39,20 +39,43 @@ def parse_inputs(service: Service, body: bytes, max_items: int) -> list[Any]:
     return [service.kind.validate_input(value, index=index) for index, value in enumerate(values)]
 
 
-def answer_job(service: Service, loaded: LoadedModel, body: bytes, max_items: int) -> tuple[Any, ...]:
-    """``(outcome, latency_ms, first_id, answer)`` for one request body; a model that raises is an ``error``."""
+def answer_jobs(service: Service, loaded: LoadedModel, bodies: list[bytes], max_items: int) -> list[tuple[Any, ...]]:
+    """``(outcome, latency_ms, first_id, answer)`` per request body, all predicted in one call.
+
+    When that call raises, each body is predicted alone, so that one bad request does not fail
+    the others (it is an ``error``, as is a body that does not parse).
+    """
     started = time.perf_counter()
+    parsed: list[list[Any] | str] = []
+    for body in bodies:
+        try:
+            parsed.append(parse_inputs(service, body, max_items))
+        except Exception as exc:  # noqa: BLE001 - the champion accepted it; say why this one could not
+            parsed.append(f"{type(exc).__name__}: {exc}")
+    inputs = [item for items in parsed if isinstance(items, list) for item in items]
     try:
-        inputs = parse_inputs(service, body, max_items)
         ids = new_prediction_ids(len(inputs))
         outputs = predict_outputs(service, loaded.model, inputs, ids)
-        # An output without a finite prediction is logged as none, as a batch item's is.
-        usable = [None if isinstance(output, UnusableOutput) else output for output in outputs]
-        answer = orjson.dumps({"outputs": usable, "model_version": loaded.version})
     except Exception as exc:  # noqa: BLE001 - a failing challenger is counted, never raised into the API
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        return "error", latency_ms, None, f"{type(exc).__name__}: {exc}"
-    return "ok", (time.perf_counter() - started) * 1000.0, ids[0] if ids else None, answer
+        if len(bodies) > 1:
+            return [answer for body in bodies for answer in answer_jobs(service, loaded, [body], max_items)]
+        return [("error", _since(started), None, f"{type(exc).__name__}: {exc}")]
+    latency_ms, at = _since(started), 0
+    answers: list[tuple[Any, ...]] = []
+    for items in parsed:
+        if isinstance(items, str):
+            answers.append(("error", latency_ms, None, items))
+            continue
+        # An output without a finite prediction is logged as none, as a batch item's is.
+        mine = [None if isinstance(o, UnusableOutput) else o for o in outputs[at : at + len(items)]]
+        answer = orjson.dumps({"outputs": mine, "model_version": loaded.version})
+        answers.append(("ok", latency_ms, ids[at] if items else None, answer))
+        at += len(items)
+    return answers
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
 
 
 def serve_jobs(source: IO[bytes], sink: IO[bytes]) -> int:
@@ -75,8 +98,8 @@ def serve_jobs(source: IO[bytes], sink: IO[bytes]) -> int:
             return 0
         if job is None:
             return 0
-        job_id, body = job
-        write_frame(sink, ("done", job_id, *answer_job(service, loaded, body, settings.max_items)))
+        bodies = [body for _, body in job]
+        write_frame(sink, ("done", answer_jobs(service, loaded, bodies, settings.max_items)))
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""One challenger's child process, its bounded job queue, and the thread handing it one request at a time."""
+"""One challenger's child process, its bounded job queue, and the thread handing it one call at a time."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ log = logging.getLogger("mlseam.shadow")
 LOAD_TIMEOUT_S = 120.0
 """Longest a challenger's process may take to load its version before it counts as failed."""
 _POLL_S = 0.1
+MAX_JOBS_PER_CALL = 32
+"""Most waiting requests handed to the challenger in one frame and one predict call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,32 +133,40 @@ class ChallengerProcess:
     def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = self.jobs.get(timeout=_POLL_S)
+                jobs = [self.jobs.get(timeout=_POLL_S)]
             except queue.Empty:
                 continue
-            if not self._run(job):
+            # What queued while the last call ran goes in one call: one round trip, one predict.
+            while len(jobs) < MAX_JOBS_PER_CALL:
+                try:
+                    jobs.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            if not self._run(jobs):
                 return
 
-    def _run(self, job: ShadowJob) -> bool:
-        """Hand ``job`` over and settle it; False once the process had to go (timed out or died)."""
+    def _run(self, jobs: list[ShadowJob]) -> bool:
+        """Hand ``jobs`` over in one frame and settle each; False once the process had to go (timed out or died)."""
         runner, timeout = self.runner, self.runner.options.timeout
         started = time.monotonic()
         try:
-            write_frame(self._stdin, (job.number, job.body))
+            write_frame(self._stdin, [(job.number, job.body) for job in jobs])
             message = self._receive(timeout)
         except (OSError, EOFError):
             if self._stopping.is_set():
                 return False
-            runner.settle(job, self.version, "error", None, f"the challenger's process died ({self.popen.poll()})")
+            for job in jobs:
+                runner.settle(job, self.version, "error", None, f"the challenger's process died ({self.popen.poll()})")
             self._restart("died")
             return False
         if message is None:
             waited = (time.monotonic() - started) * 1000.0
-            runner.settle(job, self.version, "timeout", waited, f"no answer within {timeout:g} s")
+            for job in jobs:
+                runner.settle(job, self.version, "timeout", waited, f"no answer within {timeout:g} s")
             self._restart("timeout")
             return False
-        _, _, outcome, latency_ms, first_id, answer = message
-        runner.settle(job, self.version, outcome, latency_ms, (first_id, answer) if outcome == "ok" else answer)
+        for job, (outcome, latency_ms, first_id, answer) in zip(jobs, message[1], strict=True):
+            runner.settle(job, self.version, outcome, latency_ms, (first_id, answer) if outcome == "ok" else answer)
         return True
 
     def _receive(self, timeout_s: float) -> Any:

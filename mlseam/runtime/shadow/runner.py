@@ -1,9 +1,9 @@
 """The challenger in shadow: one child process per API, fed a sampled share of answered requests.
 
 The API only appends to a bounded queue after its answer went (full: dropped and counted, never
-waited for). One supervisor thread per child hands it one request at a time, so it knows which one
-is in flight and since when: a call past ``shadow.timeout``, or a child that dies, is settled as
-such, the child killed and started again. Every outcome is logged beside the champion's row of
+waited for). One supervisor thread per child hands it what waits (up to 32 requests) as one call at
+a time, so it knows what is in flight and since when: a call past ``shadow.timeout``, or a child
+that dies, is settled as such, the child killed and started again. Every outcome is logged beside the champion's row of
 the same request (``shadow_of``) and counted. No challenger: no process, no thread, no queue.
 """
 
