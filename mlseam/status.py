@@ -51,6 +51,12 @@ def pending_cell(versions: list[ModelVersion]) -> str:
     return latest.version + (f" (+{older} older)" if older else "")
 
 
+def shadow_cell(service: Service, versions: list[ModelVersion], champion: str | None) -> str:
+    """The challenger the APIs shadow now and at what share (``v8 at 10%``), ``-`` for none."""
+    challenger = select_challenger(versions, champion, service.manifest.shadow, datetime.now(UTC))
+    return "-" if challenger is None else f"{challenger.version} at {service.manifest.shadow.share:.0%}"
+
+
 def pending_line(service: str, versions: list[ModelVersion]) -> str | None:
     """What waits for approval and the commands that settle it, or None."""
     latest = latest_pending(versions)
@@ -69,7 +75,7 @@ def _when(iso: str | None) -> str:
 def overview_table(settings: Settings, stores: Stores) -> Table:
     """One row per service: champion, its primary metric, when it was trained, example count,
     (from the last ``mlseam monitor``) its primary metric on labelled live predictions and its drift
-    verdict, and the version pending approval, if any.
+    verdict, the version pending approval, if any, and the challenger in shadow.
 
     A service that fails to load still gets its row, with the reason, so one broken folder
     never hides the others.
@@ -83,12 +89,13 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
     table.add_column("live")
     table.add_column("drift")
     table.add_column("pending", no_wrap=True)
+    table.add_column("shadow", no_wrap=True)
     table.add_column("last retrain")
     for name in discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
-            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
             continue
         champion = stores.registry.get_champion(name)
         record = stores.registry.get_version(name, champion.version) if champion else None
@@ -104,6 +111,7 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
             _live(record),
             _drift(record),
             pending_cell(versions),
+            shadow_cell(service, versions, champion.version if champion else None),
             last,
         )
     return table

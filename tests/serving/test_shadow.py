@@ -202,6 +202,8 @@ def test_status_shows_the_challengers_agreement_errors_and_latency(shadowed: Sha
     # then
     assert status.returncode == 0, status.stderr
     assert f"{shadowed.name}: in shadow now: v2 (pending) on 100% of requests" in status.stdout
+    overview = mlseam(shadowed.settings, "status").stdout
+    assert any(shadowed.name in line and "v2 at 100%" in line for line in overview.splitlines()), overview
     line = next(line for line in status.stdout.splitlines() if "v2 in shadow:" in line)
     assert "error rate" in line and "agrees with the champion on 100.0% of" in line
     assert re.search(r"error [1-9]", line) and re.search(r"timeout [1-9]", line)
