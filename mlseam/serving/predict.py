@@ -125,7 +125,7 @@ def _logged(
         )
     )
     if not shadowed:
-        return Answered(answer)
+        return answered
     return Answered(answer, shadow_of=predicted[0][0], count=len(predicted), request_id=request_id)
 
 
