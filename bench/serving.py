@@ -8,6 +8,9 @@ Everything is measured in one run on this machine, every server with its default
   prediction log at its local share, metrics), pinned to CPU 0;
 * ``mlseam-nolog`` and ``mlseam-noaccess``: the same with the prediction log off, or the access log off
   (``MLSEAM_LOG_LEVEL=WARNING``): what each log costs;
+* ``mlseam-shadow``: the same with a pending challenger in shadow at its default share (a copy of the champion,
+  so it costs what a retrained candidate would), its own process on the same CPU: the champion's throughput
+  with and without it, beside the share's own cost (the challenger's predict cost x share);
 * ``minimal``: what a user would write around the same fitted scikit-learn estimator: one sync ``def``
   FastAPI endpoint, body ``list[list[float]]`` (64-pixel rows), ``np.asarray(rows)`` straight into the
   fitted pipeline's ``predict`` (not the mlseam model class), labels out; uvicorn with uvloop, httptools,
@@ -67,6 +70,7 @@ from serving_report import (
     NOACCESS,
     NOLOG,
     PROFILED_SCENARIOS,
+    SHADOW,
     Profile,
     Scenario,
     ServerRun,
@@ -77,6 +81,7 @@ from serving_report import (
     print_log_costs,
     print_profile,
     print_server,
+    print_shadow_cost,
 )
 
 SERVICE = "digits"
@@ -89,6 +94,8 @@ MLSEAM_VARIANTS: dict[str, dict[str, str]] = {
     "mlseam": {},
     NOLOG: {"MLSEAM_PREDICTION_LOG": "false"},
     NOACCESS: {"MLSEAM_LOG_LEVEL": "WARNING"},
+    # Its own registry table, holding the champion and a pending copy of it: the other servers see no challenger.
+    SHADOW: {"MLSEAM_REGISTRY_TABLE": "mlseam-registry-bench-shadow"},
 }
 """The environment each mlseam server adds to `mlseam serve`'s defaults."""
 SERVERS: tuple[tuple[str, str], ...] = (
@@ -98,6 +105,7 @@ SERVERS: tuple[tuple[str, str], ...] = (
     ),
     (NOLOG, "mlseam API with the prediction log off (MLSEAM_PREDICTION_LOG=false)"),
     (NOACCESS, "mlseam API with the access log off (MLSEAM_LOG_LEVEL=WARNING)"),
+    (SHADOW, "mlseam API with a pending challenger in shadow at the default share (shadow.share 0.1)"),
     ("minimal", "minimal FastAPI app (sync def, list[list[float]], np.asarray into the fitted pipeline)"),
     ("floor", "raw ASGI floor (reads the body, answers a fixed label)"),
 )
@@ -309,11 +317,17 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
         times = psutil.cpu_times()
         return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
+    def children() -> float:
+        # The challenger's process in shadow, when the server runs one.
+        return sum(cpu(child) for child in server.children(recursive=True))
+
     async def sample() -> None:
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        samples.update(server0=cpu(server), client0=cpu(me), busy0=busy(), t0=time.perf_counter())
+        samples.update(server0=cpu(server), client0=cpu(me), busy0=busy(), children0=children())
+        samples["t0"] = time.perf_counter()
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
-        samples.update(server1=cpu(server), client1=cpu(me), busy1=busy(), t1=time.perf_counter())
+        samples.update(server1=cpu(server), client1=cpu(me), busy1=busy(), children1=children())
+        samples["t1"] = time.perf_counter()
 
     workers = [_worker(args.port, requests, i * 7, measure_from, end, tally) for i, tally in enumerate(tallies)]
     timed_out = False
@@ -340,6 +354,7 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
         "max_ms": (latencies[-1] * 1000) if latencies else math.nan,
         "server_cpu": (samples["server1"] - samples["server0"]) / wall if "server1" in samples else math.nan,
         "client_cpu": (samples["client1"] - samples["client0"]) / wall if "client1" in samples else math.nan,
+        "children_cpu": (samples["children1"] - samples["children0"]) / wall if "children1" in samples else math.nan,
         # Every other process on the machine (the other CPU too): interference with the measurement.
         "other_cpu": max(
             0.0,
@@ -348,6 +363,7 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
                 - samples["busy0"]
                 - (samples["server1"] - samples["server0"])
                 - (samples["client1"] - samples["client0"])
+                - (samples["children1"] - samples["children0"])
             )
             / wall,
         )
@@ -499,10 +515,46 @@ class Bench:
         model = load_model(data, service=SERVICE, where=SERVICE)
         self.images = list(load_digits().images)
         self.expected = [str(label) for label in model.predict(self.images[:CHECK_IMAGES])]
+        if not self.args.only or SHADOW in self.args.only:
+            self.seed_shadow(record)
         return (
             f"local stack, seed and retrain in {time.perf_counter() - started:.1f} s "
             f"(champion {record.version}, {len(data) / 1024:.0f} KiB artifact); {stack_cpu}"
         )
+
+    def seed_shadow(self, record: Any) -> None:
+        """The shadow server's registry: the champion, and a copy of it pending approval (the challenger)."""
+        import dataclasses
+
+        from mlseam.aws import aws_client
+        from mlseam.registry import Status
+        from mlseam.registry.table import create_registry_table
+        from mlseam.stores import build_stores
+
+        table = MLSEAM_VARIANTS[SHADOW]["MLSEAM_REGISTRY_TABLE"]
+        create_registry_table(aws_client(self.settings, "dynamodb"), table)
+        registry = build_stores(self.settings.model_copy(update={"registry_table": table})).registry
+        for status in (Status.PROMOTED, Status.PENDING):
+            copy = dataclasses.replace(record, number=registry.allocate_version(SERVICE), status=Status.RUNNING)
+            registry.create_version(copy)
+            copy.status = status
+            registry.update_version(copy)
+            if status is Status.PROMOTED:
+                registry.move_champion(
+                    SERVICE, copy.version, expected_revision=0, action="promote", reason="bench", actor="bench"
+                )
+
+    def await_challenger(self, port: int) -> None:
+        """Wait until the shadow server's challenger process has loaded (it loads after the API is ready)."""
+        import httpx
+
+        deadline = time.monotonic() + CHILD_SLACK_S
+        while time.monotonic() < deadline:
+            text = httpx.get(f"http://127.0.0.1:{port}/{SERVICE}/metrics", timeout=5).text
+            if any(line.startswith("mlseam_shadow_loaded{") and line.endswith(" 1.0") for line in text.splitlines()):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the shadow server's challenger never loaded")
 
     def served_env(self, port: int) -> dict[str, str]:
         """The environment of `mlseam serve`: only the stack's location and port; defaults otherwise (its log
@@ -641,6 +693,8 @@ class Bench:
         proc, port, path, ready = self.start_server(name)
         run.ready_samples.append(ready)
         run.ready_s = statistics.median(run.ready_samples)
+        if name == SHADOW:
+            self.await_challenger(port)
         run.rss_ready = rss_bytes(proc.pid)
         run.agrees = self.check_answers(name, port, path)
         files = {rows: self.write_requests(name, port, path, rows) for rows in sorted({r for r, _ in SCENARIOS})}
@@ -811,6 +865,7 @@ def bench(args: argparse.Namespace) -> int:
             print_server(run)
         print_comparison(runs, inproc)
         print_log_costs(runs)
+        print_shadow_cost(runs, inproc)
         if index == len(rounds):
             for profile in profiles:
                 print_profile(profile)

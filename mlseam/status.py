@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rich import box
 from rich.table import Table
 
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service, discover_services, load_service
+from mlseam.monitoring.shadow import compare_in_shadow
+from mlseam.monitoring.versus import describe_versus
 from mlseam.registry import ModelVersion, Status, latest_pending
+from mlseam.runtime.shadow import select_challenger
 from mlseam.settings import Settings
 from mlseam.stores import Stores
 from mlseam.training.promotion import rolled_back_versions
+
+SHADOW_WINDOW = timedelta(days=7)
+"""How far back ``mlseam status`` reads the challengers' answers in shadow."""
 
 
 def _metric(record: ModelVersion | None, metrics: dict[str, float] | None = None) -> str:
@@ -43,6 +51,12 @@ def pending_cell(versions: list[ModelVersion]) -> str:
     return latest.version + (f" (+{older} older)" if older else "")
 
 
+def shadow_cell(service: Service, versions: list[ModelVersion], champion: str | None) -> str:
+    """The challenger the APIs shadow now and at what share (``v8 at 10%``), ``-`` for none."""
+    challenger = select_challenger(versions, champion, service.manifest.shadow, datetime.now(UTC))
+    return "-" if challenger is None else f"{challenger.version} at {service.manifest.shadow.share:.0%}"
+
+
 def pending_line(service: str, versions: list[ModelVersion]) -> str | None:
     """What waits for approval and the commands that settle it, or None."""
     latest = latest_pending(versions)
@@ -61,7 +75,7 @@ def _when(iso: str | None) -> str:
 def overview_table(settings: Settings, stores: Stores) -> Table:
     """One row per service: champion, its primary metric, when it was trained, example count,
     (from the last ``mlseam monitor``) its primary metric on labelled live predictions and its drift
-    verdict, and the version pending approval, if any.
+    verdict, the version pending approval, if any, and the challenger in shadow.
 
     A service that fails to load still gets its row, with the reason, so one broken folder
     never hides the others.
@@ -75,12 +89,13 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
     table.add_column("live")
     table.add_column("drift")
     table.add_column("pending", no_wrap=True)
+    table.add_column("shadow", no_wrap=True)
     table.add_column("last retrain")
     for name in discover_services(settings.services_dir):
         try:
             service = load_service(name, settings.services_dir)
         except MlseamError as exc:
-            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", "-", f"cannot load: {exc}")
             continue
         champion = stores.registry.get_champion(name)
         record = stores.registry.get_version(name, champion.version) if champion else None
@@ -96,6 +111,7 @@ def overview_table(settings: Settings, stores: Stores) -> Table:
             _live(record),
             _drift(record),
             pending_cell(versions),
+            shadow_cell(service, versions, champion.version if champion else None),
             last,
         )
     return table
@@ -162,3 +178,29 @@ def champion_moves_table(service: Service, stores: Stores) -> Table:
             event.reason,
         )
     return table
+
+
+def shadow_lines(service: Service, stores: Stores, *, now: datetime | None = None) -> list[str]:
+    """The challenger in shadow now, and each challenger of the last week against the champion on the same requests.
+
+    Read from the stores (the prediction log's shadow rows, the monitor's labelled comparison), so it
+    holds for every API task at once, whatever each has in memory.
+    """
+    now = now or datetime.now(UTC)
+    name = service.name
+    versions = stores.registry.list_versions(name)
+    champion = stores.registry.get_champion(name)
+    challenger = select_challenger(versions, champion.version if champion else None, service.manifest.shadow, now)
+    share = service.manifest.shadow.share
+    lines = [f"{name}: in shadow now: {challenger.version} ({challenger.status.value}) on {share:.0%} of requests"
+             if challenger is not None else f"{name}: in shadow now: nothing"]  # fmt: skip
+    if stores.predictions is None:
+        return lines
+    records = {record.version: record for record in versions}
+    for comparison in compare_in_shadow(name, stores.predictions, since=now - SHADOW_WINDOW):
+        lines.append(f"{name}: {comparison.describe()}")
+        record = records.get(comparison.version)
+        versus = (record.live or {}).get("versus_champion") if record is not None else None
+        if record is not None and versus:
+            lines.append(f"{name}: {comparison.version} {describe_versus(record.primary_metric, versus)}")
+    return lines

@@ -76,6 +76,16 @@ def _break(services_dir: Path, field: str, value: object) -> Path:
             {"staging": "approve"},
             "field promotion: 'staging' is not an environment; use local, dev, prod (as MLSEAM_ENVIRONMENT)",
         ),
+        ("shadow", {"share": 2}, "field shadow.share: must be less than or equal to 1 (got 2)"),
+        ("shadow", {"timeout": "soon"}, "field shadow.timeout: 'soon' must be a duration such as 500ms, 2s, 30m"),
+        ("shadow", {"timeout": "0s"}, "field shadow.timeout: must be more than 0 s and at most 10 minutes (got 0 s)"),
+        ("shadow", {"candidates_for": "a day"}, "field shadow.candidates_for: 'a day' must be a duration such as"),
+        ("shadow", {"min_labelled": 0}, "field shadow.min_labelled: must be greater than or equal to 1 (got 0)"),
+        (
+            "shadow",
+            {"shares": 0.1},
+            "field shadow.shares: unknown field; the fields here are share, timeout, candidates_for, auto_after_shadow",
+        ),
         (
             "min_examples",
             "many",
@@ -142,3 +152,27 @@ def test_the_promotion_policy_is_auto_unless_the_environment_is_named_approve(se
     manifest = load_service(path.parent.name, services_dir).manifest
     assert [manifest.promotion_policy(env) for env in ("local", "dev", "prod")] == ["auto", "auto", "approve"]
     assert load_service("diabetes", REPO_ROOT / "services").manifest.promotion_policy("prod") == "auto"
+
+
+def test_shadow_options_default_to_a_pending_version_at_a_tenth_and_read_durations(services_dir: Path) -> None:
+    # given
+    defaults = load_service("diabetes", REPO_ROOT / "services").manifest.shadow
+    path = _break(services_dir, "shadow", {"timeout": "500ms", "candidates_for": "24h", "share": 0.25})
+    # when
+    options = load_service(path.parent.name, services_dir).manifest.shadow
+    # then
+    assert (defaults.share, defaults.timeout, defaults.candidates_for, defaults.auto_after_shadow) == (
+        0.1,
+        2.0,
+        None,
+        False,
+    )
+    assert (options.share, options.timeout, options.candidates_for) == (0.25, 0.5, 86400.0)
+
+
+def test_auto_after_shadow_makes_auto_wait_for_the_shadow_but_leaves_approve_alone(services_dir: Path) -> None:
+    path = _break(services_dir, "shadow", {"auto_after_shadow": True})
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "promotion": {"prod": "approve"}}))
+    manifest = load_service(path.parent.name, services_dir).manifest
+    assert [manifest.promotion_policy(env) for env in ("local", "prod")] == ["shadow", "approve"]

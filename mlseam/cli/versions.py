@@ -31,10 +31,13 @@ def retrain_command(
     settings, stores, loaded = load_context(service)
     assert loaded is not None  # noqa: S101 - a service was named
     when = loaded.manifest.retrain_when
-    if when is not None and (when.live_worse_by is not None or when.drift) and stores.predictions is not None:
+    shadowed = loaded.manifest.shadow.auto_after_shadow
+    wants = when is not None and (when.live_worse_by is not None or when.drift)
+    if (wants or shadowed) and stores.predictions is not None:
         from mlseam.cli.monitoring import monitor_with
 
-        # retrain_when reads what the monitor measured: measure it now, so the decision is current.
+        # retrain_when reads what the monitor measured, and a version waiting in shadow is settled by
+        # it: measure now, so the decision is current.
         monitor_with(stores, loaded)
     outcome = Retrainer.for_settings(loaded, stores, settings).run(force=force)
     out().print(outcome.summary, markup=False, highlight=False, soft_wrap=True)
@@ -71,10 +74,14 @@ def approve_command(
     Refused (exit code 1, one line saying what to do) for a version that is not pending, not the
     latest pending one, or whose comparison is stale (the champion moved since).
     """
+    from mlseam.status import shadow_lines
     from mlseam.training.promotion import approve, current_actor
 
     settings, stores, _ = load_context()
-    load_service(service, settings.services_dir)
+    loaded = load_service(service, settings.services_dir)
+    # The evidence the approver acts on: the challenger against the champion on live requests.
+    for line in shadow_lines(loaded, stores):
+        out().print(line, markup=False, highlight=False, soft_wrap=True)
     actor = by or current_actor()
     champion = approve(stores.registry, stores.artifacts, service, version, actor=actor, events=stores.events)
     out().print(f"{service}: approved, champion is now {champion.version} (revision {champion.revision})")
@@ -118,7 +125,7 @@ def status_command(
     service: Annotated[str | None, typer.Argument(help="show this service's version history")] = None,
 ) -> None:
     """Every service with its champion; with a service name, its version and champion history."""
-    from mlseam.status import champion_moves_table, history_table, overview_table, pending_line
+    from mlseam.status import champion_moves_table, history_table, overview_table, pending_line, shadow_lines
 
     settings, stores, _ = load_context()
     if service is None:
@@ -128,5 +135,5 @@ def status_command(
     out().print(history_table(loaded, stores, width=out().width))
     out().print(champion_moves_table(loaded, stores))
     pending = pending_line(service, stores.registry.list_versions(service))
-    if pending is not None:
-        out().print(pending, markup=False, highlight=False, soft_wrap=True)
+    for line in [*shadow_lines(loaded, stores), *([pending] if pending is not None else [])]:
+        out().print(line, markup=False, highlight=False, soft_wrap=True)

@@ -37,12 +37,23 @@ class LabelledPrediction:
 def labelled_predictions(
     service: Service, examples: ExamplesStore, predictions: PredictionLog
 ) -> list[LabelledPrediction]:
-    """Every current, unquarantined example that labels a logged prediction, joined to that prediction."""
+    """Every current, unquarantined example that labels a logged prediction, joined to that prediction.
+
+    A label names the champion's prediction; the same label also grades each challenger's
+    prediction of that input in shadow (its ``shadow_of`` is the champion's id).
+    """
     rows = examples.list_examples(service.name, service.kind, Selection(labels_a_prediction=True), limit=10_000_000)
     current = [r for r in rows if r.prediction_id and r.superseded_by is None and not r.quarantined]
     current = current[-MAX_LABELLED:]
     found = predictions.lookup(service.name, [r.prediction_id for r in current if r.prediction_id])
-    return [_joined(found[r.prediction_id], r) for r in current if r.prediction_id in found]
+    joined = [_joined(found[r.prediction_id], r) for r in current if r.prediction_id in found]
+    shadows = predictions.shadows_of(service.name, [item.prediction.prediction_id for item in joined])
+    in_shadow = [
+        LabelledPrediction(prediction=shadow, label=item.label, labelled_at=item.labelled_at)
+        for item in joined
+        for shadow in shadows.get(item.prediction.prediction_id, [])
+    ]
+    return joined + in_shadow
 
 
 def _joined(prediction: LoggedPrediction, row: StoredExample) -> LabelledPrediction:

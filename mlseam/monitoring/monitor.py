@@ -15,6 +15,7 @@ from mlseam.events import NO_EVENTS, EventPublisher, drift_flagged
 from mlseam.examples import ExamplesStore
 from mlseam.manifest import Service
 from mlseam.monitoring.live import LabelledPrediction, as_examples, by_version, label_lag, labelled_predictions
+from mlseam.monitoring.versus import compare_labelled, decide_in_shadow, describe_versus, paired_in_shadow
 from mlseam.predictionlog import LoggedPrediction, PredictionLog
 from mlseam.registry import ModelVersion, Registry
 from mlseam.registry.records import now_iso
@@ -58,12 +59,7 @@ def monitor_service(
     """Measure and store (beside each version in the registry) what live traffic says about ``service``."""
     now = now or datetime.now(UTC)
     result = MonitorResult(service=service.name)
-    for version, labelled in sorted(by_version(labelled_predictions(service, examples, predictions)).items()):
-        record = registry.get_version(service.name, version)
-        live = measure_live(service, record, labelled, artifacts)
-        registry.record_monitoring(service.name, version, live=live)
-        result.live[version] = live
-        result.lines.append(f"{service.name} {version}: {describe_live(record, live)}")
+    measure_versions(service, result, labelled_predictions(service, examples, predictions), registry, artifacts, events)
     champion = registry.get_champion(service.name)
     if champion is None:
         result.lines.append(f"{service.name}: no champion yet, so no drift to measure")
@@ -78,6 +74,36 @@ def monitor_service(
     if not result.live:
         result.lines.insert(0, f"{service.name}: no logged prediction has a label yet")
     return result
+
+
+def measure_versions(
+    service: Service,
+    result: MonitorResult,
+    labelled: list[LabelledPrediction],
+    registry: Registry,
+    artifacts: ArtifactStore,
+    events: EventPublisher,
+) -> None:
+    """Each version on its labelled predictions, stored; a challenger also against the champion, and decided."""
+    champion = registry.get_champion(service.name)
+    paired = paired_in_shadow(labelled, champion.version) if champion is not None else {}
+    for version, items in sorted(by_version(labelled).items()):
+        record = registry.get_version(service.name, version)
+        live = measure_live(service, record, items, artifacts)
+        if champion is not None and version in paired:
+            serving = registry.get_version(service.name, champion.version)
+            live["versus_champion"] = compare_labelled(service, record, serving, paired[version], artifacts)
+        registry.record_monitoring(service.name, version, live=live)
+        result.live[version] = live
+        result.lines.append(f"{service.name} {version}: {describe_live(record, live)}")
+        if "versus_champion" in live:
+            versus = live["versus_champion"]
+            result.lines.append(
+                f"{service.name} {version} vs champion {describe_versus(record.primary_metric, versus)}"
+            )
+            decided = decide_in_shadow(registry, artifacts, record, versus, events=events)
+            if decided is not None:
+                result.lines.append(decided)
 
 
 def measure_live(

@@ -50,6 +50,10 @@ class LoggedPrediction:
     """The input as the request gave it (the API's JSON for it)."""
     output: Any
     """The output JSON object as answered, without its ``prediction_id``."""
+    shadow_of: str | None = None
+    """For a challenger's prediction in shadow: the id of the champion's prediction of the same input."""
+    latency_ms: float | None = None
+    """How long its request took to answer, when measured."""
 
 
 @dataclass(slots=True)
@@ -70,6 +74,12 @@ class PredictionBatch:
     count: int
     request: bytes
     answer: bytes
+    latency_ms: float | None = None
+    """How long the model took to answer (the champion's wait included), when measured."""
+    shadow_of: str | None = None
+    """A challenger's answer in shadow: the champion's first prediction id of the same request."""
+    outcome: str | None = None
+    """A challenger's answer that failed: ``error``, ``timeout`` or ``dropped`` (its ``outputs`` are empty)."""
 
     def __len__(self) -> int:
         return self.count
@@ -96,13 +106,16 @@ class LoggedRequest:
     logged_at: datetime
     request: str | bytes
     answer: str | bytes
+    latency_ms: float | None = None
+    shadow_of: str | None = None
+    outcome: str | None = None
 
     @classmethod
     def of(cls, batch: PredictionBatch) -> LoggedRequest:
         """The row ``batch`` is written as (ValueError when its first id is not one the log makes)."""
         key, first = batch.first
         return cls(key, first, batch.count, batch.service, batch.version, batch.request_id, batch.logged_at,
-                   batch.request, batch.answer)  # fmt: skip
+                   batch.request, batch.answer, batch.latency_ms, batch.shadow_of, batch.outcome)  # fmt: skip
 
     def covers(self, index: int) -> bool:
         return self.first_index <= index < self.first_index + self.count
@@ -129,7 +142,14 @@ class LoggedRequest:
                 self.logged_at,
                 inputs[at],
                 output,
+                self.shadowed_id(at),
+                self.latency_ms,
             )
+
+    def shadowed_id(self, at: int) -> str | None:
+        """For a shadow row: the champion's prediction id of its ``at``-th input; None for a champion's row."""
+        split = split_prediction_id(self.shadow_of) if self.shadow_of else None
+        return None if split is None else f"{split[0]}{split[1] + at:08x}"
 
 
 def found_in(rows: Sequence[LoggedRequest], prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -144,6 +164,17 @@ def found_in(rows: Sequence[LoggedRequest], prediction_ids: Sequence[str]) -> di
         indexes = sorted(i for i in wanted.get(row.key, ()) if row.covers(i))
         if indexes:
             found.update((p.prediction_id, p) for p in row.predictions(indexes))
+    return found
+
+
+def shadow_answers(rows: Sequence[LoggedRequest], prediction_ids: Sequence[str]) -> dict[str, list[LoggedPrediction]]:
+    """The shadow predictions in ``rows`` of the inputs the champion answered as ``prediction_ids``, by that id."""
+    wanted = set(prediction_ids)
+    found: dict[str, list[LoggedPrediction]] = {}
+    for row in rows:
+        for prediction in row.predictions():
+            if prediction.shadow_of in wanted:
+                found.setdefault(prediction.shadow_of, []).append(prediction)
     return found
 
 

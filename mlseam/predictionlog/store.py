@@ -17,6 +17,7 @@ from mlseam.predictionlog.records import (
     LoggedRequest,
     PredictionBatch,
     found_in,
+    shadow_answers,
     wanted_keys,
 )
 
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 TABLE = "prediction_requests"
 _PARTITION_PREFIX = f"{TABLE}_p"
 _COPY_CHUNK_BYTES = 4 << 20
-_COLUMNS = "request_key, first_index, items, service, version, request_id, logged_at, request, answer"
+_COLUMNS = (
+    "request_key, first_index, items, service, version, request_id, logged_at, request, answer, "
+    "latency_ms, shadow_of, outcome"
+)
 
 
 class PredictionLog(Protocol):
@@ -48,6 +52,16 @@ class PredictionLog(Protocol):
 
     def prune(self, *, older_than: datetime) -> int:
         """Drop every day partition wholly older than ``older_than``; returns how many went."""
+        ...
+
+    def shadow_rows(
+        self, service: str, *, since: datetime, until: datetime | None = None, limit: int = 100_000
+    ) -> list[LoggedRequest]:
+        """The challengers' rows (answers in shadow, failures too) logged in ``[since, until)``, oldest first."""
+        ...
+
+    def shadows_of(self, service: str, prediction_ids: Sequence[str]) -> dict[str, list[LoggedPrediction]]:
+        """The challengers' predictions of the same inputs as the champion's ``prediction_ids``, by champion id."""
         ...
 
 
@@ -136,11 +150,36 @@ class PostgresPredictionLog:
         with self._cursor() as cur:
             cur.execute(
                 f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND logged_at >= %s AND logged_at < %s "
-                "ORDER BY logged_at, request_key, first_index LIMIT %s",
+                "AND shadow_of IS NULL ORDER BY logged_at, request_key, first_index LIMIT %s",
                 (service, since, until, limit),  # a row holds one prediction at least
             )
             rows = [LoggedRequest(*row) for row in cur.fetchall()]
         return [prediction for row in rows for prediction in row.predictions()][:limit]
+
+    def shadow_rows(
+        self, service: str, *, since: datetime, until: datetime | None = None, limit: int = 100_000
+    ) -> list[LoggedRequest]:
+        until = until or datetime.now(UTC) + timedelta(days=1)
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND logged_at >= %s AND logged_at < %s "
+                "AND shadow_of IS NOT NULL ORDER BY logged_at, request_key LIMIT %s",
+                (service, since, until, limit),
+            )
+            return [LoggedRequest(*row) for row in cur.fetchall()]
+
+    def shadows_of(self, service: str, prediction_ids: Sequence[str]) -> dict[str, list[LoggedPrediction]]:
+        keys = wanted_keys(prediction_ids)
+        if not keys:
+            return {}
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE service = %s AND shadow_of IS NOT NULL "
+                "AND left(shadow_of, 24) = ANY(%s)",
+                (service, keys),
+            )
+            rows = [LoggedRequest(*row) for row in cur.fetchall()]
+        return shadow_answers(rows, prediction_ids)
 
     def prune(self, *, older_than: datetime) -> int:
         cutoff = partition_day(older_than)
@@ -201,11 +240,19 @@ def _copy_lines(batches: Sequence[PredictionBatch]) -> bytes:
             names = shared[batch.service, batch.version] = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
         request_id = b"\\N" if batch.request_id is None else _copy_text(batch.request_id)
         lines.append(
-            b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n"
+            b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n"
             % (key.encode(), first, batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
-               _copy_bytes(batch.request), _copy_bytes(batch.answer))
+               _copy_bytes(batch.request), _copy_bytes(batch.answer), _copy_shadow(batch))
         )  # fmt: skip
     return b"".join(lines)
+
+
+def _copy_shadow(batch: PredictionBatch) -> bytes:
+    """The latency, shadow link and outcome columns (``\\N`` for what a batch does not say)."""
+    latency = b"\\N" if batch.latency_ms is None else b"%.3f" % batch.latency_ms
+    shadow_of = b"\\N" if batch.shadow_of is None else _copy_text(batch.shadow_of)
+    outcome = b"\\N" if batch.outcome is None else _copy_text(batch.outcome)
+    return b"%s\t%s\t%s" % (latency, shadow_of, outcome)
 
 
 def _copy_time(at: datetime, seconds: dict[int, bytes]) -> bytes:

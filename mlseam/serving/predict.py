@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,21 +37,41 @@ from mlseam.serving.served import ServedService
 log = logging.getLogger("mlseam.serving")
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A predict answer, and what the challenger in shadow gets once it went (None: nothing)."""
+
+    payload: bytes
+    shadow_of: str | None = None
+    """The champion's first prediction id, when this request is shadowed."""
+    count: int = 0
+    request_id: str | None = None
+
+
 async def run_predict(
     runtime: ServedService, body: bytes, arrival: Arrival | None = None, pinned: str | None = None
 ) -> bytes:
-    """The JSON answer to a predict body, or the error saying what to fix; a sampled request is logged.
+    """The JSON answer to a predict body, or the error saying what to fix (``answer_predict``'s payload)."""
+    return (await answer_predict(runtime, body, arrival, pinned)).payload
+
+
+async def answer_predict(
+    runtime: ServedService, body: bytes, arrival: Arrival | None = None, pinned: str | None = None
+) -> Answered:
+    """The answer to a predict body; a sampled request is logged, and a shadowed one is logged too.
 
     ``pinned`` (the ``X-Model-Version`` header) names a former champion to answer instead; unless
-    it is the champion being served, it is run in its own call, outside the coalescer.
+    it is the champion being served, it is run in its own call, outside the coalescer (and never shadowed).
     """
+    started = time.perf_counter()
     inputs = _fast_inputs(runtime, body)
     if inputs is None:
         inputs = _checked_inputs(runtime, body)
     pinned = runtime.pinned.name_of(pinned) if pinned else None
     current = runtime.slot.current
+    own_call = pinned is not None and (current is None or current.version != pinned)
     try:
-        if pinned is not None and (current is None or current.version != pinned):
+        if own_call and pinned is not None:
             predicted, version = await asyncio.to_thread(runtime.pinned.predict, inputs, pinned)
         else:
             predicted, version = await runtime.coalescer.submit(inputs, arrival)
@@ -67,23 +89,50 @@ async def run_predict(
             )
             raise HttpError(422, "unpredictable_input", message, index=index, field=f"inputs[{index}]")
     answer = orjson.dumps({"outputs": outputs, "model_version": version})
-    recorder = runtime.recorder
-    if recorder is not None and predicted and recorder.sampled():
-        request_id = REQUEST_ID.get()
-        # The body and the answer as they are: the log renders nothing on the request path.
-        recorder.record(
-            PredictionBatch(
-                service=runtime.service.name,
-                version=version,
-                request_id=None if request_id == "-" else request_id,
-                logged_at=datetime.now(UTC),
-                first_id=predicted[0][0],
-                count=len(predicted),
-                request=body,
-                answer=answer,
-            )
+    # A shadowed request is always logged: its challenger's row is compared with this one.
+    shadowed = bool(predicted) and not own_call and runtime.shadow is not None and runtime.shadow.sampled()
+    return _logged(runtime, Answered(answer), predicted, version, body, started, shadowed=shadowed)
+
+
+def _logged(
+    runtime: ServedService,
+    answered: Answered,
+    predicted: list[Any],
+    version: str,
+    body: bytes,
+    started: float,
+    *,
+    shadowed: bool,
+) -> Answered:
+    """Log a sampled (or shadowed) answer; the answer, with what its challenger needs when shadowed."""
+    recorder, answer = runtime.recorder, answered.payload
+    if recorder is None or not predicted or not (shadowed or recorder.sampled()):
+        return answered
+    named = REQUEST_ID.get()
+    request_id = None if named == "-" else named
+    # The body and the answer as they are: the log renders nothing on the request path.
+    recorder.record(
+        PredictionBatch(
+            service=runtime.service.name,
+            version=version,
+            request_id=request_id,
+            logged_at=datetime.now(UTC),
+            first_id=predicted[0][0],
+            count=len(predicted),
+            request=body,
+            answer=answer,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
         )
-    return answer
+    )
+    if not shadowed:
+        return answered
+    return Answered(answer, shadow_of=predicted[0][0], count=len(predicted), request_id=request_id)
+
+
+def hand_to_shadow(runtime: ServedService, answered: Answered, body: bytes) -> None:
+    """Give a shadowed request to the challenger, once its answer has been sent."""
+    if answered.shadow_of is not None and runtime.shadow is not None:
+        runtime.shadow.offer(body, request_id=answered.request_id, shadow_of=answered.shadow_of, count=answered.count)
 
 
 def _fast_inputs(runtime: ServedService, body: bytes) -> list[Any] | None:
@@ -123,16 +172,18 @@ class FastPredict:
             if body is None:
                 return  # the client went away before sending its body
             check_token(self.token, _header(scope, b"authorization"))
-            payload = await run_predict(runtime, body, arrival, _header(scope, b"x-model-version") or None)
-            status, headers = 200, _json_headers(payload)
+            answered = await answer_predict(runtime, body, arrival, _header(scope, b"x-model-version") or None)
+            payload, status, headers = answered.payload, 200, _json_headers(answered.payload)
         except (HttpError, MlseamError) as exc:
             problem = problem_for(exc)
             payload = render_problem(problem)
-            status, headers = problem.status, problem_headers(problem, payload)
+            status, headers, answered = problem.status, problem_headers(problem, payload), None
         finally:
             arrival.close()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+        if answered is not None and body is not None:
+            hand_to_shadow(runtime, answered, body)
 
 
 def _json_headers(payload: bytes) -> list[tuple[bytes, bytes]]:

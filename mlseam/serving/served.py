@@ -19,6 +19,7 @@ from mlseam.runtime import (
     new_prediction_ids,
     predict_outputs,
 )
+from mlseam.runtime.shadow import ShadowRunner
 from mlseam.serving.schemas import ServiceSchemas, build_schemas
 from mlseam.settings import Settings
 from mlseam.stores import Stores
@@ -62,6 +63,10 @@ class ServedService:
             service, registry=stores.registry, artifacts=stores.artifacts, size=settings.pinned_cache_size
         )
         """Former champions asked for by ``X-Model-Version``."""
+        self.shadow: ShadowRunner | None = None
+        if recorder is not None:
+            self.shadow = ShadowRunner(service, settings, registry=stores.registry, recorder=recorder)
+        """The challenger in shadow (its answers go to the prediction log, so none while the log is off)."""
         self._watch: asyncio.Task[None] | None = None
 
     def loaded(self) -> LoadedModel:
@@ -84,13 +89,20 @@ class ServedService:
 
     async def start(self) -> None:
         """Load the champion once (so a ready API serves at once), then keep watching."""
-        await asyncio.to_thread(self.watcher.check_and_count)
+        await self._check()
         self.coalescer.start()
         self._watch = asyncio.get_running_loop().create_task(self._watch_forever(), name=f"watch-{self.service.name}")
 
+    async def _check(self) -> None:
+        """One poll of the registry: the champion, then the challenger; blocking calls in a worker thread."""
+        await asyncio.to_thread(self.watcher.check_and_count)
+        if self.shadow is not None:
+            await asyncio.to_thread(self.shadow.check_and_count)
+
     async def _watch_forever(self) -> None:
-        await asyncio.sleep(self.watcher.next_delay())
-        await self.watcher.run()
+        while True:
+            await asyncio.sleep(self.watcher.next_delay())
+            await self._check()
 
     async def stop(self) -> None:
         """Stop watching and batching (requests in flight have been drained by then)."""
@@ -99,3 +111,5 @@ class ServedService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         await self.coalescer.stop()
+        if self.shadow is not None:
+            await asyncio.to_thread(self.shadow.stop)

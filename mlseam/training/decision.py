@@ -23,6 +23,19 @@ RETRAIN_ACTOR = "retrain job"
 PENDING_NOTE = "; pending approval"
 """Ends a pending version's reason, before the commands that settle it (dropped once it is settled)."""
 
+SHADOW_NOTE = "; pending the live comparison in shadow"
+"""Ends the reason of a winner that waits in shadow (``shadow.auto_after_shadow``) for ``mlseam monitor`` to decide."""
+
+
+def reason_before_pending(reason: str) -> str:
+    """A pending version's reason without the note that it waits (and the commands after it)."""
+    return reason.partition(PENDING_NOTE)[0].partition(SHADOW_NOTE)[0]
+
+
+def waits_for_shadow(record: ModelVersion) -> bool:
+    """Whether a pending version waits for the live comparison rather than for an operator."""
+    return record.status is Status.PENDING and SHADOW_NOTE in record.reason
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -86,8 +99,17 @@ def promote_candidate(
 
     Under the ``approve`` policy nothing moves: the winner is PENDING, with the champion revision
     it was compared with, until ``mlseam approve`` (which refuses once the champion has moved).
+    Under ``shadow`` it is PENDING too, shadowed by the APIs until ``mlseam monitor`` decides on the
+    live comparison (a first model, with nothing to compare it with, is promoted as under ``auto``).
     """
     record.champion_revision = champion.revision if champion else 0
+    if policy == "shadow" and champion is not None:
+        return Verdict(
+            Status.PENDING,
+            f"{reason}{SHADOW_NOTE}: `mlseam monitor {record.service}` promotes or rejects it once "
+            f"enough shadowed predictions are labelled (or by hand: `mlseam approve {record.service} "
+            f"{record.version}`)",
+        )
     if policy == "approve":
         return Verdict(
             Status.PENDING,

@@ -20,7 +20,7 @@ from mlseam.registry import (
     version_number,
 )
 from mlseam.runtime import recorded_signature
-from mlseam.training.decision import PENDING_NOTE
+from mlseam.training.decision import reason_before_pending
 
 
 def current_actor() -> str:
@@ -70,7 +70,7 @@ def _stored_version(registry: Registry, artifacts: ArtifactStore, service: str, 
 def _settled(record: ModelVersion, how: str) -> ModelVersion:
     """A pending record as promoted: the move settles it in the same write."""
     settled = copy.deepcopy(record)
-    settled.status, settled.reason = Status.PROMOTED, f"{record.reason.partition(PENDING_NOTE)[0]}; {how}"
+    settled.status, settled.reason = Status.PROMOTED, f"{reason_before_pending(record.reason)}; {how}"
     return settled
 
 
@@ -143,7 +143,7 @@ def approve(
             f"to compare with the current champion, or reject {record.version}"
         )
     _stored_version(registry, artifacts, service, record.version)
-    reason = f"approved by {actor}: {record.reason.partition(PENDING_NOTE)[0]}"
+    reason = f"approved by {actor}: {reason_before_pending(record.reason)}"
     settles = _settled(record, f"approved by {actor}")
     return _move(registry, events, record, champion, action="approve", reason=reason, actor=actor, settles=settles)
 
@@ -154,7 +154,7 @@ def reject(
     """Settle a pending version as ``rejected``, with who and why; it is never served."""
     record = _pending(registry, service, version, "reject")
     record.status = Status.REJECTED
-    record.reason = f"rejected by {actor}: {reason} (was: {record.reason.partition(PENDING_NOTE)[0]})"
+    record.reason = f"rejected by {actor}: {reason} (was: {reason_before_pending(record.reason)})"
     registry.update_version(record, expected=Status.PENDING)
     events.publish(candidate_rejected(service, record.version, actor=actor, reason=reason))
     return record

@@ -199,7 +199,7 @@ def test_the_migration_keeps_every_prediction_logged_before_it_under_its_id(sett
             (pid, at, '{"bmi": 0.5}', '{"value": 12.5}'),
         )
     conn.close()
-    migrate(dsn, "0008")
+    migrate(dsn, "0009")
     store = PostgresPredictionLog(dsn)
     assert store.lookup("svc", [pid]) == {
         pid: LoggedPrediction(pid, "svc", "v4", "req-9", at, {"bmi": 0.5}, {"value": 12.5})

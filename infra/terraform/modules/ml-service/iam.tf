@@ -79,7 +79,7 @@ data "aws_iam_policy_document" "data_key" {
 }
 
 locals {
-  # The manifest's promotion policy here (mlseam/manifest.py): auto unless it says approve.
+  # The manifest's promotion policy here (mlseam/manifest/): auto unless it says approve.
   promotion = try(var.manifest.promotion[var.platform.environment], "auto")
   # Under approve, the retrain role may write only the attribute names of versions, the version
   # counter and the monitor's measurements: the champion pointer's `version` and `since` and the

@@ -5,9 +5,11 @@ locals {
   family   = "${var.platform.name_prefix}-${var.name}"
   commands = toset(["api", "worker", "retrain"])
 
-  # Absent manifest keys take mlseam's defaults (mlseam/manifest.py).
+  # Absent manifest keys take mlseam's defaults (mlseam/manifest/).
   sizes = {
-    api     = { cpu = try(var.manifest.resources.api.cpu, 256), memory = try(var.manifest.resources.api.memory, 512) }
+    # A challenger in shadow (service.yaml `shadow.share` > 0, the default) is a second Python with its model:
+    # the API task gets shadow_memory more, rounded up to a whole GiB as Fargate sizes go.
+    api     = { cpu = try(var.manifest.resources.api.cpu, 256), memory = try(var.manifest.shadow.share, 0.1) > 0 && var.shadow_memory > 0 ? ceil((try(var.manifest.resources.api.memory, 512) + var.shadow_memory) / 1024) * 1024 : try(var.manifest.resources.api.memory, 512) }
     worker  = { cpu = try(var.manifest.resources.worker.cpu, 256), memory = try(var.manifest.resources.worker.memory, 512) }
     retrain = { cpu = try(var.manifest.resources.retrain.cpu, 1024), memory = try(var.manifest.resources.retrain.memory, 4096) }
   }

@@ -164,6 +164,16 @@ variable "monitor_schedule" {
   default     = "rate(1 hour)"
 }
 
+variable "shadow_memory" {
+  description = "MiB added to the API task for the challenger's process when the service may shadow (0: none); the total is rounded up to a whole GiB."
+  type        = number
+  default     = 512
+  validation {
+    condition     = var.shadow_memory >= 0
+    error_message = "shadow_memory is 0 or more MiB."
+  }
+}
+
 variable "retrain_max_retries" {
   description = "Retries of a scheduled retrain whose task could not be started."
   type        = number

@@ -17,6 +17,8 @@ from croniter import croniter
 
 from mlseam.contract import Model, validate_model_class
 from mlseam.errors import ContractError, ManifestError, UnknownServiceError
+from mlseam.manifest.describe import describe_error
+from mlseam.manifest.shadow import ShadowOptions
 from mlseam.settings import Environment
 from mlseam.tasks import TASK_KINDS, TaskKind
 
@@ -82,8 +84,11 @@ class RetrainWhen(pydantic.BaseModel):
         return self
 
 
-PromotionPolicy = Literal["auto", "approve"]
-"""``auto``: a retrain's winner becomes champion; ``approve``: it waits, pending, for ``mlseam approve``."""
+DeclaredPolicy = Literal["auto", "approve"]
+"""What ``promotion`` may say per environment."""
+PromotionPolicy = Literal["auto", "approve", "shadow"]
+"""``auto``: a retrain's winner becomes champion; ``approve``: it waits, pending, for ``mlseam approve``;
+``shadow`` (``auto`` with ``shadow.auto_after_shadow``): it waits, pending, for the live comparison."""
 
 
 class Manifest(pydantic.BaseModel):
@@ -101,14 +106,17 @@ class Manifest(pydantic.BaseModel):
     holdout_fraction: float = pydantic.Field(default=0.2, gt=0.0, lt=0.5)
     min_examples: int = pydantic.Field(default=100, ge=10)
     retrain_when: RetrainWhen | None = None
-    promotion: dict[Environment, PromotionPolicy] = {}  # per environment (MLSEAM_ENVIRONMENT); default auto
+    promotion: dict[Environment, DeclaredPolicy] = {}  # per environment (MLSEAM_ENVIRONMENT); default auto
+    shadow: ShadowOptions = ShadowOptions()
     resources: ServiceResources = ServiceResources()
     owner: str = ""
     """Who answers for the service (a name, an e-mail, a team): the dashboard shows it."""
 
     def promotion_policy(self, environment: Environment) -> PromotionPolicy:
-        """How a retrain's winner is promoted in ``environment``: ``auto`` unless ``promotion`` says ``approve``."""
-        return self.promotion.get(environment, "auto")
+        """How a retrain's winner is promoted in ``environment``: ``auto`` unless ``promotion`` says ``approve``,
+        and ``shadow`` for ``auto`` when ``shadow.auto_after_shadow`` is on."""
+        declared = self.promotion.get(environment, "auto")
+        return "shadow" if declared == "auto" and self.shadow.auto_after_shadow else declared
 
     @pydantic.field_validator("name")
     @classmethod
@@ -177,44 +185,6 @@ class Service:
         if self.manifest.seed is None:
             raise ManifestError(f"{self.directory / MANIFEST}: seed: not set; this service has no demo data")
         return _load_reference(self.directory, self.manifest.seed, self.name, "seed")
-
-
-_NUMBER_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-
-
-def describe_error(error: Any, model: type[pydantic.BaseModel], prefix: tuple[str, ...] = ()) -> str:
-    """One pydantic error as ``field <dotted.name>: <what is wrong>``, in words that say what to write."""
-    location = tuple(str(part) for part in error["loc"])
-    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in (*prefix, *error["loc"]))
-    field = field.removeprefix(".") or "(top level)"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = ", ".join(_fields_at(model, location[:-1]))
-        return f"field {field}: unknown field; the fields here are {allowed}"
-    if kind == "missing":
-        return f"field {field}: required, but missing"
-    message = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
-    if kind in _NUMBER_ERRORS or kind.endswith(("_type", "_parsing")):
-        message += f" (got {error['input']!r})"
-    return f"field {field}: {message}"
-
-
-def _fields_at(model: type[pydantic.BaseModel], location: tuple[str, ...]) -> list[str]:
-    """The field names of the (nested) model found by following ``location`` down from ``model``.
-
-    A list index steps into the list's item type (``features.0`` is one ``Feature``).
-    """
-    annotation: Any = model
-    for part in location:
-        if part.isdigit() and typing.get_origin(annotation) is list:
-            (annotation,) = typing.get_args(annotation)
-        elif isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
-            annotation = annotation.model_fields[part].annotation if part in annotation.model_fields else None
-        else:
-            return []
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
-        return list(annotation.model_fields)
-    return []
 
 
 def discover_services(services_dir: Path) -> list[str]:
