@@ -118,6 +118,12 @@ class Manifest(pydantic.BaseModel):
         declared = self.promotion.get(environment, "auto")
         return "shadow" if declared == "auto" and self.shadow.auto_after_shadow else declared
 
+    def may_shadow(self, environment: Environment) -> bool:
+        """Whether an API of this service can ever hold a challenger in ``environment``: a version waits
+        (pending under ``approve`` or ``auto_after_shadow``) or candidates are shadowed for a while."""
+        waits = self.promotion_policy(environment) != "auto" or self.shadow.candidates_for is not None
+        return self.shadow.share > 0 and waits
+
     @pydantic.field_validator("name")
     @classmethod
     def _dns_safe(cls, name: str) -> str:

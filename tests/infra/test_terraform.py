@@ -222,7 +222,7 @@ def assert_service(plan: Plan, env: str, service: str, manifest: dict[str, Any])
         definition = one(plan, f'{service_prefix(service)}aws_ecs_task_definition.this["{command}"]')
         size = getattr(expected.resources, command)
         memory = size.memory
-        if command == "api" and expected.shadow.share > 0:  # room for the challenger's process (shadow_memory)
+        if command == "api" and expected.may_shadow(env):  # room for the challenger's process (shadow_memory)
             memory = math.ceil((size.memory + 512) / 1024) * 1024
         assert (definition["cpu"], definition["memory"]) == (str(size.cpu), str(memory))
 

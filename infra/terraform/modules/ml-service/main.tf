@@ -5,11 +5,16 @@ locals {
   family   = "${var.platform.name_prefix}-${var.name}"
   commands = toset(["api", "worker", "retrain"])
 
-  # Absent manifest keys take mlseam's defaults (mlseam/manifest/).
+  # Absent manifest keys take mlseam's defaults (mlseam/manifest/). Only a service whose versions can wait
+  # in this environment (approve, auto_after_shadow) or that shadows candidates for a while ever has a
+  # challenger (Manifest.may_shadow); local.promotion is the policy here (iam.tf).
+  may_shadow = var.shadow_memory > 0 && try(var.manifest.shadow.share, 0.1) > 0 && (
+    local.promotion != "auto" || try(var.manifest.shadow.auto_after_shadow, false) || try(var.manifest.shadow.candidates_for, null) != null
+  )
   sizes = {
-    # A challenger in shadow (service.yaml `shadow.share` > 0, the default) is a second Python with its model:
-    # the API task gets shadow_memory more, rounded up to a whole GiB as Fargate sizes go.
-    api     = { cpu = try(var.manifest.resources.api.cpu, 256), memory = try(var.manifest.shadow.share, 0.1) > 0 && var.shadow_memory > 0 ? ceil((try(var.manifest.resources.api.memory, 512) + var.shadow_memory) / 1024) * 1024 : try(var.manifest.resources.api.memory, 512) }
+    # A challenger in shadow is a second Python with its model: an API that may hold one gets shadow_memory
+    # more, rounded up to a whole GiB as Fargate sizes go.
+    api     = { cpu = try(var.manifest.resources.api.cpu, 256), memory = local.may_shadow ? ceil((try(var.manifest.resources.api.memory, 512) + var.shadow_memory) / 1024) * 1024 : try(var.manifest.resources.api.memory, 512) }
     worker  = { cpu = try(var.manifest.resources.worker.cpu, 256), memory = try(var.manifest.resources.worker.memory, 512) }
     retrain = { cpu = try(var.manifest.resources.retrain.cpu, 1024), memory = try(var.manifest.resources.retrain.memory, 4096) }
   }
