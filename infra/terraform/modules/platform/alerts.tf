@@ -41,9 +41,11 @@ locals {
 # Terraform never sees it.
 resource "aws_secretsmanager_secret" "api_token" {
   # checkov:skip=CKV2_AWS_57: the token is shared with the product backends, so rotating it is a coordinated manual step (infra/README.md)
-  name                    = "${local.name}/api-token"
-  description             = "Bearer token of the mlseam ${var.environment} APIs (MLSEAM_API_TOKEN_SECRET_ID)"
-  kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = 7
+  name        = "${local.name}/api-token"
+  description = "Bearer token of the mlseam ${var.environment} APIs (MLSEAM_API_TOKEN_SECRET_ID)"
+  kms_key_id  = aws_kms_key.this.arn
+  # A secret in its recovery window keeps its name: a destroyed dev could not be applied again for
+  # a week. Protected envs keep the window, to undo a deletion.
+  recovery_window_in_days = var.deletion_protection ? 7 : 0
   tags                    = var.tags
 }
