@@ -319,7 +319,3 @@ class Terraform:
     def state_addresses(self, timeout_s: float) -> list[str]:
         listed = self.run("state", "list", timeout_s=timeout_s).stdout.split()
         return [address for address in listed if ".data." not in address and not address.startswith("data.")]
-
-    def outputs(self, timeout_s: float) -> dict[str, Any]:
-        shown: dict[str, Any] = json.loads(self.run("output", "-json", timeout_s=timeout_s).stdout)
-        return {name: value["value"] for name, value in shown.items()}
