@@ -45,6 +45,10 @@ EXCLUDED: dict[str, str] = {
         "'Principal': '*' TLS-only statement makes it fail"
     ),
 }
+# make test-infra sets MLSEAM_REQUIRE_TERRAFORM=1: there a missing terraform fails instead of skipping.
+FOUND = find_prerequisites()
+if isinstance(FOUND, str) and os.environ.get("MLSEAM_REQUIRE_TERRAFORM") != "1":
+    pytest.skip(f"{FOUND}: terraform apply against the emulator not run", allow_module_level=True)
 ENV = "dev"
 NAME = f"mlseam-{ENV}"
 IMAGE_TAG = "0123abc"
@@ -96,12 +100,9 @@ def destroy(terraform: Terraform) -> None:
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     """envs/dev copied, pointed at a fresh moto server, initialised offline and applied once."""
-    found = find_prerequisites()
-    if isinstance(found, str):
-        if os.environ.get("MLSEAM_REQUIRE_TERRAFORM") == "1":
-            pytest.fail(f"MLSEAM_REQUIRE_TERRAFORM=1 but {found}")
-        pytest.skip(f"{found}: terraform apply against the emulator not run")
-    binary, mirror = found
+    if isinstance(FOUND, str):
+        pytest.fail(f"MLSEAM_REQUIRE_TERRAFORM=1 (make test-infra) but {FOUND}")
+    binary, mirror = FOUND
     work = tmp_path_factory.mktemp("apply")
     with run_moto_server(work / "moto.log") as endpoint, run_scaling_tags_shim(endpoint) as shim:
         env_dir = copy_infra(work) / ENV
