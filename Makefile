@@ -38,7 +38,7 @@ fuzz: install ## Fuzz every service's API (schemathesis, own stack on free ports
 	SERVICES="$(SERVICES)" scripts/fuzz
 
 unit: install ## Run the unit tests only (no servers)
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration and not terraform_apply"
 
 lint: install ## Check: ruff lint + format check, mypy strict, import contracts; hadolint, Terraform, checkov, CircleCI schema
 	$(VENV)/bin/ruff check .
