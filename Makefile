@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test test-browser fuzz unit lint format new-service check bench bench-serving bench-batches bench-dashboard lock clean
+.PHONY: help install run test test-browser test-image fuzz unit lint format new-service check bench bench-serving bench-batches bench-dashboard lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,10 +23,13 @@ run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain,
 	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
 test: install ## Run the whole suite but the browser tests: unit tests and integration tests on the real local stack
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser and not image"
 
 test-browser: install ## The dashboard in headless chromium on the real local stack (needs Debian's chromium); screenshots in .artifacts/
 	$(PY) -m pytest -m browser
+
+test-image: install ## Build docker/Dockerfile with podman on a Debian base (scripts/build-base) and run it on the real local stack
+	MLSEAM_REQUIRE_IMAGE=1 $(PY) -m pytest -m image
 
 fuzz: install ## Fuzz every service's API (schemathesis, own stack on free ports), then retrain each (or SERVICES="a b")
 	SERVICES="$(SERVICES)" scripts/fuzz
