@@ -89,8 +89,9 @@ def image() -> BuiltImage:
     """The image built once from scratch (the base is made first when missing), then again from cache."""
     base = subprocess.run([str(REPO / "scripts" / "build-base"), BASE_IMAGE], capture_output=True, text=True)
     assert base.returncode == 0, base.stdout + base.stderr
-    podman("rmi", "--ignore", IMAGE)
-    podman("image", "prune", "--force")  # the layers of earlier runs' images
+    # The layers of earlier runs' images go first (deleting a gigabyte takes minutes on a busy disk).
+    podman("rmi", "--ignore", IMAGE, timeout=600)
+    podman("image", "prune", "--force", timeout=600)
     first, _ = build_image("--no-cache")
     cached, log = build_image()
     return BuiltImage(IMAGE, first, cached, log)
