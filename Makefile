@@ -22,7 +22,7 @@ install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
 run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain, serve every service (or SERVICES="a b"; Ctrl-C stops)
 	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
-test: install ## Run the whole suite but the browser tests: unit tests and integration tests on the real local stack
+test: install ## Run the whole suite but the browser and image tests: unit tests and integration tests on the real local stack
 	$(PY) -m pytest -m "not browser and not image"
 
 test-browser: install ## The dashboard in headless chromium on the real local stack (needs Debian's chromium); screenshots in .artifacts/
