@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: help install run test test-browser test-infra fuzz unit lint format new-service check bench bench-serving bench-batches bench-dashboard lock clean
+.PHONY: help install run test test-slow test-browser test-infra test-image fuzz unit lint format new-service check bench bench-serving bench-batches bench-dashboard lock clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,8 +22,8 @@ install: $(STAMP) ## Create .venv with the pinned dependencies (constraints.txt)
 run: install ## Start the local stack: PostgreSQL + AWS emulator, seed, retrain, serve every service (or SERVICES="a b"; Ctrl-C stops)
 	$(VENV)/bin/mlseam local-stack $(SERVICES)
 
-test: install ## Run the suite: unit tests and integration tests on the real local stack (not the browser, slow and terraform-apply ones)
-	$(PY) -m pytest -m "not browser and not slow and not terraform_apply"
+test: install ## Run the suite: unit tests and integration tests on the real local stack (not the browser, slow, terraform-apply and image ones)
+	$(PY) -m pytest -m "not browser and not slow and not terraform_apply and not image"
 
 test-slow: install ## The end-to-end suites of minutes each: in-process fuzzing per service, the image command per service
 	$(PY) -m pytest -m slow
@@ -33,6 +33,9 @@ test-browser: install ## The dashboard in headless chromium on the real local st
 
 test-infra: install ## terraform apply, destroy and apply again of envs/dev against the AWS emulator (needs terraform and its provider mirror)
 	MLSEAM_REQUIRE_TERRAFORM=1 $(PY) -m pytest -m terraform_apply -s tests/infra/test_apply.py
+
+test-image: install ## Build docker/Dockerfile with podman on a Debian base (scripts/build-base) and run it on the real local stack
+	MLSEAM_REQUIRE_IMAGE=1 $(PY) -m pytest -m image
 
 fuzz: install ## Fuzz every service's API (schemathesis, own stack on free ports), then retrain each (or SERVICES="a b")
 	SERVICES="$(SERVICES)" scripts/fuzz

@@ -53,8 +53,25 @@ class Stage:
         return [args for word, args in self.instructions if word == keyword]
 
 
-def parse_dockerfile(text: str) -> list[Stage]:
-    """Stages of a Dockerfile: continuation lines joined, comments dropped, keywords upper-cased."""
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs declared before the first FROM, with their defaults: what a FROM line may name."""
+    defaults: dict[str, str] = {}
+    for line in (raw.strip() for raw in text.splitlines()):
+        keyword, _, args = line.partition(" ")
+        if keyword.upper() == "FROM":
+            break
+        if keyword.upper() == "ARG":
+            name, _, default = args.strip().partition("=")
+            defaults[name] = default.strip('"')
+    return defaults
+
+
+def parse_dockerfile(text: str, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """Stages of a Dockerfile: continuation lines joined, comments dropped, keywords upper-cased.
+
+    A FROM naming a global ARG gets its default, or its value in ``build_args`` (``--build-arg``).
+    """
+    variables = {**global_args(text), **(build_args or {})}
     stages: list[Stage] = []
     logical = ""
     for raw in text.splitlines():
@@ -69,7 +86,11 @@ def parse_dockerfile(text: str) -> list[Stage]:
         logical = ""
         if keyword.upper() == "FROM":
             words = args.split()
-            stages.append(Stage(words[0], words[2] if len(words) == 3 and words[1].upper() == "AS" else None))
+            stages.append(
+                Stage(
+                    substitute(words[0], variables), words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+                )
+            )
         elif stages:
             stages[-1].instructions.append((keyword.upper(), args.strip()))
     return stages
@@ -133,6 +154,16 @@ def test_the_image_is_built_in_stages_from_a_base_pinned_by_tag_and_digest() -> 
     assert len(stages) >= 2, "a builder stage and a runtime stage"
     assert any(args.startswith("--from=") for args in stages[-1].args("COPY")), "the runtime copies the builder's venv"
     assert not any("pip install" in run for run in stages[-1].args("RUN")), "nothing is installed at runtime"
+
+
+def test_the_base_is_a_build_argument_whose_default_is_the_pinned_image() -> None:
+    text = DOCKERFILE.read_text()
+    first = parse_dockerfile(text)[0]
+    local = parse_dockerfile(text, {"BASE": "localhost/mlseam-base:bookworm"})[0]
+
+    assert PINNED_IMAGE.match(global_args(text)["BASE"])
+    assert first.base == global_args(text)["BASE"]
+    assert local.base == "localhost/mlseam-base:bookworm"
 
 
 def test_dependencies_are_installed_from_the_constraints_without_extras() -> None:
