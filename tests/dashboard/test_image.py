@@ -12,12 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from infra.test_docker import DOCKERFILE, REPO, SERVICES, Stage, parse_dockerfile, substitute
+from infra.test_docker import DOCKERFILE, REPO, SERVICES, Stage, parse_dockerfile, substitute, wait_until_answering
 
 from builders import stack_env
 from dashboard_history import write_history
@@ -96,7 +95,7 @@ def test_without_git_the_image_shows_the_code_version_each_last_retrain_recorded
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, cwd=root)
     try:
         base = f"http://127.0.0.1:{env['MLSEAM_SERVE_PORT']}{PREFIX}"
-        _wait_until_healthy(process, f"{base}/healthz", log)
+        wait_until_answering(process, f"{base}/healthz", log, "the dashboard")
         page = httpx.get(f"{base}/", timeout=30)
         healthcheck = json.loads(stage.args("HEALTHCHECK")[-1].split("CMD", 1)[1])
         checked = subprocess.run(healthcheck, env=env, capture_output=True, text=True, check=False)
@@ -112,17 +111,3 @@ def test_without_git_the_image_shows_the_code_version_each_last_retrain_recorded
     assert f"(last retrain, code {last.code_version})" in row, row
     assert last.started_at[:10] in row.split('class="code"', 1)[1]
     assert checked.returncode == 0, checked.stderr
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the dashboard exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the dashboard never answered:\n{log.read_text(errors='replace')}")

@@ -349,7 +349,7 @@ def test_the_image_command_trains_and_serves_its_service(container: Container) -
     with log.open("wb") as sink:
         process = subprocess.Popen(image_command(*config.cmd), env=container.env, stdout=sink, stderr=sink)
     try:
-        _wait_until_ready(process, f"{base}/readyz", log)
+        wait_until_answering(process, f"{base}/readyz", log)
 
         # then: it predicts with the champion it loaded
         answer = httpx.post(f"{base}/v1/predict", json={"inputs": [sample]}, timeout=30)
@@ -368,15 +368,16 @@ def test_the_image_command_trains_and_serves_its_service(container: Container) -
     assert not list(container.root.rglob("__pycache__")), "the root filesystem is read-only in ECS"
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, what: str = "the container") -> None:
+    """Until ``url`` answers 200; fails with ``what``'s log if it exits or a minute passes first."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the container exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"the container never became ready:\n{log.read_text(errors='replace')}")
+    pytest.fail(f"{what} never answered 200 at {url}:\n{log.read_text(errors='replace')}")
