@@ -7,7 +7,6 @@ command runs here, with its environment and no git on the PATH, against the loca
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from infra.test_docker import DOCKERFILE, REPO, SERVICES, Stage, parse_dockerfile, substitute, wait_until_answering
+from infra.test_docker import DOCKERFILE, REPO, SERVICES, Stage, parse_dockerfile, stage_config, wait_until_answering
 
 from builders import stack_env
 from dashboard_history import write_history
@@ -34,16 +33,7 @@ def dashboard_stage() -> Stage:
 
 
 def stage_env(stage: Stage) -> dict[str, str]:
-    variables: dict[str, str] = {}
-    for word, args in stage.instructions:
-        if word == "ARG":
-            name, _, default = args.partition("=")
-            variables.setdefault(name, default.strip('"'))
-        elif word == "ENV":
-            for pair in shlex.split(args):
-                name, _, value = pair.partition("=")
-                variables[name] = substitute(value, variables)
-    return {name: value for name, value in variables.items() if name.isupper() and name != "CODE_VERSION"}
+    return stage_config(stage, {}).env
 
 
 def test_the_dashboard_target_holds_every_service_and_runs_the_dashboard_unprivileged() -> None:

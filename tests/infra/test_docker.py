@@ -113,8 +113,13 @@ class ImageConfig:
 
 
 def image_config(service: str) -> ImageConfig:
-    final = parse_dockerfile(DOCKERFILE.read_text())[-1]
-    variables = {"SERVICE": service}
+    """The final stage's config with ``--build-arg SERVICE=<service>``."""
+    return stage_config(parse_dockerfile(DOCKERFILE.read_text())[-1], {"SERVICE": service})
+
+
+def stage_config(final: Stage, build_args: dict[str, str]) -> ImageConfig:
+    """What ``final`` gives a container built with ``build_args``."""
+    variables = dict(build_args)
     env: dict[str, str] = {}
     copies: list[tuple[str, str]] = []
     for word, args in final.instructions:
