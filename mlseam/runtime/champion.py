@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import time
@@ -125,9 +124,3 @@ class ChampionWatcher:
         if self.failures == 0:
             return self.interval_s
         return min(self.interval_s * 2.0 ** min(self.failures, 16), self.max_backoff_s)
-
-    async def run(self) -> None:
-        """Poll until cancelled; blocking store calls run in a worker thread."""
-        while True:
-            await asyncio.to_thread(self.check_and_count)
-            await asyncio.sleep(self.next_delay())
