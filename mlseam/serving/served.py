@@ -97,7 +97,8 @@ class ServedService:
         """One poll of the registry: the champion, then the challenger; blocking calls in a worker thread."""
         await asyncio.to_thread(self.watcher.check_and_count)
         if self.shadow is not None:
-            await asyncio.to_thread(self.shadow.check_and_count)
+            served = self.slot.current
+            await asyncio.to_thread(self.shadow.check_and_count, served.version if served is not None else None)
 
     async def _watch_forever(self) -> None:
         while True:

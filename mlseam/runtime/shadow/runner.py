@@ -68,12 +68,13 @@ class ShadowRunner:
         if child is not None:
             child.offer(ShadowJob(next(self._numbers), body, request_id, shadow_of, count))
 
-    def check(self) -> None:
-        """Start, switch or stop the challenger's process to match the registry (from the polling thread)."""
-        name = self.service.name
-        champion = self.registry.get_champion(name)
-        versions = self.registry.list_versions(name)
-        chosen = select_challenger(versions, champion.version if champion else None, self.options, datetime.now(UTC))
+    def check(self, champion: str | None) -> None:
+        """Start, switch or stop the challenger's process to match the registry (from the polling thread).
+
+        ``champion`` is the version the API serves, which its watcher has just read.
+        """
+        versions = self.registry.list_versions(self.service.name)
+        chosen = select_challenger(versions, champion, self.options, datetime.now(UTC))
         wanted = chosen.version if chosen is not None else None
         if wanted == self.version:
             return
@@ -82,10 +83,10 @@ class ShadowRunner:
             return
         self.replace(wanted, reason="challenger")
 
-    def check_and_count(self) -> None:
+    def check_and_count(self, champion: str | None) -> None:
         """``check``, logging instead of raising: a registry outage leaves the challenger as it is."""
         try:
-            self.check()
+            self.check(champion)
         except Exception:
             log.warning("could not check the challenger", extra={"service": self.service.name}, exc_info=True)
 
