@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from mlseam.batchstore import BatchStore
 from mlseam.batchstore.calls import call_aws
@@ -13,7 +12,7 @@ from mlseam.dashboard.code import CodeState, read_code_state
 from mlseam.dashboard.probes import NOT_PROBED, ApiHealth, ApiProbe
 from mlseam.errors import MlseamError
 from mlseam.manifest import Service
-from mlseam.registry import Champion, ChampionEvent, Status
+from mlseam.registry import Champion, ChampionEvent, ModelVersion, Status, VersionSummary
 from mlseam.stores import Stores
 
 PENDING = "pending"
@@ -21,37 +20,8 @@ PENDING = "pending"
 GROWTH_DAYS = 30
 
 
-class VersionFacts(Protocol):
-    """What the pages read of a version: a ModelVersion on a service's page, its VersionSummary on the overview."""
-
-    @property
-    def number(self) -> int: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def status(self) -> Status: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def started_at(self) -> str: ...
-    @property
-    def finished_at(self) -> str | None: ...
-    @property
-    def primary_metric(self) -> str: ...
-    @property
-    def metrics(self) -> dict[str, float]: ...
-    @property
-    def gain(self) -> dict[str, float] | None: ...
-    @property
-    def train_count(self) -> int: ...
-    @property
-    def holdout_count(self) -> int: ...
-    @property
-    def code_version(self) -> str | None: ...
-    @property
-    def live(self) -> dict[str, Any] | None: ...
-    @property
-    def drift(self) -> dict[str, Any] | None: ...
+VersionFacts = ModelVersion | VersionSummary
+"""What the pages read of a version: a ModelVersion on a service's page, its VersionSummary on the overview."""
 
 
 @dataclass(frozen=True)
