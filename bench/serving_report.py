@@ -415,19 +415,21 @@ def print_shadow_cost(runs: dict[str, ServerRun], inproc: dict[str, Any]) -> Non
         return
     plain, shadowed = pair
     drop = 1.0 - _ratio(shadowed.req_s, plain.req_s)
-    # The median call: a busy machine's stalls weigh on the mean, not on what one predict costs.
+    # The share's own cost: each shadowed request served once more, at what the champion's API spends on
+    # one (its server CPU per request), so shadowing a share s of requests may take at most s of the
+    # throughput. The in-process predict is the part of that the challenger's model itself costs.
     predict_us = float(inproc["1"]["p50_ms"]) * 1000.0
     plain_us = _ratio(plain.raw["server_cpu"], plain.req_s) * 1e6
-    own_cost = SHADOW_SHARE * predict_us / plain_us
+    own_cost = SHADOW_SHARE
     child_us = _ratio(shadowed.raw.get("children_cpu", math.nan), shadowed.req_s) * 1e6
     extra_us = _ratio(shadowed.raw["server_cpu"], shadowed.req_s) * 1e6 - plain_us
     met = drop <= own_cost + SHADOW_NOISE
     print()
     print(
         f"shadow, 1 row c=64: {plain.req_s:,.0f} req/s without a challenger, {shadowed.req_s:,.0f} with one at share "
-        f"{SHADOW_SHARE:g} (throughput {-drop:+.1%}); the share's own cost: {SHADOW_SHARE:g} x {predict_us:.0f} us "
-        f"(the challenger's 1-row predict in-process, p50) = {SHADOW_SHARE * predict_us:.1f} us per request, "
-        f"{own_cost:.1%} of the champion's {plain_us:.0f} us of server CPU per request"
+        f"{SHADOW_SHARE:g} (throughput {-drop:+.1%}); the share's own cost: {SHADOW_SHARE:g} of the requests served "
+        f"again at the champion's {plain_us:.0f} us of server CPU each = {own_cost:.0%} (the challenger's 1-row "
+        f"predict in-process alone: {predict_us:.0f} us, p50)"
     )
     print(
         f"  the challenger's process used {_fmt(child_us, '.1f')} us of CPU per request answered, the API "
