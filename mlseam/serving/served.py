@@ -64,9 +64,10 @@ class ServedService:
         )
         """Former champions asked for by ``X-Model-Version``."""
         self.shadow: ShadowRunner | None = None
-        if recorder is not None:
+        if recorder is not None and service.manifest.may_shadow(settings.environment):
             self.shadow = ShadowRunner(service, settings, registry=stores.registry, recorder=recorder)
-        """The challenger in shadow (its answers go to the prediction log, so none while the log is off)."""
+        """The challenger in shadow: none while the prediction log (where its answers go) is off, nor for a
+        service that can never hold one here (``Manifest.may_shadow``), whose API then never lists its versions."""
         self._watch: asyncio.Task[None] | None = None
 
     def loaded(self) -> LoadedModel:

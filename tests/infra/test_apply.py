@@ -160,7 +160,7 @@ def test_each_service_has_a_listener_rule_forwarding_its_path_to_its_target_grou
         assert 2 <= int(rule["Priority"]) < 50000, "between the /*/metrics rule and the dashboard's"
         (forward,) = [action for action in rule["Actions"] if action["Type"] == "forward"]
         (group,) = elb.describe_target_groups(TargetGroupArns=[forward["TargetGroupArn"]])["TargetGroups"]
-        assert group["HealthCheckPath"] == f"/{service}/livez", "liveness: a task waiting for its first champion stays in"
+        assert group["HealthCheckPath"] == f"/{service}/livez", "liveness"
         assert group["Port"] == 8080 and group["TargetType"] == "ip"
     dashboard = by_path[("/dashboard", "/dashboard/*")]
     assert [action["Type"] for action in dashboard["Actions"]] == ["forward"]

@@ -115,11 +115,13 @@ def shadowed(
     name = linear_service(settings.services_dir, shadow=SHADOW)
     stores.examples.add(name, load_service(name, settings.services_dir).kind, linear_examples(60, seed=1), source="t")
     _retrain(settings, stores, name, force=False, status=Status.PROMOTED)
+    # Under approve the API may hold a challenger (Manifest.may_shadow), so it watches for one.
+    _rewrite(settings, name, promotion={"local": "approve"})
     api = start_api(settings, [name], tmp_path_factory.mktemp("logs"))
     before = _without_ids(_predict(api, name, INPUTS))
     children_before = _children(api)
     # The API polls the registry: a pending version appearing meanwhile is picked up as challenger.
-    _rewrite(settings, name, model="model.py:TroubledModel", promotion={"local": "approve"})
+    _rewrite(settings, name, model="model.py:TroubledModel")
     _retrain(settings, stores, name, force=True, status=Status.PENDING)
     _rewrite(settings, name, model="model.py:LinearModel")
     _challenger_loaded(api, name, "v2")
@@ -269,5 +271,28 @@ def test_a_winner_waiting_in_shadow_is_promoted_only_once_the_comparison_is_deci
         assert champion is not None and champion.version == "v2"
         assert stores.registry.history(name)[-1].actor == "monitor"
         assert stores.registry.get_version(name, "v2").status is Status.PROMOTED
+    finally:
+        assert api.stop() == 0, api.logs()
+
+
+def test_an_api_whose_service_can_never_shadow_here_loads_no_challenger(
+    settings: Settings, stores: Stores, tmp_path: Path
+) -> None:
+    # given: v2 pending from when the service was under approve; now its policy is auto again
+    name = linear_service(settings.services_dir, model="EagerModel", shadow=SHADOW)
+    stores.examples.add(name, load_service(name, settings.services_dir).kind, linear_examples(60, seed=1), source="t")
+    _retrain(settings, stores, name, force=False, status=Status.PROMOTED)
+    _rewrite(settings, name, promotion={"local": "approve"})
+    _retrain(settings, stores, name, force=True, status=Status.PENDING)
+    _rewrite(settings, name, promotion={"local": "auto"})
+    assert not load_service(name, settings.services_dir).manifest.may_shadow("local")
+    # when
+    api = start_api(settings, [name], tmp_path)
+    try:
+        _predict(api, name, INPUTS)
+        time.sleep(3 * settings.poll_interval_s + 0.5)
+        # then: no process, nothing loaded (as Terraform sizes no memory for one)
+        assert _children(api) == []
+        assert "mlseam_shadow_loaded{" not in httpx.get(api.url(f"/{name}/metrics")).text
     finally:
         assert api.stop() == 0, api.logs()
