@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -88,7 +89,7 @@ class Worker:
         )
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer")
         self._pending: Future[None] | None = None
-        self._last_sweep = 0.0
+        self._last_sweep = -math.inf  # monotonic time starts near 0 on a fresh boot
 
     @classmethod
     def for_stores(cls, service: Service, stores: Stores, settings: Settings) -> Worker:

@@ -10,6 +10,7 @@ a request and never kept without bound.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -52,8 +53,8 @@ class PredictionRecorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dropped: dict[str, int] = {}
-        self._last_drop_report = 0.0
-        self._last_prune = 0.0
+        self._last_drop_report = -math.inf  # monotonic time starts near 0 on a fresh boot
+        self._last_prune = -math.inf  # monotonic time starts near 0 on a fresh boot
 
     def sampled(self) -> bool:
         """Whether a request's outputs are logged (decided per request, at the configured share)."""

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -127,7 +128,9 @@ def test_the_share_decides_per_request_whether_it_is_logged() -> None:
     assert 800 < logged < 1200
 
 
-def test_the_writer_prunes_the_days_past_retention() -> None:
+def test_the_writer_prunes_the_days_past_retention_from_its_first_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a machine booted a minute ago: its monotonic clock is small
+    monkeypatch.setattr("mlseam.runtime.recorder.time", SimpleNamespace(monotonic=lambda: 60.0))
     log = InMemoryPredictionLog()
     old = _pending(2)
     log.write([old])
