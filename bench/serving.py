@@ -491,6 +491,7 @@ class Bench:
         self.stack: Any = None
         self.settings: Any = None
         self.services_dir = harness.REPO_ROOT / "services"
+        self.shadow_services_dir = self.tmp / "shadow-services"
         self.model_path = self.tmp / "champion.pkl"
         self.images: list[Any] = []
         self.expected: list[str] = []
@@ -523,14 +524,20 @@ class Bench:
         )
 
     def seed_shadow(self, record: Any) -> None:
-        """The shadow server's registry: the champion, and a copy of it pending approval (the challenger)."""
+        """The shadow server's registry: the champion, and a copy of it pending approval (the challenger); and
+        its services folder, where digits is under ``promotion: {local: approve}`` so its API may shadow."""
         import dataclasses
+
+        import yaml
 
         from mlseam.aws import aws_client
         from mlseam.registry import Status
         from mlseam.registry.table import create_registry_table
         from mlseam.stores import build_stores
 
+        shutil.copytree(self.services_dir / SERVICE, self.shadow_services_dir / SERVICE)
+        manifest = self.shadow_services_dir / SERVICE / "service.yaml"
+        manifest.write_text(yaml.safe_dump({**yaml.safe_load(manifest.read_text()), "promotion": {"local": "approve"}}))
         table = MLSEAM_VARIANTS[SHADOW]["MLSEAM_REGISTRY_TABLE"]
         create_registry_table(aws_client(self.settings, "dynamodb"), table)
         registry = build_stores(self.settings.model_copy(update={"registry_table": table})).registry
@@ -609,6 +616,8 @@ class Bench:
             argv = [sys.executable, "-m", "mlseam.cli", "serve", SERVICE]
             env = self.served_env(port)
             env.update(MLSEAM_VARIANTS[name])
+            if name == SHADOW:
+                env["MLSEAM_SERVICES_DIR"] = str(self.shadow_services_dir)
             env.update(item.split("=", 1) for item in self.args.mlseam_env or [])
             ready_path, predict_path = f"/{SERVICE}/readyz", f"/{SERVICE}/v1/predict"
         else:

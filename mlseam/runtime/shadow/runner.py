@@ -1,16 +1,18 @@
 """The challenger in shadow: one child process per API, fed a sampled share of answered requests.
 
 The API only appends to a bounded queue after its answer went (full: dropped and counted, never
-waited for). One supervisor thread per child hands it what waits (up to 32 requests) as one call at
-a time, so it knows what is in flight and since when: a call past ``shadow.timeout``, or a child
-that dies, is settled as such, the child killed and started again. Every outcome is logged beside the champion's row of
-the same request (``shadow_of``) and counted. No challenger: no process, no thread, no queue.
+waited for). One supervisor thread per child hands it what waits (up to 32 requests, gathered for up
+to 50 ms) as one call at a time, so it knows what is in flight and since when: a call past
+``shadow.timeout``, or a child that dies, is settled as such, the child killed and started again.
+Every outcome is logged beside the champion's row of the same request (``shadow_of``) and counted.
+No challenger: no process, no thread, no queue.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -50,7 +52,7 @@ class ShadowRunner:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._failed: tuple[str, float] | None = None
-        self._last_error_log = 0.0
+        self._last_error_log = -math.inf  # monotonic time starts near 0 on a fresh boot
 
     @property
     def version(self) -> str | None:
