@@ -85,6 +85,11 @@ class ModelInfo(pydantic.BaseModel):
     pending: PendingInfo | None = pydantic.Field(
         default=None, description="the latest version pending approval, if any; read-only, it is not served"
     )
+    challenger: ChallengerInfo | None = pydantic.Field(
+        default=None,
+        description="the version this API runs in shadow, if any: it answers a share of the predict requests after "
+        "the champion's answer went, and its answers are logged, never sent",
+    )
 
 
 class PendingInfo(pydantic.BaseModel):
@@ -96,6 +101,13 @@ class PendingInfo(pydantic.BaseModel):
     champion_metrics: dict[str, float] | None
     finished_at: str | None
     reason: str
+
+
+class ChallengerInfo(pydantic.BaseModel):
+    """The version in shadow beside the champion in this API (``shadow`` in ``service.yaml``)."""
+
+    version: str
+    share: float = pydantic.Field(description="the share of predict requests it also answers (shadow.share)")
 
 
 class Readiness(pydantic.BaseModel):

@@ -135,6 +135,13 @@ def test_there_is_no_challenger_process_until_a_challenger_exists_then_one(shado
     assert len(children) == 1 and "mlseam.runtime.shadow.child" in children[0]
 
 
+def test_the_model_endpoint_names_the_challenger_in_shadow_and_its_share(shadowed: Shadowed) -> None:
+    model = httpx.get(shadowed.api.url(f"/{shadowed.name}/v1/model")).json()
+    assert model["version"] == "v1"
+    assert model["challenger"] == {"version": "v2", "share": SHADOW["share"]}
+    assert model["pending"]["version"] == "v2"
+
+
 def test_the_champion_answers_the_same_with_a_challenger_in_shadow(shadowed: Shadowed) -> None:
     # when
     answer = _predict(shadowed.api, shadowed.name, INPUTS)
@@ -294,5 +301,6 @@ def test_an_api_whose_service_can_never_shadow_here_loads_no_challenger(
         # then: no process, nothing loaded (as Terraform sizes no memory for one)
         assert _children(api) == []
         assert "mlseam_shadow_loaded{" not in httpx.get(api.url(f"/{name}/metrics")).text
+        assert httpx.get(api.url(f"/{name}/v1/model")).json()["challenger"] is None
     finally:
         assert api.stop() == 0, api.logs()

@@ -73,6 +73,8 @@ class ChallengerProcess:
     def __init__(self, runner: Supervisor, version: str) -> None:
         self.runner = runner
         self.version = version
+        self.loaded = False
+        """Whether the process has loaded its version and takes requests."""
         self.jobs: queue.Queue[ShadowJob] = queue.Queue(maxsize=runner.options.queue)
         self._stopping = threading.Event()
         self.popen = subprocess.Popen(
@@ -138,6 +140,7 @@ class ChallengerProcess:
             runner.failed_to_load(self, message[1] if message else f"not loaded within {LOAD_TIMEOUT_S:.0f} s")
             return False
         SHADOW_LOADED.labels(runner.service.name, self.version).set(1)
+        self.loaded = True
         log.info(
             "challenger loaded in shadow",
             extra={"service": runner.service.name, "version": self.version, "seconds": round(message[1], 3)},

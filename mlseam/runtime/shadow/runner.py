@@ -60,6 +60,12 @@ class ShadowRunner:
         child = self.child
         return child.version if child is not None else None
 
+    @property
+    def loaded_version(self) -> str | None:
+        """The challenger once its process has loaded it (and takes requests), else None."""
+        child = self.child
+        return child.version if child is not None and child.loaded else None
+
     def sampled(self) -> bool:
         """Whether the challenger also answers this request (decided per request, at ``shadow.share``)."""
         return self.child is not None and random.random() < self.options.share  # noqa: S311 - sampling

@@ -1,4 +1,4 @@
-"""``GET /v1/model``: the champion being served, and the version pending approval if there is one."""
+"""``GET /v1/model``: the champion being served, the version pending approval and the challenger in shadow."""
 
 from __future__ import annotations
 
@@ -37,4 +37,9 @@ async def get_model(served: Served) -> Response:
         summary["live"], summary["drift"] = current.live, current.drift
         pending = latest_pending(versions)
         summary["pending"] = pending_summary(pending) if pending is not None else None
+    shadow = served.shadow
+    challenger = shadow.loaded_version if shadow is not None else None
+    summary["challenger"] = None
+    if shadow is not None and challenger is not None:
+        summary["challenger"] = {"version": challenger, "share": shadow.options.share}
     return Response(orjson.dumps(summary), media_type="application/json")
