@@ -9,10 +9,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-STAGES = ("parse", "validate", "queue", "predict", "write", "log", "metrics", "asgi", "http", "loop")
+STAGES = ("parse", "validate", "queue", "predict", "write", "log", "metrics", "shadow", "asgi", "http", "loop")
 """The stages of a predict request, in its order; ``asgi`` is mlseam's own request plumbing (request id,
 body limit, token, the predict route), ``http`` uvicorn and httptools (the floor pays them too), ``loop``
-the event loop and everything not named (asyncio, uvloop, thread hand-offs)."""
+the event loop and everything not named (asyncio, uvloop, thread hand-offs); ``shadow`` handing requests to a
+challenger's process and settling its answers (only with a challenger)."""
 
 # (stage, what a frame's "function (file:line)" text contains), tried from the innermost frame outwards: the
 # first frame that matches any rule names the sample's stage; numpy is not a rule, its caller decides.
@@ -24,6 +25,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("validate", ("check_token (", "_body_skeleton (", "_image_skeleton (")),
     ("parse", ("images_from_body (", "_read_body (", "_parser (", "simdjson", "fast_body (", "_fast_inputs (")),
     ("queue", ("coalescer.py",)),
+    ("shadow", ("runtime/shadow/",)),
     ("write", ("run_predict (", "_json_headers (", "render_problem (")),
     ("asgi", ("middleware.py", "predict.py", "problems.py", "starlette/", "fastapi/")),
     ("http", ("uvicorn/", "httptools")),

@@ -41,7 +41,7 @@ The project's aims are printed with a verdict each (met/missed) per round; the s
 prints and exits 0 once it has printed (1 when the setup or a run itself failed, 130 when interrupted).
 
 Usage: ``.venv/bin/python bench/serving.py [--duration S] [--runs N] [--only SERVER ...] [--scenario 1x64 ...]
-[--no-neighbour] [--no-profile] [--keep-profiles DIR] [--mlseam-env MLSEAM_X=VALUE ...]``
+[--no-neighbour] [--no-profile] [--keep-profiles DIR] [--profile-server NAME] [--mlseam-env MLSEAM_X=VALUE ...]``
 """
 
 from __future__ import annotations
@@ -763,8 +763,9 @@ class Bench:
             print(f"  neighbour: mlseam/minimal {ratios[0]:.2f}x quiet, {ratios[1]:.2f}x busy", file=sys.stderr)
 
     def profiles(self, lives: list[Live]) -> list[Profile]:
-        """mlseam (as it ships) during each of ``PROFILED_SCENARIOS`` again, sampled by py-spy."""
-        live = next((live for live in lives if live.run.name == "mlseam"), None)
+        """mlseam (as it ships, or ``--profile-server``) during each of ``PROFILED_SCENARIOS`` again, sampled by
+        py-spy."""
+        live = next((live for live in lives if live.run.name == self.args.profile_server), None)
         if live is None:
             return []
         return [self.profile(live, rows, concurrency) for rows, concurrency in PROFILED_SCENARIOS]
@@ -772,7 +773,7 @@ class Bench:
     def profile(self, live: Live, rows: int, concurrency: int) -> Profile:
         """One scenario again, sampled by py-spy from the load generator's CPU."""
         if not profile_breakdown.available():
-            return Profile(Scenario(rows, concurrency, {}), {}, 0, "py-spy is not installed")
+            return Profile(Scenario(rows, concurrency, {}), {}, 0, "py-spy is not installed", server=live.run.name)
         out = self.tmp / f"mlseam-profile-{rows}x{concurrency}.txt"
         # Sampled over the warm-up too: the same load, and py-spy needs a moment to attach.
         spy = profile_breakdown.record(live.proc.pid, self.warmup + self.duration, out, cpu=CLIENT_CPU)
@@ -780,13 +781,14 @@ class Bench:
         _, stderr = spy.communicate(timeout=self.duration + CHILD_SLACK_S)
         if spy.returncode != 0 or not out.exists():
             note = f"py-spy exited {spy.returncode}: {stderr.decode(errors='replace').strip()[-300:]}"
-            return Profile(scenario, {}, 0, note)
+            return Profile(scenario, {}, 0, note, server=live.run.name)
         collapsed = out.read_text()
         if self.args.keep_profiles:
             Path(self.args.keep_profiles).mkdir(parents=True, exist_ok=True)
             (Path(self.args.keep_profiles) / out.name).write_text(collapsed)
         shares, samples = profile_breakdown.breakdown(collapsed)
-        return Profile(scenario, shares, samples, hottest=profile_breakdown.hottest(collapsed))
+        hottest = profile_breakdown.hottest(collapsed)
+        return Profile(scenario, shares, samples, hottest=hottest, server=live.run.name)
 
     def finish(self, live: Live, rounds: list[dict[str, ServerRun]]) -> None:
         """RSS after everything, then stop the server."""
@@ -915,6 +917,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-neighbour", action="store_true", help="skip the scenario with a busy neighbour")
     parser.add_argument("--no-profile", action="store_true", help="skip the sampled profile of mlseam")
     parser.add_argument("--keep-profiles", metavar="DIR", help="also write the profiles' collapsed stacks there")
+    parser.add_argument(
+        "--profile-server",
+        default="mlseam",
+        choices=[name for name, _ in SERVERS if name.startswith("mlseam")],
+        help="the mlseam server sampled by py-spy (default: mlseam as it ships)",
+    )
     # Child modes (the script runs itself pinned to a CPU).
     parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

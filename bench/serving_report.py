@@ -82,6 +82,7 @@ class Profile:
     note: str = ""
     hottest: list[tuple[str, str, float]] = field(default_factory=list)
     """(stage, innermost function, share of the samples), hottest first."""
+    server: str = "mlseam"
 
 
 def _measured(key: tuple[int, int], *runs: ServerRun | None) -> list[Scenario] | None:
@@ -221,21 +222,21 @@ def print_profile(profile: Profile) -> None:
     scenario = profile.scenario
     rows, concurrency = scenario.rows, scenario.concurrency
     if not profile.samples:
-        print(f"where mlseam's time goes ({rows} rows c={concurrency}): not measured ({profile.note})")
+        print(f"where {profile.server}'s time goes ({rows} rows c={concurrency}): not measured ({profile.note})")
         return
     per_request_us = scenario.raw["server_cpu"] / scenario.req_s * 1e6 if scenario.req_s else math.nan
     print(
-        f"where mlseam's time goes at {rows} rows c={concurrency} (py-spy, {profile.samples} samples of the live "
-        f"server; {scenario.req_s:,.0f} req/s while sampled, {_fmt(per_request_us, '.0f')} us of server CPU per "
-        "request):"
+        f"where {profile.server}'s time goes at {rows} rows c={concurrency} (py-spy, {profile.samples} samples of "
+        f"the live server; {scenario.req_s:,.0f} req/s while sampled, {_fmt(per_request_us, '.0f')} us of server "
+        "CPU per request):"
     )
     for stage, share in profile.shares.items():
         print(f"  {stage:>9} {share:>6.1%} {_fmt(share * per_request_us, '.1f'):>7} us/request")
     print(
         "  (parse: body read + JSON; validate: shapes, values, token; queue: coalescer; predict: model + outputs; "
-        "write: rendering the answer; log: access and prediction logs; metrics: Prometheus; asgi: mlseam's request "
-        "plumbing (request id, body limit, token, route); http: uvicorn and httptools; loop: the event loop, thread "
-        "hand-offs)"
+        "write: rendering the answer; log: access and prediction logs; metrics: Prometheus; shadow: handing "
+        "requests to the challenger and settling its answers; asgi: mlseam's request plumbing (request id, body "
+        "limit, token, route); http: uvicorn and httptools; loop: the event loop, thread hand-offs)"
     )
     if profile.hottest:
         print("  hottest innermost functions:")
