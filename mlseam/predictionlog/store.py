@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 
 TABLE = "prediction_requests"
 _PARTITION_PREFIX = f"{TABLE}_p"
-_COPY_CHUNK_BYTES = 4 << 20
+_COPY_CHUNK_BYTES = 1 << 20
 _COLUMNS = (
     "request_key, first_index, items, service, version, request_id, logged_at, request, answer, "
     "latency_ms, shadow_of, outcome"
@@ -124,14 +123,15 @@ class PostgresPredictionLog:
         if not any(batches):
             return
         days = {partition_day(batch.logged_at) for batch in batches} - self._partitions
-        # COPY: the rows stream as text, parsed by the server, with no statement built per row.
-        rows = io.BytesIO(_copy_lines(batches))
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
-            # One large read per write: each chunk psycopg2 sends releases and retakes the GIL,
-            # and every retake makes the serving thread wait for it.
-            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows, size=_COPY_CHUNK_BYTES)
+            # COPY: the rows stream as text, parsed by the server, with no statement built per row.
+            # Chunks of a MiB: each one psycopg2 sends releases and retakes the GIL (and every retake
+            # makes the serving thread wait for it), and each is held twice, by us and libpq, while sent.
+            rows = _CopyRows(batches)
+            # psycopg2 only calls read(size); its stubs also ask for the readline that COPY FROM never uses.
+            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows, size=_COPY_CHUNK_BYTES)  # type: ignore[arg-type]
         self._partitions |= days
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -228,23 +228,41 @@ def _day_of(partition: str) -> date | None:
         return None
 
 
-def _copy_lines(batches: Sequence[PredictionBatch]) -> bytes:
-    """One line per batch in COPY's text format: tab-separated, backslash-escaped, \\N for NULL."""
-    lines: list[bytes] = []
-    shared: dict[tuple[str, str], bytes] = {}  # most batches of one write share their service and version
-    seconds: dict[int, bytes] = {}
-    for batch in batches:
+class _CopyRows:
+    """COPY's input in the text format, rendered a chunk of rows at a time as ``copy_expert`` reads it.
+
+    A write may hold a full buffer of requests: rendering it whole before sending it in chunks
+    would hold every body three times over at once (the batches, their lines, the joined text).
+    """
+
+    def __init__(self, batches: Sequence[PredictionBatch]) -> None:
+        self._batches = iter(batches)
+        self._names: dict[tuple[str, str], bytes] = {}  # most batches of one write share service and version
+        self._seconds: dict[int, bytes] = {}
+
+    def read(self, size: int = -1) -> bytes:
+        """Whole rows, about ``size`` bytes of them (at least one; every row when ``size`` < 0); b"" at the end."""
+        pieces: list[bytes] = []
+        length = 0
+        for batch in self._batches:
+            row = self._row(batch)
+            pieces += row
+            length += sum(map(len, row))
+            if 0 <= size <= length:
+                break
+        return b"".join(pieces)
+
+    def _row(self, batch: PredictionBatch) -> tuple[bytes, ...]:
+        """One batch's line, tab-separated, backslash-escaped, \\N for NULL; each body a piece, not copied."""
         key, first = batch.first
-        names = shared.get((batch.service, batch.version))
+        names = self._names.get((batch.service, batch.version))
         if names is None:
-            names = shared[batch.service, batch.version] = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
+            names = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
+            self._names[batch.service, batch.version] = names
         request_id = b"\\N" if batch.request_id is None else _copy_text(batch.request_id)
-        lines.append(
-            b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n"
-            % (key.encode(), first, batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
-               _copy_bytes(batch.request), _copy_bytes(batch.answer), _copy_shadow(batch))
-        )  # fmt: skip
-    return b"".join(lines)
+        at = _copy_time(batch.logged_at, self._seconds)
+        head = b"%s\t%d\t%d\t%s\t%s\t%s\t" % (key.encode(), first, batch.count, names, request_id, at)
+        return head, _copy_bytes(batch.request), b"\t", _copy_bytes(batch.answer), b"\t%s\n" % _copy_shadow(batch)
 
 
 def _copy_shadow(batch: PredictionBatch) -> bytes:
