@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import botocore
 import botocore.session
 import pytest
-from botocore.loaders import JSONFileLoader
+from botocore.loaders import JSONFileLoader, Loader
 
-from mlseam.aws import AwsService, _OrjsonFileLoader, _session, aws_client
+from mlseam.aws import AwsService, _Loader, _OrjsonFileLoader, _session, aws_client
 from mlseam.settings import Settings
 
 DATA = Path(botocore.__file__).parent / "data"
@@ -63,6 +63,14 @@ def test_the_endpoint_data_holds_every_partition_with_only_the_services_mlseam_c
         assert lean["services"] == {
             name: data for name, data in full["services"].items() if name in get_args(AwsService)
         }
+
+
+@pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1", "paginators-1"])
+def test_the_loader_lists_the_services_mlseam_calls_that_botocore_has_a_model_of(type_name: str) -> None:
+    ours, theirs = _Loader().list_available_services(type_name), Loader().list_available_services(type_name)
+
+    assert ours == [name for name in theirs if name in get_args(AwsService)]
+    assert "s3" in ours
 
 
 @pytest.mark.parametrize("service", get_args(AwsService))
