@@ -35,8 +35,12 @@ _COLUMNS = (
 class PredictionLog(Protocol):
     """Where predictions are logged; the recorder writes, label joins and monitoring read."""
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
-        """Store every prediction of ``batches`` in one bulk write (creating the day partitions they need)."""
+    def write(self, batches: list[PredictionBatch]) -> None:
+        """Store every prediction of ``batches`` in one bulk write (creating the day partitions they need).
+
+        It takes ``batches`` over, emptying the list as it goes (the caller reads nothing of it after):
+        a write of a full buffer frees each request's bodies once they are sent, while the next one fills.
+        """
         ...
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -119,8 +123,9 @@ class PostgresPredictionLog:
         with self._lock:
             self._close()
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
+    def write(self, batches: list[PredictionBatch]) -> None:
         if not any(batches):
+            batches.clear()
             return
         days = {partition_day(batch.logged_at) for batch in batches} - self._partitions
         with self._cursor() as cur:
@@ -233,10 +238,12 @@ class _CopyRows:
 
     A write may hold a full buffer of requests: rendering it whole before sending it in chunks
     would hold every body three times over at once (the batches, their lines, the joined text).
+    It empties the list of batches it is given as it reads them.
     """
 
-    def __init__(self, batches: Sequence[PredictionBatch]) -> None:
-        self._batches = iter(batches)
+    def __init__(self, batches: list[PredictionBatch]) -> None:
+        batches.reverse()  # taken from the end, so in order, each dropped once it is rendered
+        self._batches = batches
         self._names: dict[tuple[str, str], bytes] = {}  # most batches of one write share service and version
         self._seconds: dict[int, bytes] = {}
 
@@ -244,8 +251,8 @@ class _CopyRows:
         """Whole rows, about ``size`` bytes of them (at least one; every row when ``size`` < 0); b"" at the end."""
         pieces: list[bytes] = []
         length = 0
-        for batch in self._batches:
-            row = self._row(batch)
+        while self._batches:
+            row = self._row(self._batches.pop())
             pieces += row
             length += sum(map(len, row))
             if 0 <= size <= length:

@@ -194,6 +194,16 @@ def test_a_write_of_many_megabytes_stores_every_request_whole(log: PredictionLog
     ]
 
 
+def test_a_write_takes_its_batches_over_and_empties_their_list(log: PredictionLog, service: str) -> None:
+    ids = new_prediction_ids(2)
+    batches = [_request(service, datetime.now(UTC), [pid], [{"a": 0}], [{"value": 0}]) for pid in ids]
+
+    log.write(batches)
+
+    assert batches == []
+    assert set(log.lookup(service, ids)) == set(ids)
+
+
 def test_a_batch_item_without_a_usable_prediction_is_not_a_logged_prediction(log: PredictionLog, service: str) -> None:
     ids = new_prediction_ids(2)
     log.write([_request(service, datetime.now(UTC), ids, [{"a": 0}, {"a": 1}], [None, {"value": 1}])])
