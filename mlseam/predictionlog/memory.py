@@ -25,8 +25,9 @@ class InMemoryPredictionLog:
         self.rows: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
+    def write(self, batches: list[PredictionBatch]) -> None:
         rows = [LoggedRequest.of(batch) for batch in batches]
+        batches.clear()
         with self._lock:
             self.rows.extend(rows)
 

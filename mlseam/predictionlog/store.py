@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 from mlseam.errors import StoreError
 from mlseam.examples.credentials import SecretCredentials, open_connection
+from mlseam.predictionlog.copy_rows import CopyRows
 from mlseam.predictionlog.records import (
     LoggedPrediction,
     LoggedRequest,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 TABLE = "prediction_requests"
 _PARTITION_PREFIX = f"{TABLE}_p"
-_COPY_CHUNK_BYTES = 4 << 20
+_COPY_CHUNK_BYTES = 1 << 20
 _COLUMNS = (
     "request_key, first_index, items, service, version, request_id, logged_at, request, answer, "
     "latency_ms, shadow_of, outcome"
@@ -36,8 +36,12 @@ _COLUMNS = (
 class PredictionLog(Protocol):
     """Where predictions are logged; the recorder writes, label joins and monitoring read."""
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
-        """Store every prediction of ``batches`` in one bulk write (creating the day partitions they need)."""
+    def write(self, batches: list[PredictionBatch]) -> None:
+        """Store every prediction of ``batches`` in one bulk write (creating the day partitions they need).
+
+        It takes ``batches`` over, emptying the list as it goes (the caller reads nothing of it after):
+        a write of a full buffer frees each request's bodies once they are sent, while the next one fills.
+        """
         ...
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -120,18 +124,20 @@ class PostgresPredictionLog:
         with self._lock:
             self._close()
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
+    def write(self, batches: list[PredictionBatch]) -> None:
         if not any(batches):
+            batches.clear()
             return
         days = {partition_day(batch.logged_at) for batch in batches} - self._partitions
-        # COPY: the rows stream as text, parsed by the server, with no statement built per row.
-        rows = io.BytesIO(_copy_lines(batches))
         with self._cursor() as cur:
             for day in sorted(days):
                 _create_partition(cur, day)
-            # One large read per write: each chunk psycopg2 sends releases and retakes the GIL,
-            # and every retake makes the serving thread wait for it.
-            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows, size=_COPY_CHUNK_BYTES)
+            # COPY: the rows stream as text, parsed by the server, with no statement built per row.
+            # Chunks of a MiB: each one psycopg2 sends releases and retakes the GIL (and every retake
+            # makes the serving thread wait for it), and each is held twice, by us and libpq, while sent.
+            rows = CopyRows(batches)
+            # psycopg2 only calls read(size); its stubs also ask for the readline that COPY FROM never uses.
+            cur.copy_expert(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN", rows, size=_COPY_CHUNK_BYTES)  # type: ignore[arg-type]
         self._partitions |= days
 
     def lookup(self, service: str, prediction_ids: Sequence[str]) -> dict[str, LoggedPrediction]:
@@ -226,60 +232,6 @@ def _day_of(partition: str) -> date | None:
         return datetime.strptime(partition.removeprefix(_PARTITION_PREFIX), "%Y%m%d").replace(tzinfo=UTC).date()
     except ValueError:
         return None
-
-
-def _copy_lines(batches: Sequence[PredictionBatch]) -> bytes:
-    """One line per batch in COPY's text format: tab-separated, backslash-escaped, \\N for NULL."""
-    lines: list[bytes] = []
-    shared: dict[tuple[str, str], bytes] = {}  # most batches of one write share their service and version
-    seconds: dict[int, bytes] = {}
-    for batch in batches:
-        key, first = batch.first
-        names = shared.get((batch.service, batch.version))
-        if names is None:
-            names = shared[batch.service, batch.version] = _copy_text(batch.service) + b"\t" + _copy_text(batch.version)
-        request_id = b"\\N" if batch.request_id is None else _copy_text(batch.request_id)
-        lines.append(
-            b"%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n"
-            % (key.encode(), first, batch.count, names, request_id, _copy_time(batch.logged_at, seconds),
-               _copy_bytes(batch.request), _copy_bytes(batch.answer), _copy_shadow(batch))
-        )  # fmt: skip
-    return b"".join(lines)
-
-
-def _copy_shadow(batch: PredictionBatch) -> bytes:
-    """The latency, shadow link and outcome columns (``\\N`` for what a batch does not say)."""
-    latency = b"\\N" if batch.latency_ms is None else b"%.3f" % batch.latency_ms
-    shadow_of = b"\\N" if batch.shadow_of is None else _copy_text(batch.shadow_of)
-    outcome = b"\\N" if batch.outcome is None else _copy_text(batch.outcome)
-    return b"%s\t%s\t%s" % (latency, shadow_of, outcome)
-
-
-def _copy_time(at: datetime, seconds: dict[int, bytes]) -> bytes:
-    """``at`` as ISO 8601 text; the batches of one write fall in a few seconds, each printed once."""
-    whole = int(at.timestamp())
-    printed = seconds.get(whole)
-    if printed is None:
-        printed = seconds[whole] = at.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat().encode()
-    return b"%s.%06d+00:00" % (printed, at.microsecond)
-
-
-def _copy_bytes(text: str | bytes) -> bytes:
-    """JSON text escaped for COPY: a request body may hold tabs and newlines as whitespace."""
-    data = text.encode() if isinstance(text, str) else text
-    for raw, escaped in _COPY_ESCAPES:
-        if raw in data:  # a scan for each, without copying, in the usual case of nothing to escape
-            data = data.replace(raw, escaped)
-    return data
-
-
-_COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
-
-
-def _copy_text(value: str) -> bytes:
-    if value.isalnum():
-        return value.encode()  # request ids, versions, service names: nothing to escape
-    return _copy_bytes(value.encode())
 
 
 def _first_line(exc: BaseException) -> str:

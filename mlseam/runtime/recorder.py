@@ -107,14 +107,15 @@ class PredictionRecorder:
         with self._lock:
             batch, self._pending, self._waiting = self._pending, [], 0
         if batch:
+            counts = _per_service(batch)  # the write empties the batch as it goes
             try:
                 self.store.write(batch)
             except Exception as exc:  # noqa: BLE001 - a failing log must never stop the writer
-                for service, count in _per_service(batch).items():
+                for service, count in counts.items():
                     self._count_dropped(service, "store_failed", count, exc)
                 return False
             # One increment per service and write, not per request: each takes the metric's lock.
-            for service, count in _per_service(batch).items():
+            for service, count in counts.items():
                 PREDICTIONS_LOGGED.labels(service).inc(count)
         self._prune_if_due()
         return True

@@ -174,6 +174,36 @@ def test_a_request_body_is_stored_byte_for_byte_whitespace_and_escapes_included(
     assert [found[pid].output for pid in ids] == [{"text": "x"}, {"text": "y"}]
 
 
+def test_a_write_of_many_megabytes_stores_every_request_whole(log: PredictionLog, service: str) -> None:
+    # a few MiB: the write goes out in several chunks, each of whole rows
+    now = datetime.now(UTC)
+    requests = [new_prediction_ids(100) for _ in range(60)]
+    inputs = [
+        [{"pixels": [[(r + i + j) % 17 for j in range(64)] for _ in range(3)]} for i in range(100)] for r in range(60)
+    ]
+    log.write(
+        [
+            _request(service, now, ids, items, [{"value": r, "prediction_id": p} for p in ids])
+            for r, (ids, items) in enumerate(zip(requests, inputs, strict=True))
+        ]
+    )
+    found = log.lookup(service, [ids[k] for ids in requests for k in (0, 57, 99)])
+    assert len(found) == 3 * 60
+    assert [(found[ids[57]].input, found[ids[57]].output) for ids in requests] == [
+        (items[57], {"value": r}) for r, items in enumerate(inputs)
+    ]
+
+
+def test_a_write_takes_its_batches_over_and_empties_their_list(log: PredictionLog, service: str) -> None:
+    ids = new_prediction_ids(2)
+    batches = [_request(service, datetime.now(UTC), [pid], [{"a": 0}], [{"value": 0}]) for pid in ids]
+
+    log.write(batches)
+
+    assert batches == []
+    assert set(log.lookup(service, ids)) == set(ids)
+
+
 def test_a_batch_item_without_a_usable_prediction_is_not_a_logged_prediction(log: PredictionLog, service: str) -> None:
     ids = new_prediction_ids(2)
     log.write([_request(service, datetime.now(UTC), ids, [{"a": 0}, {"a": 1}], [None, {"value": 1}])])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -39,13 +38,13 @@ class BlockedLog(InMemoryPredictionLog):
         super().__init__()
         self.release = threading.Event()
 
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
+    def write(self, batches: list[PredictionBatch]) -> None:
         self.release.wait(10)
         super().write(batches)
 
 
 class BrokenLog(InMemoryPredictionLog):
-    def write(self, batches: Sequence[PredictionBatch]) -> None:
+    def write(self, batches: list[PredictionBatch]) -> None:
         raise StoreError("cannot reach PostgreSQL at 127.0.0.1:1")
 
 

@@ -54,3 +54,11 @@ def test_the_serve_path_imports_none_of_the_other_commands_tools() -> None:
 
     assert "fastapi" in loaded and "botocore" in loaded  # what serving does need is there
     assert [name for name in NOT_FOR_SERVING if name in loaded] == []
+
+
+def test_the_command_line_package_imports_no_command_before_main_has_set_the_collector() -> None:
+    code = "import json, sys\nimport mlseam.cli\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout))
+
+    assert [name for name in ("typer", "botocore", "mlseam.cli.commands", "mlseam.stores") if name in loaded] == []
