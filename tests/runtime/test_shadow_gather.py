@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 
-from mlseam.runtime.shadow.process import GATHER_S, MAX_JOBS_PER_CALL, ShadowJob, gather
+from mlseam.runtime.shadow.process import GATHER_S, MAX_BYTES_PER_CALL, MAX_JOBS_PER_CALL, ShadowJob, gather
 
 
 def _job(number: int) -> ShadowJob:
@@ -54,3 +54,15 @@ def test_a_lone_request_goes_once_the_gathering_time_is_over_and_at_once_on_stop
     started = time.monotonic()
     gather(waiting, jobs, stopping=stopping)
     assert time.monotonic() - started < GATHER_S / 2
+
+
+def test_gathering_ends_once_the_call_holds_its_bytes() -> None:
+    waiting: queue.Queue[ShadowJob] = queue.Queue()
+    big = MAX_BYTES_PER_CALL // 3 + 1
+    for number in range(2, 6):
+        waiting.put(ShadowJob(number, b"x" * big, None, f"p{number}", 1))
+    jobs = [ShadowJob(1, b"x" * big, None, "p1", 1)]
+    started = time.monotonic()
+    gather(waiting, jobs, stopping=threading.Event())
+    assert [job.number for job in jobs] == [1, 2, 3] and time.monotonic() - started < GATHER_S
+    assert waiting.qsize() == 2

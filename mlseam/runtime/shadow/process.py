@@ -23,11 +23,14 @@ log = logging.getLogger("mlseam.shadow")
 LOAD_TIMEOUT_S = 120.0
 """Longest a challenger's process may take to load its version before it counts as failed."""
 _POLL_S = 0.1
-MAX_JOBS_PER_CALL = 32
+MAX_JOBS_PER_CALL = 128
 """Most waiting requests handed to the challenger in one frame and one predict call."""
-GATHER_S = 0.05
+MAX_BYTES_PER_CALL = 4 * 1024 * 1024
+"""Most request bytes in one call: a call of large bodies goes sooner, and memory stays bounded."""
+GATHER_S = 0.2
 """How long the first waiting request waits for others to share its call: the challenger answers after the
-client got its answer, so waiting costs nobody, and a predict of many rows costs far less per row than of one."""
+client got its answer, so waiting costs nobody, and a predict of many rows costs far less per row than of one
+(and a process woken five times a second disturbs the champion's, on the same CPU, less than one woken often)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +47,17 @@ class ShadowJob:
 
 def gather(waiting: queue.Queue[ShadowJob], jobs: list[ShadowJob], *, stopping: threading.Event) -> None:
     """Add to ``jobs`` what queues within ``GATHER_S`` (or queued while the last call ran), up to
-    ``MAX_JOBS_PER_CALL``: they go in one call, one round trip and one predict."""
+    ``MAX_JOBS_PER_CALL`` requests or ``MAX_BYTES_PER_CALL`` bytes: they go in one call, one round trip
+    and one predict."""
     until = time.monotonic() + GATHER_S
-    while len(jobs) < MAX_JOBS_PER_CALL and not stopping.is_set():
+    size = sum(len(job.body) for job in jobs)
+    while len(jobs) < MAX_JOBS_PER_CALL and size < MAX_BYTES_PER_CALL and not stopping.is_set():
         try:
-            jobs.append(waiting.get(timeout=max(0.0, until - time.monotonic())))
+            job = waiting.get(timeout=max(0.0, until - time.monotonic()))
         except queue.Empty:
             return
+        jobs.append(job)
+        size += len(job.body)
 
 
 class Supervisor(Protocol):

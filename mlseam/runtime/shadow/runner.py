@@ -1,8 +1,8 @@
 """The challenger in shadow: one child process per API, fed a sampled share of answered requests.
 
 The API only appends to a bounded queue after its answer went (full: dropped and counted, never
-waited for). One supervisor thread per child hands it what waits (up to 32 requests, gathered for up
-to 50 ms) as one call at a time, so it knows what is in flight and since when: a call past
+waited for). One supervisor thread per child hands it what waits (up to 128 requests or 4 MiB, gathered
+for up to 200 ms) as one call at a time, so it knows what is in flight and since when: a call past
 ``shadow.timeout``, or a child that dies, is settled as such, the child killed and started again.
 Every outcome is logged beside the champion's row of the same request (``shadow_of``) and counted.
 No challenger: no process, no thread, no queue.
