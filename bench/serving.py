@@ -27,7 +27,9 @@ The load generator is a small raw asyncio HTTP/1.1 keep-alive client (one connec
 worker, pre-encoded requests, uvloop), run in a child process pinned to CPU 1 for each scenario: 1-row and
 100-row requests at concurrency 1, 8 and 64, each a warm-up (discarded) then ``--duration`` seconds measured,
 in ``--runs`` rounds. The servers are started one after the other and stay up; the scenarios alternate
-between them in ABBA order, so that a slow patch of a shared machine weighs on all. Each round ends with
+between them in ABBA order, so that a slow patch of a shared machine weighs on all. Then mlseam and each
+server it is compared with (shadow, access log off, prediction log off) take 1 s turns at 1 row c=64 under
+one load generator (``paired_load``), for the A/B aims. Each round ends with
 100 rows at c=8 again for mlseam and the minimal app with a busy loop pinned to the load generator's CPU
 (the neighbour). Then py-spy samples mlseam during 1 row c=64 and 100 rows c=8, and each sample is put in
 one stage of a request (parse, validate, queue, predict, write, log, metrics, http, loop).
@@ -65,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+import paired_load
 import profile_breakdown
 from serving_report import (
     NEIGHBOUR_SCENARIO,
@@ -91,6 +94,12 @@ CLIENT_CPU = 1
 SCENARIOS: tuple[tuple[int, int], ...] = ((1, 1), (1, 8), (1, 64), (100, 1), (100, 8), (100, 64))
 """(rows per request, concurrency)."""
 WARMUP_S = 1.0
+PAIR_SETTLE_S = 0.5
+"""Each turn of a pair starts uncounted this long: longer than a challenger in shadow gathers requests."""
+PAIR_WINDOW_S = 1.0
+"""Then counts this long; turns go on until each server was counted ``--duration`` seconds (rounded up)."""
+PAIRED_WITH = (SHADOW, NOACCESS, NOLOG)
+"""The servers measured in turns with mlseam as it ships: what a challenger, the access log, the prediction log cost."""
 MLSEAM_VARIANTS: dict[str, dict[str, str]] = {
     "mlseam": {},
     NOLOG: {"MLSEAM_PREDICTION_LOG": "false"},
@@ -496,6 +505,19 @@ def scrape_batches(port: int) -> tuple[float, float, float]:
     return found["requests_count"], found["requests_sum"], found["rows_sum"]
 
 
+def scrape_shadow(port: int) -> dict[str, float]:
+    """Requests handed to the challenger so far, by outcome, from the shadow server's /metrics."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/{SERVICE}/metrics", timeout=5.0).text
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("mlseam_shadow_requests_total{"):
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            found[outcome] = found.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+    return found
+
+
 class Bench:
     """The parent: owns the temp dir, the local stack and every process it starts."""
 
@@ -756,14 +778,63 @@ class Bench:
     def round(self, lives: list[Live], index: int) -> dict[str, ServerRun]:
         """Every scenario on every server (ABBA order), then the neighbour scenario: this round's figures."""
         for live in lives:
-            live.run = replace(live.run, scenarios={}, neighbour=None)
+            live.run = replace(live.run, scenarios={}, neighbour=None, paired={})
         print(f"round {index + 1}:", file=sys.stderr, flush=True)
         for step, (rows, concurrency) in enumerate(self.scenarios):
             for live in lives if step % 2 == 0 else lives[::-1]:
                 live.run.scenarios[(rows, concurrency)] = self.scenario(live, rows, concurrency)
+        self.pairs(lives)
         if not self.args.no_neighbour:
             self.with_neighbour([live for live in lives if live.run.name in ("mlseam", NOLOG, "minimal")], index)
         return {live.run.name: live.run for live in lives}
+
+    def pairs(self, lives: list[Live]) -> None:
+        """1 row c=64 on mlseam and on each server it is compared with (a challenger in shadow, a log off), the
+        two taking turns under one load generator (``paired_load``): the differences looked for are a few
+        percent to a tenth, and a shared machine's speed drifts by more than that between two runs."""
+        by_name = {live.run.name: live for live in lives}
+        base = by_name.get("mlseam")
+        if base is None or (1, 64) not in self.scenarios:
+            return
+        for partner in PAIRED_WITH:
+            other = by_name.get(partner)
+            if other is None:
+                continue
+            shadow_before = scrape_shadow(other.port) if partner == SHADOW else None
+            served_before = scrape_batches(other.port)[1]
+            mine, theirs = self.paired(base, other, 1, 64)
+            if shadow_before is not None:
+                after = scrape_shadow(other.port)
+                theirs["shadow_outcomes"] = {k: v - shadow_before.get(k, 0.0) for k, v in after.items()}
+                theirs["served_while_paired"] = scrape_batches(other.port)[1] - served_before
+            base.run.paired[partner] = Scenario(1, 64, mine)
+            other.run.paired["mlseam"] = Scenario(1, 64, theirs)
+            turns = zip(mine["windows"], theirs["windows"], strict=True)
+            print(
+                f"  mlseam and {partner} in turns, 1 row c=64: {base.run.paired[partner].req_s:,.0f} vs "
+                f"{other.run.paired['mlseam'].req_s:,.0f} req/s; turn by turn "
+                + " ".join(f"{a[0] / a[1]:,.0f}/{b[0] / b[1]:,.0f}" for a, b in turns),
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def paired(self, a: Live, b: Live, rows: int, concurrency: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Both servers taking turns for ``duration`` seconds counted each; each one's load generator figures."""
+        turns = len(paired_load.ORDER) * math.ceil(self.duration / (2 * PAIR_WINDOW_S))
+        spec = {
+            "sides": [{"port": x.port, "requests": str(x.files[rows]), "pid": x.proc.pid} for x in (a, b)],
+            "concurrency": concurrency,
+            "settle": PAIR_SETTLE_S,
+            "window": PAIR_WINDOW_S,
+            "turns": turns,
+        }
+        argv = [sys.executable, str(Path(__file__).resolve()), "--role", "paired", "--spec", json.dumps(spec)]
+        seconds = (paired_load.WARM_TURNS + turns) * (PAIR_SETTLE_S + PAIR_WINDOW_S)
+        figures = harness.run_child_json(
+            pinned(CLIENT_CPU, argv), "paired load generator", seconds + CHILD_SLACK_S, stderr_chars=2000
+        )
+        mine, theirs = figures["sides"]
+        return mine, theirs
 
     def with_neighbour(self, lives: list[Live], index: int) -> None:
         """``NEIGHBOUR_SCENARIO`` again with a busy loop pinned to the load generator's CPU."""
@@ -943,7 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the mlseam server sampled by py-spy (default: mlseam as it ships)",
     )
     # Child modes (the script runs itself pinned to a CPU).
-    parser.add_argument("--role", choices=("loadgen", "inprocess"), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("loadgen", "paired", "inprocess"), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
@@ -955,6 +1027,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.role == "loadgen":
         return loadgen(args)
+    if args.role == "paired":
+        return paired_load.main(args.spec)
     if args.role == "inprocess":
         return inprocess(args)
     if args.duration <= 0 or args.duration > 120:

@@ -70,6 +70,8 @@ class ServerRun:
     scenarios: dict[tuple[int, int], Scenario] = field(default_factory=dict)
     neighbour: Scenario | None = None
     """``NEIGHBOUR_SCENARIO`` again, with a busy loop on the load generator's CPU."""
+    paired: dict[str, Scenario] = field(default_factory=dict)
+    """1 row c=64 again, measured in turns with the server named (``paired_load``): this server's figures."""
 
 
 @dataclass
@@ -333,21 +335,23 @@ def _aim_logs(
     verdicts: _Verdicts, mlseam: ServerRun | None, noaccess: ServerRun | None, nolog: ServerRun | None
 ) -> None:
     text = f"1 row c=64: turning the access log off changes throughput by < {AIM_ACCESS_LOG_COST:.0%}"
-    found = _measured((1, 64), mlseam, noaccess)
+    found = compared(mlseam, noaccess)
     if found is None:
         verdicts.add(text, None, f"needs mlseam and {NOACCESS} at 1 row c=64")
     else:
-        on, off = found
+        on, off, how = found
         change = abs(1.0 - _ratio(on.req_s, off.req_s))
-        verdicts.add(text, change < AIM_ACCESS_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off: {change:.1%}")
+        verdicts.add(
+            text, change < AIM_ACCESS_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off ({how}): {change:.1%}"
+        )
     text = f"1 row c=64: the prediction log (every request, locally) costs < {AIM_LOG_COST:.0%}"
-    found = _measured((1, 64), mlseam, nolog)
+    found = compared(mlseam, nolog)
     if found is None:
         verdicts.add(text, None, f"needs mlseam and {NOLOG} at 1 row c=64")
     else:
-        on, off = found
+        on, off, how = found
         cost = 1.0 - _ratio(on.req_s, off.req_s)
-        verdicts.add(text, cost < AIM_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off: {cost:.1%}")
+        verdicts.add(text, cost < AIM_LOG_COST, f"{on.req_s:,.0f} on vs {off.req_s:,.0f} off ({how}): {cost:.1%}")
 
 
 def neighbour_ratios(mlseam: ServerRun | None, minimal: ServerRun | None) -> tuple[float, float] | None:
@@ -409,12 +413,35 @@ def _aim_footprint(verdicts: _Verdicts, mlseam: ServerRun | None, minimal: Serve
     )
 
 
+def compared(a: ServerRun | None, b: ServerRun | None) -> tuple[Scenario, Scenario, str] | None:
+    """1 row c=64 on ``a`` and ``b``: measured in turns when they were (the figure A/B aims use), else their
+    round's runs; with how it was measured. None when neither was measured."""
+    if a is None or b is None:
+        return None
+    if b.name in a.paired and a.name in b.paired:
+        first, second = a.paired[b.name], b.paired[a.name]
+        return first, second, f"in turns, {first.raw['seconds']:.0f} s counted each"
+    found = _measured((1, 64), a, b)
+    return None if found is None else (found[0], found[1], "one run each")
+
+
 def print_shadow_cost(runs: dict[str, ServerRun], inproc: dict[str, Any]) -> None:
-    """1 row c=64 with and without a challenger in shadow, beside the share's own cost."""
-    pair = _measured((1, 64), runs.get("mlseam"), runs.get(SHADOW))
-    if pair is None:
+    """1 row c=64 with and without a challenger in shadow, beside the share's own cost.
+
+    Measured in turns when it was (a shared machine's speed drifts by more than the cost looked for between
+    two runs of a few seconds), else on the round's runs.
+    """
+    found = compared(runs.get("mlseam"), runs.get(SHADOW))
+    if found is None:
         return
-    plain, shadowed = pair
+    plain, shadowed, how = found
+    windows = list(zip(plain.raw.get("windows", []), shadowed.raw.get("windows", []), strict=False))
+    if windows:
+        changes = sorted(b[0] / b[1] / (a[0] / a[1]) - 1.0 for a, b in windows if a[0] and b[1])
+        how += (
+            f"; turn by turn the change was {changes[0]:+.1%} to {changes[-1]:+.1%}, "
+            f"median {statistics.median(changes):+.1%}"
+        )
     drop = 1.0 - _ratio(shadowed.req_s, plain.req_s)
     # The share's own cost: each shadowed request served once more, at what the champion's API spends on
     # one (its server CPU per request), so shadowing a share s of requests may take at most s of the
@@ -427,15 +454,24 @@ def print_shadow_cost(runs: dict[str, ServerRun], inproc: dict[str, Any]) -> Non
     met = drop <= own_cost + SHADOW_NOISE
     print()
     print(
-        f"shadow, 1 row c=64: {plain.req_s:,.0f} req/s without a challenger, {shadowed.req_s:,.0f} with one at share "
-        f"{SHADOW_SHARE:g} (throughput {-drop:+.1%}); the share's own cost: {SHADOW_SHARE:g} of the requests served "
-        f"again at the champion's {plain_us:.0f} us of server CPU each = {own_cost:.0%} (the challenger's 1-row "
+        f"shadow, 1 row c=64 ({how}): {plain.req_s:,.0f} req/s without a challenger, {shadowed.req_s:,.0f} with one "
+        f"at share {SHADOW_SHARE:g} (throughput {-drop:+.1%}); the share's own cost: {SHADOW_SHARE:g} of the requests "
+        f"served again at the champion's {plain_us:.0f} us of server CPU each = {own_cost:.0%} (the challenger's 1-row "
         f"predict in-process alone: {predict_us:.0f} us, p50)"
     )
     print(
         f"  the challenger's process used {_fmt(child_us, '.1f')} us of CPU per request answered, the API "
         f"{_fmt(extra_us, '+.1f')} us more per request (handing requests over, logging the challenger's answers)"
     )
+    outcomes = shadowed.raw.get("shadow_outcomes") or {}
+    served = float(shadowed.raw.get("served_while_paired", math.nan))
+    if outcomes:
+        handed = sum(outcomes.values())
+        parts = ", ".join(f"{name} {count:,.0f}" for name, count in sorted(outcomes.items()) if count)
+        print(
+            f"  handed to the challenger meanwhile: {handed:,.0f} requests ({parts}), "
+            f"{_fmt(_ratio(handed, served), '.1%')} of the {_fmt(served, ',.0f')} the API answered"
+        )
     print(
         f"  aim: the champion's throughput drops by at most the share's own cost (+{SHADOW_NOISE:.0%} noise): "
         f"{'met' if met else 'MISSED'} ({drop:.1%} vs {own_cost:.1%})"
